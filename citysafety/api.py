@@ -1,0 +1,35 @@
+"""Shared pieces of the REST API."""
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from citysafety.roles import is_duty_officer
+
+
+class DomainError(Exception):
+    """An operation that the current state does not allow, said for a person."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response({"detail": str(exc)}, status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    ):
+        return Response(
+            {"detail": "The database is unavailable; try again shortly."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "30"},
+        )
+    return drf_exception_handler(exc, context)
+
+
+class IsDutyOfficer(permissions.BasePermission):
+    message = "Only duty officers and administrators may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return is_duty_officer(request.user)

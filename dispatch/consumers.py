@@ -1,0 +1,5 @@
+from channels.generic.websocket import JsonWebsocketConsumer
+
+
+class LiveConsumer(JsonWebsocketConsumer):
+    pass

@@ -1,0 +1,153 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from monitoring.models import District, RiskDomain
+from warning.models import Level, Warning
+
+
+class DepartmentKind(models.TextChoices):
+    ENTERPRISE = "enterprise", _("Operating enterprise / asset owner")
+    INDUSTRY = "industry", _("Industry department")
+    DISTRICT_GOVERNMENT = "district_government", _("District government")
+    COMMAND_OFFICE = "command_office", _("City command office")
+
+
+class Department(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=DepartmentKind.choices)
+    # Set for a district government: routing finds it by the sensor's district.
+    district = models.OneToOneField(
+        District,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="government",
+        verbose_name=_("district governed"),
+    )
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["kind", "code"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """The department a user works for. One department per user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="membership", verbose_name=_("user")
+    )
+    department = models.ForeignKey(
+        Department, models.CASCADE, related_name="memberships", verbose_name=_("department")
+    )
+
+    class Meta:
+        verbose_name = _("department membership")
+        verbose_name_plural = _("department memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.department}"
+
+
+class RoutingPolicy(models.Model):
+    """Who must act on a warning of one domain at one level, and how fast.
+
+    A warning at a level is routed to this level's departments plus those of
+    every less severe level (Level I adds the command office to the Level II
+    and Level III departments).
+    """
+
+    domain = models.ForeignKey(RiskDomain, models.CASCADE, related_name="routing_policies", verbose_name=_("risk domain"))
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    departments = models.ManyToManyField(Department, blank=True, related_name="routing_policies", verbose_name=_("departments"))
+    include_sensor_owner = models.BooleanField(
+        _("include the sensor's owner"), default=False, help_text=_("Route to the department that owns the sensor.")
+    )
+    include_district_government = models.BooleanField(
+        _("include the district government"),
+        default=False,
+        help_text=_("Route to the government of the district the sensor stands in."),
+    )
+    ack_deadline_minutes = models.PositiveIntegerField(
+        _("acknowledgement deadline (minutes)"), default=30
+    )
+
+    class Meta:
+        ordering = ["domain", "-level"]
+        verbose_name = _("routing policy")
+        verbose_name_plural = _("routing policies")
+        constraints = [models.UniqueConstraint(fields=["domain", "level"], name="routing_policy_unique_domain_level")]
+
+    def __str__(self) -> str:
+        return f"{self.domain} · {self.get_level_display()}"
+
+
+class WorkOrderStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting acknowledgement")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    REPORTED = "reported", _("Reported")
+    CLOSED = "closed", _("Closed")
+
+
+class WorkOrder(models.Model):
+    warning = models.ForeignKey(Warning, models.CASCADE, related_name="work_orders", verbose_name=_("warning"))
+    department = models.ForeignKey(Department, models.PROTECT, related_name="work_orders", verbose_name=_("department"))
+    level = models.PositiveSmallIntegerField(_("routed at level"), choices=Level.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=WorkOrderStatus.choices, default=WorkOrderStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    ack_deadline = models.DateTimeField(_("acknowledge by"))
+    is_overdue = models.BooleanField(_("overdue"), default=False)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+    report = models.TextField(_("handling report"), blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("work order")
+        verbose_name_plural = _("work orders")
+        constraints = [
+            models.UniqueConstraint(fields=["warning", "department"], name="work_order_unique_warning_department"),
+        ]
+        indexes = [models.Index(fields=["department", "status"])]
+
+    def __str__(self) -> str:
+        return f"WO-{self.pk} {self.department}"
+
+
+class WorkOrderEventKind(models.TextChoices):
+    CREATED = "created", _("Dispatched")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    REPORTED = "reported", _("Handling reported")
+    OVERDUE = "overdue", _("Acknowledgement overdue")
+    CLOSED = "closed", _("Closed")
+
+
+class WorkOrderEvent(models.Model):
+    """One step of a work order's timeline: who, when, what, with a note."""
+
+    work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=12, choices=WorkOrderEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("work order event")
+        verbose_name_plural = _("work order events")
+
+    def __str__(self) -> str:
+        return self.get_kind_display()

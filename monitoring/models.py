@@ -1,0 +1,169 @@
+import hashlib
+
+from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RiskCategory(models.TextChoices):
+    LIFELINE = "lifeline", _("Urban lifelines")
+    PRODUCTION = "production", _("Production safety")
+    NATURAL = "natural", _("Natural disasters")
+    PUBLIC = "public", _("Public safety")
+
+
+class RiskDomain(models.Model):
+    """A field of urban risk: gas, water supply, bridges, slopes, …"""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    category = models.CharField(_("category"), max_length=20, choices=RiskCategory.choices)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("risk domain")
+        verbose_name_plural = _("risk domains")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class District(models.Model):
+    """An administrative district (区/县) of the city, with its boundary."""
+
+    code = models.CharField(_("code"), max_length=12, unique=True, help_text=_("GB/T 2260 code"))
+    name = models.CharField(_("name"), max_length=80)
+    boundary = models.MultiPolygonField(_("boundary"), srid=4326)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("district")
+        verbose_name_plural = _("districts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SensorType(models.Model):
+    """What a sensor measures: one metric in one unit, within one risk domain."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    domain = models.ForeignKey(
+        RiskDomain, models.PROTECT, related_name="sensor_types", verbose_name=_("risk domain")
+    )
+    metric = models.CharField(_("metric"), max_length=60, help_text=_("e.g. methane concentration"))
+    unit = models.CharField(_("unit"), max_length=20, blank=True, help_text=_("e.g. %LEL, MPa, m"))
+    reporting_interval_seconds = models.PositiveIntegerField(
+        _("reporting interval (s)"),
+        default=60,
+        help_text=_("How often a sensor of this type reports; three missed intervals mark it offline."),
+    )
+
+    class Meta:
+        ordering = ["domain__sort_order", "code"]
+        verbose_name = _("sensor type")
+        verbose_name_plural = _("sensor types")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+class Gateway(models.Model):
+    """A data gateway that posts readings for the sensors it serves."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    # SHA-256 of the token: the token is random and long, so a slow hash adds
+    # nothing, and a plain digest lets the ingest path look it up by index.
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(_("token prefix"), max_length=8, editable=False, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("gateway")
+        verbose_name_plural = _("gateways")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SensorStatus(models.TextChoices):
+    UNKNOWN = "unknown", _("No data yet")
+    ONLINE = "online", _("Online")
+    OFFLINE = "offline", _("Offline")
+
+
+class Sensor(models.Model):
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    sensor_type = models.ForeignKey(
+        SensorType, models.PROTECT, related_name="sensors", verbose_name=_("sensor type")
+    )
+    location = models.PointField(_("location"), srid=4326)
+    district = models.ForeignKey(
+        District, models.SET_NULL, null=True, blank=True, related_name="sensors", verbose_name=_("district")
+    )
+    # A string reference: the owner (权属单位) is a department, which the
+    # dispatch app defines; monitoring never imports it.
+    owner_department = models.ForeignKey(
+        "dispatch.Department",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_sensors",
+        verbose_name=_("owner department"),
+    )
+    gateway = models.ForeignKey(
+        Gateway, models.SET_NULL, null=True, blank=True, related_name="sensors", verbose_name=_("gateway")
+    )
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=SensorStatus.choices, default=SensorStatus.UNKNOWN
+    )
+    latest_value = models.FloatField(_("latest value"), null=True, blank=True)
+    latest_observed_at = models.DateTimeField(_("latest reading at"), null=True, blank=True)
+    # Level of the sensor's most severe open warning (1 = most severe), kept
+    # here by the warning app so the map never joins warnings.
+    warning_level = models.PositiveSmallIntegerField(_("warning level"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("sensor")
+        verbose_name_plural = _("sensors")
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["warning_level"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Reading(models.Model):
+    """One observed value. The big table: written in bulk, never one save each.
+
+    Unique on (sensor, observed_at) so that a retried batch is harmless; the
+    same index answers "latest readings of one sensor" scanning backwards.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="readings", db_index=False)
+    observed_at = models.DateTimeField(_("observed at"))
+    value = models.FloatField(_("value"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
+        constraints = [
+            models.UniqueConstraint(fields=["sensor", "observed_at"], name="reading_unique_sensor_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sensor_id} @ {self.observed_at:%Y-%m-%d %H:%M:%S}: {self.value}"

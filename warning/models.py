@@ -1,0 +1,182 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from monitoring.models import Sensor, SensorType
+
+
+class Level(models.IntegerChoices):
+    """Chinese practice: Level I (一级, red) is the most severe."""
+
+    I = 1, _("Level I (red)")  # noqa: E741 - the level's own name
+    II = 2, _("Level II (orange)")
+    III = 3, _("Level III (yellow)")
+
+
+LEVEL_COLOURS = {1: "red", 2: "orange", 3: "yellow"}
+
+
+class Direction(models.TextChoices):
+    ABOVE = "above", _("Above the thresholds")
+    BELOW = "below", _("Below the thresholds")
+
+
+class ThresholdRule(models.Model):
+    """Three thresholds on a sensor type's metric, or on one sensor's.
+
+    A rule on a sensor overrides the rules of its type.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    sensor_type = models.ForeignKey(
+        SensorType,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="threshold_rules",
+        verbose_name=_("sensor type"),
+    )
+    sensor = models.ForeignKey(
+        Sensor,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="threshold_rules",
+        verbose_name=_("sensor"),
+    )
+    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices, default=Direction.ABOVE)
+    level3_threshold = models.FloatField(_("Level III threshold (yellow)"))
+    level2_threshold = models.FloatField(_("Level II threshold (orange)"))
+    level1_threshold = models.FloatField(_("Level I threshold (red)"))
+    dead_band = models.FloatField(
+        _("dead band"),
+        default=0.0,
+        help_text=_("A warning recovers only once the value is this far back inside the Level III threshold."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("threshold rule")
+        verbose_name_plural = _("threshold rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sensor_type__isnull=False, sensor__isnull=True)
+                | Q(sensor_type__isnull=True, sensor__isnull=False),
+                name="threshold_rule_on_type_xor_sensor",
+            ),
+            models.CheckConstraint(condition=Q(dead_band__gte=0), name="threshold_rule_dead_band_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def thresholds(self) -> dict[int, float]:
+        return {1: self.level1_threshold, 2: self.level2_threshold, 3: self.level3_threshold}
+
+
+class WarningStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    RECOVERED = "recovered", _("Recovered")
+    CLOSED = "closed", _("Closed")
+
+
+class Warning(models.Model):  # noqa: A001 - the domain's word; the builtin is never needed here
+    sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="warnings", verbose_name=_("sensor"))
+    rule = models.ForeignKey(
+        ThresholdRule, models.PROTECT, related_name="warnings", verbose_name=_("threshold rule")
+    )
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=WarningStatus.choices, default=WarningStatus.ACTIVE
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    first_value = models.FloatField(_("first value"))
+    last_value = models.FloatField(_("last value"))
+    peak_value = models.FloatField(_("peak value"))
+    last_observed_at = models.DateTimeField(_("last reading at"))
+    recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
+    disposal_note = models.TextField(_("disposal note"), blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("warning")
+        verbose_name_plural = _("warnings")
+        constraints = [
+            # The last line of defence for "one open warning per sensor and
+            # rule": evaluation locks the state row first, this catches a bug.
+            models.UniqueConstraint(
+                fields=["sensor", "rule"],
+                condition=~Q(status="closed"),
+                name="warning_one_open_per_sensor_rule",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "level"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_level_display()} {self.sensor}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != WarningStatus.CLOSED
+
+    @property
+    def colour(self) -> str:
+        return LEVEL_COLOURS[self.level]
+
+
+class TransitionKind(models.TextChoices):
+    OPENED = "opened", _("Opened")
+    ESCALATED = "escalated", _("Escalated")
+    RECOVERED = "recovered", _("Recovered")
+    REACTIVATED = "reactivated", _("Reactivated")
+    CLOSED = "closed", _("Closed")
+
+
+class WarningTransition(models.Model):
+    """One change of a warning's level or status: its history."""
+
+    warning = models.ForeignKey(Warning, models.CASCADE, related_name="transitions")
+    kind = models.CharField(_("kind"), max_length=12, choices=TransitionKind.choices)
+    from_level = models.PositiveSmallIntegerField(_("from level"), choices=Level.choices, null=True, blank=True)
+    to_level = models.PositiveSmallIntegerField(_("to level"), choices=Level.choices)
+    value = models.FloatField(_("value"), null=True, blank=True)
+    observed_at = models.DateTimeField(_("reading at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("warning transition")
+        verbose_name_plural = _("warning transitions")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.get_to_level_display()}"
+
+
+class RuleState(models.Model):
+    """Evaluation state of one rule on one sensor.
+
+    Its row is the lock that serialises evaluation of a sensor across worker
+    processes, and its watermark makes evaluation idempotent: readings at or
+    before ``evaluated_through`` are never evaluated again.
+    """
+
+    sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="+")
+    rule = models.ForeignKey(ThresholdRule, models.CASCADE, related_name="states")
+    evaluated_through = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sensor", "rule"], name="rule_state_unique")]
