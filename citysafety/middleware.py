@@ -19,9 +19,7 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError | InterfaceError):
-            response = JsonResponse(
-                {"detail": "The database is unavailable; try again shortly."}, status=503
-            )
+            response = JsonResponse({"detail": "The database is unavailable; try again shortly."}, status=503)
             response["Retry-After"] = "30"
             return response
         return None

@@ -18,7 +18,7 @@ env = environ.Env()
 # --- Core -----------------------------------------------------------------
 
 DEBUG = env.bool("DEBUG", default=True)
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"  # noqa: S105 - development only
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
@@ -198,9 +198,7 @@ MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (31.82, 117.23),
     "DEFAULT_ZOOM": 10,
-    "TILES": [(str(_("Base map")), MAP_TILE_URL, {"attribution": MAP_TILE_ATTRIBUTION})]
-    if MAP_TILE_URL
-    else [],
+    "TILES": [(str(_("Base map")), MAP_TILE_URL, {"attribution": MAP_TILE_ATTRIBUTION})] if MAP_TILE_URL else [],
     "RESET_VIEW": False,
 }
 

@@ -45,9 +45,7 @@ class Membership(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="membership", verbose_name=_("user")
     )
-    department = models.ForeignKey(
-        Department, models.CASCADE, related_name="memberships", verbose_name=_("department")
-    )
+    department = models.ForeignKey(Department, models.CASCADE, related_name="memberships", verbose_name=_("department"))
 
     class Meta:
         verbose_name = _("department membership")
@@ -65,9 +63,13 @@ class RoutingPolicy(models.Model):
     and Level III departments).
     """
 
-    domain = models.ForeignKey(RiskDomain, models.CASCADE, related_name="routing_policies", verbose_name=_("risk domain"))
+    domain = models.ForeignKey(
+        RiskDomain, models.CASCADE, related_name="routing_policies", verbose_name=_("risk domain")
+    )
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
-    departments = models.ManyToManyField(Department, blank=True, related_name="routing_policies", verbose_name=_("departments"))
+    departments = models.ManyToManyField(
+        Department, blank=True, related_name="routing_policies", verbose_name=_("departments")
+    )
     include_sensor_owner = models.BooleanField(
         _("include the sensor's owner"), default=False, help_text=_("Route to the department that owns the sensor.")
     )
@@ -76,9 +78,7 @@ class RoutingPolicy(models.Model):
         default=False,
         help_text=_("Route to the government of the district the sensor stands in."),
     )
-    ack_deadline_minutes = models.PositiveIntegerField(
-        _("acknowledgement deadline (minutes)"), default=30
-    )
+    ack_deadline_minutes = models.PositiveIntegerField(_("acknowledgement deadline (minutes)"), default=30)
 
     class Meta:
         ordering = ["domain", "-level"]

@@ -49,9 +49,7 @@ class SensorType(models.Model):
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
-    domain = models.ForeignKey(
-        RiskDomain, models.PROTECT, related_name="sensor_types", verbose_name=_("risk domain")
-    )
+    domain = models.ForeignKey(RiskDomain, models.PROTECT, related_name="sensor_types", verbose_name=_("risk domain"))
     metric = models.CharField(_("metric"), max_length=60, help_text=_("e.g. methane concentration"))
     unit = models.CharField(_("unit"), max_length=20, blank=True, help_text=_("e.g. %LEL, MPa, m"))
     reporting_interval_seconds = models.PositiveIntegerField(
@@ -104,9 +102,7 @@ class SensorStatus(models.TextChoices):
 class Sensor(models.Model):
     code = models.CharField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=120)
-    sensor_type = models.ForeignKey(
-        SensorType, models.PROTECT, related_name="sensors", verbose_name=_("sensor type")
-    )
+    sensor_type = models.ForeignKey(SensorType, models.PROTECT, related_name="sensors", verbose_name=_("sensor type"))
     location = models.PointField(_("location"), srid=4326)
     district = models.ForeignKey(
         District, models.SET_NULL, null=True, blank=True, related_name="sensors", verbose_name=_("district")
@@ -126,9 +122,7 @@ class Sensor(models.Model):
     )
     address = models.CharField(_("address"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
-    status = models.CharField(
-        _("status"), max_length=10, choices=SensorStatus.choices, default=SensorStatus.UNKNOWN
-    )
+    status = models.CharField(_("status"), max_length=10, choices=SensorStatus.choices, default=SensorStatus.UNKNOWN)
     latest_value = models.FloatField(_("latest value"), null=True, blank=True)
     latest_observed_at = models.DateTimeField(_("latest reading at"), null=True, blank=True)
     # Level of the sensor's most severe open warning (1 = most severe), kept

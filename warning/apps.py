@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class WarningConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'warning'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "warning"

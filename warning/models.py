@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -71,6 +72,52 @@ class ThresholdRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if (self.sensor_type_id is None) == (self.sensor_id is None):
+            raise ValidationError(_("Set either a sensor type or a single sensor, not both and not neither."))
+        values = (self.level3_threshold, self.level2_threshold, self.level1_threshold)
+        if any(v is None for v in values):
+            return
+        t3, t2, t1 = values
+        if self.direction == Direction.ABOVE:
+            if not t3 < t2:
+                raise ValidationError(
+                    {
+                        "level2_threshold": _(
+                            "For an upper limit the Level II threshold must be greater than Level III (%(t3)s)."
+                        )
+                        % {"t3": t3}
+                    }
+                )
+            if not t2 < t1:
+                raise ValidationError(
+                    {
+                        "level1_threshold": _(
+                            "For an upper limit the Level I threshold must be greater than Level II (%(t2)s)."
+                        )
+                        % {"t2": t2}
+                    }
+                )
+        else:
+            if not t3 > t2:
+                raise ValidationError(
+                    {
+                        "level2_threshold": _(
+                            "For a lower limit the Level II threshold must be less than Level III (%(t3)s)."
+                        )
+                        % {"t3": t3}
+                    }
+                )
+            if not t2 > t1:
+                raise ValidationError(
+                    {
+                        "level1_threshold": _(
+                            "For a lower limit the Level I threshold must be less than Level II (%(t2)s)."
+                        )
+                        % {"t2": t2}
+                    }
+                )
+
     def thresholds(self) -> dict[int, float]:
         return {1: self.level1_threshold, 2: self.level2_threshold, 3: self.level3_threshold}
 
@@ -81,15 +128,11 @@ class WarningStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
-class Warning(models.Model):  # noqa: A001 - the domain's word; the builtin is never needed here
+class Warning(models.Model):
     sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="warnings", verbose_name=_("sensor"))
-    rule = models.ForeignKey(
-        ThresholdRule, models.PROTECT, related_name="warnings", verbose_name=_("threshold rule")
-    )
+    rule = models.ForeignKey(ThresholdRule, models.PROTECT, related_name="warnings", verbose_name=_("threshold rule"))
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
-    status = models.CharField(
-        _("status"), max_length=10, choices=WarningStatus.choices, default=WarningStatus.ACTIVE
-    )
+    status = models.CharField(_("status"), max_length=10, choices=WarningStatus.choices, default=WarningStatus.ACTIVE)
     opened_at = models.DateTimeField(_("opened at"))
     first_value = models.FloatField(_("first value"))
     last_value = models.FloatField(_("last value"))
@@ -180,3 +223,6 @@ class RuleState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["sensor", "rule"], name="rule_state_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.sensor_id}/{self.rule_id} through {self.evaluated_through}"

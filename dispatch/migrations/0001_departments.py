@@ -5,86 +5,151 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Department',
+            name="Department",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('kind', models.CharField(choices=[('enterprise', 'Operating enterprise / asset owner'), ('industry', 'Industry department'), ('district_government', 'District government'), ('command_office', 'City command office')], max_length=20, verbose_name='kind')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, max_length=40, verbose_name='phone')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=40, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("enterprise", "Operating enterprise / asset owner"),
+                            ("industry", "Industry department"),
+                            ("district_government", "District government"),
+                            ("command_office", "City command office"),
+                        ],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="e-mail")),
+                ("phone", models.CharField(blank=True, max_length=40, verbose_name="phone")),
             ],
             options={
-                'verbose_name': 'department',
-                'verbose_name_plural': 'departments',
-                'ordering': ['kind', 'code'],
+                "verbose_name": "department",
+                "verbose_name_plural": "departments",
+                "ordering": ["kind", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
             ],
             options={
-                'verbose_name': 'department membership',
-                'verbose_name_plural': 'department memberships',
+                "verbose_name": "department membership",
+                "verbose_name_plural": "department memberships",
             },
         ),
         migrations.CreateModel(
-            name='RoutingPolicy',
+            name="RoutingPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, 'Level I (red)'), (2, 'Level II (orange)'), (3, 'Level III (yellow)')], verbose_name='level')),
-                ('include_sensor_owner', models.BooleanField(default=False, help_text='Route to the department that owns the sensor.', verbose_name="include the sensor's owner")),
-                ('include_district_government', models.BooleanField(default=False, help_text='Route to the government of the district the sensor stands in.', verbose_name='include the district government')),
-                ('ack_deadline_minutes', models.PositiveIntegerField(default=30, verbose_name='acknowledgement deadline (minutes)')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Level I (red)"), (2, "Level II (orange)"), (3, "Level III (yellow)")],
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "include_sensor_owner",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Route to the department that owns the sensor.",
+                        verbose_name="include the sensor's owner",
+                    ),
+                ),
+                (
+                    "include_district_government",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Route to the government of the district the sensor stands in.",
+                        verbose_name="include the district government",
+                    ),
+                ),
+                (
+                    "ack_deadline_minutes",
+                    models.PositiveIntegerField(default=30, verbose_name="acknowledgement deadline (minutes)"),
+                ),
             ],
             options={
-                'verbose_name': 'routing policy',
-                'verbose_name_plural': 'routing policies',
-                'ordering': ['domain', '-level'],
+                "verbose_name": "routing policy",
+                "verbose_name_plural": "routing policies",
+                "ordering": ["domain", "-level"],
             },
         ),
         migrations.CreateModel(
-            name='WorkOrder',
+            name="WorkOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, 'Level I (red)'), (2, 'Level II (orange)'), (3, 'Level III (yellow)')], verbose_name='routed at level')),
-                ('status', models.CharField(choices=[('pending', 'Awaiting acknowledgement'), ('acknowledged', 'Acknowledged'), ('reported', 'Reported'), ('closed', 'Closed')], default='pending', max_length=12, verbose_name='status')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('ack_deadline', models.DateTimeField(verbose_name='acknowledge by')),
-                ('is_overdue', models.BooleanField(default=False, verbose_name='overdue')),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at')),
-                ('reported_at', models.DateTimeField(blank=True, null=True, verbose_name='reported at')),
-                ('report', models.TextField(blank=True, verbose_name='handling report')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Level I (red)"), (2, "Level II (orange)"), (3, "Level III (yellow)")],
+                        verbose_name="routed at level",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Awaiting acknowledgement"),
+                            ("acknowledged", "Acknowledged"),
+                            ("reported", "Reported"),
+                            ("closed", "Closed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at")),
+                ("ack_deadline", models.DateTimeField(verbose_name="acknowledge by")),
+                ("is_overdue", models.BooleanField(default=False, verbose_name="overdue")),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True, verbose_name="acknowledged at")),
+                ("reported_at", models.DateTimeField(blank=True, null=True, verbose_name="reported at")),
+                ("report", models.TextField(blank=True, verbose_name="handling report")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed at")),
             ],
             options={
-                'verbose_name': 'work order',
-                'verbose_name_plural': 'work orders',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "work order",
+                "verbose_name_plural": "work orders",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WorkOrderEvent',
+            name="WorkOrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('created', 'Dispatched'), ('acknowledged', 'Acknowledged'), ('reported', 'Handling reported'), ('overdue', 'Acknowledgement overdue'), ('closed', 'Closed')], max_length=12, verbose_name='kind')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Dispatched"),
+                            ("acknowledged", "Acknowledged"),
+                            ("reported", "Handling reported"),
+                            ("overdue", "Acknowledgement overdue"),
+                            ("closed", "Closed"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="at")),
             ],
             options={
-                'verbose_name': 'work order event',
-                'verbose_name_plural': 'work order events',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "work order event",
+                "verbose_name_plural": "work order events",
+                "ordering": ["created_at", "id"],
             },
         ),
     ]

@@ -6,72 +6,116 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('dispatch', '0001_departments'),
-        ('monitoring', '0001_sensors_readings_districts'),
-        ('warning', '0001_threshold_rules_and_warnings'),
+        ("dispatch", "0001_departments"),
+        ("monitoring", "0001_sensors_readings_districts"),
+        ("warning", "0001_threshold_rules_and_warnings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='department',
-            name='district',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='government', to='monitoring.district', verbose_name='district governed'),
+            model_name="department",
+            name="district",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="government",
+                to="monitoring.district",
+                verbose_name="district governed",
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='department',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='dispatch.department', verbose_name='department'),
+            model_name="membership",
+            name="department",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="dispatch.department",
+                verbose_name="department",
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='user',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='membership', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            model_name="membership",
+            name="user",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="membership",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="user",
+            ),
         ),
         migrations.AddField(
-            model_name='routingpolicy',
-            name='departments',
-            field=models.ManyToManyField(blank=True, related_name='routing_policies', to='dispatch.department', verbose_name='departments'),
+            model_name="routingpolicy",
+            name="departments",
+            field=models.ManyToManyField(
+                blank=True, related_name="routing_policies", to="dispatch.department", verbose_name="departments"
+            ),
         ),
         migrations.AddField(
-            model_name='routingpolicy',
-            name='domain',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_policies', to='monitoring.riskdomain', verbose_name='risk domain'),
+            model_name="routingpolicy",
+            name="domain",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="routing_policies",
+                to="monitoring.riskdomain",
+                verbose_name="risk domain",
+            ),
         ),
         migrations.AddField(
-            model_name='workorder',
-            name='department',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='work_orders', to='dispatch.department', verbose_name='department'),
+            model_name="workorder",
+            name="department",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="work_orders",
+                to="dispatch.department",
+                verbose_name="department",
+            ),
         ),
         migrations.AddField(
-            model_name='workorder',
-            name='warning',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='work_orders', to='warning.warning', verbose_name='warning'),
+            model_name="workorder",
+            name="warning",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="work_orders",
+                to="warning.warning",
+                verbose_name="warning",
+            ),
         ),
         migrations.AddField(
-            model_name='workorderevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by'),
+            model_name="workorderevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="by",
+            ),
         ),
         migrations.AddField(
-            model_name='workorderevent',
-            name='work_order',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='dispatch.workorder'),
+            model_name="workorderevent",
+            name="work_order",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="events", to="dispatch.workorder"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='routingpolicy',
-            constraint=models.UniqueConstraint(fields=('domain', 'level'), name='routing_policy_unique_domain_level'),
+            model_name="routingpolicy",
+            constraint=models.UniqueConstraint(fields=("domain", "level"), name="routing_policy_unique_domain_level"),
         ),
         migrations.AddIndex(
-            model_name='workorder',
-            index=models.Index(fields=['department', 'status'], name='dispatch_wo_departm_8287d4_idx'),
+            model_name="workorder",
+            index=models.Index(fields=["department", "status"], name="dispatch_wo_departm_8287d4_idx"),
         ),
         migrations.AddConstraint(
-            model_name='workorder',
-            constraint=models.UniqueConstraint(fields=('warning', 'department'), name='work_order_unique_warning_department'),
+            model_name="workorder",
+            constraint=models.UniqueConstraint(
+                fields=("warning", "department"), name="work_order_unique_warning_department"
+            ),
         ),
     ]

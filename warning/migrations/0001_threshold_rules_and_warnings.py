@@ -6,105 +6,244 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('monitoring', '0001_sensors_readings_districts'),
+        ("monitoring", "0001_sensors_readings_districts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ThresholdRule',
+            name="ThresholdRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('direction', models.CharField(choices=[('above', 'Above the thresholds'), ('below', 'Below the thresholds')], default='above', max_length=5, verbose_name='direction')),
-                ('level3_threshold', models.FloatField(verbose_name='Level III threshold (yellow)')),
-                ('level2_threshold', models.FloatField(verbose_name='Level II threshold (orange)')),
-                ('level1_threshold', models.FloatField(verbose_name='Level I threshold (red)')),
-                ('dead_band', models.FloatField(default=0.0, help_text='A warning recovers only once the value is this far back inside the Level III threshold.', verbose_name='dead band')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('sensor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='threshold_rules', to='monitoring.sensor', verbose_name='sensor')),
-                ('sensor_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='threshold_rules', to='monitoring.sensortype', verbose_name='sensor type')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("above", "Above the thresholds"), ("below", "Below the thresholds")],
+                        default="above",
+                        max_length=5,
+                        verbose_name="direction",
+                    ),
+                ),
+                ("level3_threshold", models.FloatField(verbose_name="Level III threshold (yellow)")),
+                ("level2_threshold", models.FloatField(verbose_name="Level II threshold (orange)")),
+                ("level1_threshold", models.FloatField(verbose_name="Level I threshold (red)")),
+                (
+                    "dead_band",
+                    models.FloatField(
+                        default=0.0,
+                        help_text="A warning recovers only once the value is this far back inside the Level III threshold.",
+                        verbose_name="dead band",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "sensor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="threshold_rules",
+                        to="monitoring.sensor",
+                        verbose_name="sensor",
+                    ),
+                ),
+                (
+                    "sensor_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="threshold_rules",
+                        to="monitoring.sensortype",
+                        verbose_name="sensor type",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'threshold rule',
-                'verbose_name_plural': 'threshold rules',
+                "verbose_name": "threshold rule",
+                "verbose_name_plural": "threshold rules",
             },
         ),
         migrations.CreateModel(
-            name='RuleState',
+            name="RuleState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('evaluated_through', models.DateTimeField(blank=True, null=True)),
-                ('sensor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='monitoring.sensor')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='states', to='warning.thresholdrule')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("evaluated_through", models.DateTimeField(blank=True, null=True)),
+                (
+                    "sensor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="monitoring.sensor"
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="states", to="warning.thresholdrule"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Warning',
+            name="Warning",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, 'Level I (red)'), (2, 'Level II (orange)'), (3, 'Level III (yellow)')], verbose_name='level')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('recovered', 'Recovered'), ('closed', 'Closed')], default='active', max_length=10, verbose_name='status')),
-                ('opened_at', models.DateTimeField(verbose_name='opened at')),
-                ('first_value', models.FloatField(verbose_name='first value')),
-                ('last_value', models.FloatField(verbose_name='last value')),
-                ('peak_value', models.FloatField(verbose_name='peak value')),
-                ('last_observed_at', models.DateTimeField(verbose_name='last reading at')),
-                ('recovered_at', models.DateTimeField(blank=True, null=True, verbose_name='recovered at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('disposal_note', models.TextField(blank=True, verbose_name='disposal note')),
-                ('closed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='closed by')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='warnings', to='warning.thresholdrule', verbose_name='threshold rule')),
-                ('sensor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='warnings', to='monitoring.sensor', verbose_name='sensor')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Level I (red)"), (2, "Level II (orange)"), (3, "Level III (yellow)")],
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("recovered", "Recovered"), ("closed", "Closed")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("opened_at", models.DateTimeField(verbose_name="opened at")),
+                ("first_value", models.FloatField(verbose_name="first value")),
+                ("last_value", models.FloatField(verbose_name="last value")),
+                ("peak_value", models.FloatField(verbose_name="peak value")),
+                ("last_observed_at", models.DateTimeField(verbose_name="last reading at")),
+                ("recovered_at", models.DateTimeField(blank=True, null=True, verbose_name="recovered at")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed at")),
+                ("disposal_note", models.TextField(blank=True, verbose_name="disposal note")),
+                (
+                    "closed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="closed by",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="warnings",
+                        to="warning.thresholdrule",
+                        verbose_name="threshold rule",
+                    ),
+                ),
+                (
+                    "sensor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="warnings",
+                        to="monitoring.sensor",
+                        verbose_name="sensor",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'warning',
-                'verbose_name_plural': 'warnings',
-                'ordering': ['-opened_at'],
+                "verbose_name": "warning",
+                "verbose_name_plural": "warnings",
+                "ordering": ["-opened_at"],
             },
         ),
         migrations.CreateModel(
-            name='WarningTransition',
+            name="WarningTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opened', 'Opened'), ('escalated', 'Escalated'), ('recovered', 'Recovered'), ('reactivated', 'Reactivated'), ('closed', 'Closed')], max_length=12, verbose_name='kind')),
-                ('from_level', models.PositiveSmallIntegerField(blank=True, choices=[(1, 'Level I (red)'), (2, 'Level II (orange)'), (3, 'Level III (yellow)')], null=True, verbose_name='from level')),
-                ('to_level', models.PositiveSmallIntegerField(choices=[(1, 'Level I (red)'), (2, 'Level II (orange)'), (3, 'Level III (yellow)')], verbose_name='to level')),
-                ('value', models.FloatField(blank=True, null=True, verbose_name='value')),
-                ('observed_at', models.DateTimeField(blank=True, null=True, verbose_name='reading at')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='recorded at')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
-                ('warning', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='warning.warning')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("opened", "Opened"),
+                            ("escalated", "Escalated"),
+                            ("recovered", "Recovered"),
+                            ("reactivated", "Reactivated"),
+                            ("closed", "Closed"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "from_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[(1, "Level I (red)"), (2, "Level II (orange)"), (3, "Level III (yellow)")],
+                        null=True,
+                        verbose_name="from level",
+                    ),
+                ),
+                (
+                    "to_level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Level I (red)"), (2, "Level II (orange)"), (3, "Level III (yellow)")],
+                        verbose_name="to level",
+                    ),
+                ),
+                ("value", models.FloatField(blank=True, null=True, verbose_name="value")),
+                ("observed_at", models.DateTimeField(blank=True, null=True, verbose_name="reading at")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="recorded at")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="by",
+                    ),
+                ),
+                (
+                    "warning",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="transitions", to="warning.warning"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'warning transition',
-                'verbose_name_plural': 'warning transitions',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "warning transition",
+                "verbose_name_plural": "warning transitions",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='thresholdrule',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('sensor__isnull', True), ('sensor_type__isnull', False)), models.Q(('sensor__isnull', False), ('sensor_type__isnull', True)), _connector='OR'), name='threshold_rule_on_type_xor_sensor'),
+            model_name="thresholdrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("sensor__isnull", True), ("sensor_type__isnull", False)),
+                    models.Q(("sensor__isnull", False), ("sensor_type__isnull", True)),
+                    _connector="OR",
+                ),
+                name="threshold_rule_on_type_xor_sensor",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='thresholdrule',
-            constraint=models.CheckConstraint(condition=models.Q(('dead_band__gte', 0)), name='threshold_rule_dead_band_not_negative'),
+            model_name="thresholdrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("dead_band__gte", 0)), name="threshold_rule_dead_band_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rulestate',
-            constraint=models.UniqueConstraint(fields=('sensor', 'rule'), name='rule_state_unique'),
+            model_name="rulestate",
+            constraint=models.UniqueConstraint(fields=("sensor", "rule"), name="rule_state_unique"),
         ),
         migrations.AddIndex(
-            model_name='warning',
-            index=models.Index(fields=['status', 'level'], name='warning_war_status_83533d_idx'),
+            model_name="warning",
+            index=models.Index(fields=["status", "level"], name="warning_war_status_83533d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='warning',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'closed'), _negated=True), fields=('sensor', 'rule'), name='warning_one_open_per_sensor_rule'),
+            model_name="warning",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "closed"), _negated=True),
+                fields=("sensor", "rule"),
+                name="warning_one_open_per_sensor_rule",
+            ),
         ),
     ]

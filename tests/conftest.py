@@ -1,0 +1,38 @@
+"""Persona fixtures and the real processes the integration tests talk to."""
+
+import pytest
+
+from citysafety.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
+from tests.factories import DepartmentFactory, UserFactory
+
+PASSWORD = "pass-word-123"
+
+
+@pytest.fixture
+def department_a(db):
+    return DepartmentFactory(code="gas-company", name="Gas company")
+
+
+@pytest.fixture
+def department_b(db):
+    return DepartmentFactory(code="water-company", name="Water company")
+
+
+@pytest.fixture
+def duty_officer(db):
+    return UserFactory(username="duty", roles=[DUTY_OFFICER])
+
+
+@pytest.fixture
+def staff_a(department_a):
+    return UserFactory(username="alice", roles=[DEPARTMENT_STAFF], department=department_a)
+
+
+@pytest.fixture
+def staff_b(department_b):
+    return UserFactory(username="bob", roles=[DEPARTMENT_STAFF], department=department_b)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", roles=[ADMINISTRATOR], is_staff=True, is_superuser=True)
