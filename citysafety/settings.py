@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "warning",
     "dispatch",
     "dashboard",
+    "demo",
 ]
 
 MIDDLEWARE = [

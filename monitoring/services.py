@@ -1,10 +1,17 @@
 """Every write of the monitoring app."""
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg2.extras import execute_values
 
-from monitoring.models import Gateway
+from monitoring.events import readings_stored
+from monitoring.ingest import ItemError, SensorRef, sensor_codes, validate_items
+from monitoring.models import Gateway, Sensor
 
 
 def gateway_issue_token(*, gateway: Gateway) -> str:
@@ -25,3 +32,93 @@ def gateway_create(*, code: str, name: str) -> tuple[Gateway, str]:
     token = secrets.token_urlsafe(32)
     gateway = Gateway.objects.create(code=code, name=name, token_hash=Gateway.hash_token(token), token_prefix=token[:8])
     return gateway, token
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    errors: list[ItemError]
+
+
+_INSERT_READINGS = """
+    INSERT INTO monitoring_reading (sensor_id, observed_at, value, received_at)
+    VALUES %s
+    ON CONFLICT (sensor_id, observed_at) DO NOTHING
+    RETURNING sensor_id, observed_at, value
+"""
+
+# Only moves a sensor's latest value forward: a late reading from a gateway's
+# buffer must not overwrite a newer one.
+_UPDATE_LATEST = """
+    UPDATE monitoring_sensor AS s
+    SET latest_value = v.value, latest_observed_at = v.observed_at, status = 'online'
+    FROM (VALUES %s) AS v (id, observed_at, value)
+    WHERE s.id = v.id AND (s.latest_observed_at IS NULL OR s.latest_observed_at < v.observed_at)
+"""
+
+
+def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
+    """Store a gateway's batch: valid items in bulk, the rest described.
+
+    A reading already stored for the same (sensor, observed_at) is counted as
+    a duplicate and left as it was, so a retried batch changes nothing.
+    """
+    codes = sensor_codes(items)
+    sensors = {
+        code: SensorRef(id=pk, gateway_id=gw, is_active=active)
+        for code, pk, gw, active in Sensor.objects.filter(code__in=codes).values_list(
+            "code", "id", "gateway_id", "is_active"
+        )
+    }
+    batch = validate_items(
+        items,
+        sensors=sensors,
+        gateway_id=gateway.pk,
+        max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS),
+    )
+    if not batch.rows:
+        return IngestResult(accepted=0, duplicates=batch.duplicates_in_batch, errors=batch.errors)
+
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        inserted = execute_values(
+            cursor.cursor,
+            _INSERT_READINGS,
+            [(sensor_id, observed_at, value, now) for sensor_id, observed_at, value in batch.rows],
+            page_size=len(batch.rows),
+            fetch=True,
+        )
+        latest: dict[int, tuple[datetime, float]] = {}
+        for sensor_id, observed_at, value in inserted:
+            if sensor_id not in latest or latest[sensor_id][0] < observed_at:
+                latest[sensor_id] = (observed_at, value)
+        if latest:
+            execute_values(
+                cursor.cursor,
+                _UPDATE_LATEST,
+                [(sensor_id, when, value) for sensor_id, (when, value) in latest.items()],
+                template="(%s::bigint, %s::timestamptz, %s::double precision)",
+                page_size=len(latest),
+            )
+            readings_stored.send(sender=Gateway, sensor_ids=set(latest))
+        Gateway.objects.filter(pk=gateway.pk).update(last_seen_at=now)
+
+    duplicates = batch.duplicates_in_batch + len(batch.rows) - len(inserted)
+    return IngestResult(accepted=len(inserted), duplicates=duplicates, errors=batch.errors)
+
+
+def sensors_mark_offline(*, now: datetime | None = None) -> int:
+    """Mark offline the sensors silent for three reporting intervals."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE monitoring_sensor AS s SET status = 'offline'
+            FROM monitoring_sensortype AS t
+            WHERE s.sensor_type_id = t.id AND s.status = 'online' AND s.is_active
+              AND s.latest_observed_at < %s - make_interval(secs => 3 * t.reporting_interval_seconds)
+            """,
+            [now],
+        )
+        return cursor.rowcount

@@ -1,1 +1,9 @@
-urlpatterns = []
+from django.urls import path
+
+from monitoring.api import views
+
+urlpatterns = [
+    path("readings/", views.ReadingBatchView.as_view(), name="api-readings"),
+    path("sensors/geojson/", views.SensorMapView.as_view(), name="api-sensors-geojson"),
+    path("districts/geojson/", views.DistrictMapView.as_view(), name="api-districts-geojson"),
+]

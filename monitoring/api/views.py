@@ -1,0 +1,107 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring import selectors, services
+from monitoring.api.authentication import GatewayTokenAuthentication, IsGateway
+from monitoring.ingest import MalformedBodyError, parse_body
+
+_ITEM_ERROR = inline_serializer(
+    "ReadingError",
+    {"index": serializers.IntegerField(), "field": serializers.CharField(), "message": serializers.CharField()},
+)
+_INGEST_RESULT = inline_serializer(
+    "ReadingBatchResult",
+    {
+        "accepted": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "errors": _ITEM_ERROR,
+    },
+)
+
+
+class ReadingBatchView(APIView):
+    """A gateway posts a batch of readings."""
+
+    authentication_classes = [GatewayTokenAuthentication]
+    permission_classes = [IsGateway]
+
+    @extend_schema(
+        request=inline_serializer(
+            "Reading",
+            {
+                "sensor": serializers.CharField(help_text="Sensor code"),
+                "observed_at": serializers.DateTimeField(help_text="ISO 8601 with a time zone"),
+                "value": serializers.FloatField(),
+            },
+            many=True,
+        ),
+        responses={
+            200: OpenApiResponse(_INGEST_RESULT, description="Every item was stored or was a duplicate."),
+            422: OpenApiResponse(_INGEST_RESULT, description="Some items were invalid; the valid ones were stored."),
+            400: OpenApiResponse(description="Malformed body or empty batch; nothing was stored."),
+            401: OpenApiResponse(description="Missing or unknown gateway token."),
+            413: OpenApiResponse(description="Batch larger than INGEST_MAX_BATCH; nothing was stored."),
+        },
+        examples=[
+            OpenApiExample(
+                "Two readings",
+                value=[
+                    {"sensor": "GAS-0001", "observed_at": "2026-11-21T08:00:00+08:00", "value": 3.2},
+                    {"sensor": "GAS-0002", "observed_at": "2026-11-21T08:00:00+08:00", "value": 0.0},
+                ],
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        try:
+            items = parse_body(request.body)
+        except RequestDataTooBig:
+            return Response(
+                {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            )
+        except MalformedBodyError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        if not items:
+            return Response(
+                {"detail": "The batch is empty: send at least one reading."}, status=status.HTTP_400_BAD_REQUEST
+            )
+        if len(items) > settings.INGEST_MAX_BATCH:
+            return Response(
+                {
+                    "detail": f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted per request."
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        result = services.readings_ingest(gateway=request.auth, items=items)
+        body = {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in result.errors],
+        }
+        return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY if result.errors else status.HTTP_200_OK)
+
+
+class SensorMapView(APIView):
+    """Sensors as a GeoJSON FeatureCollection, for the map."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OpenApiResponse(description="GeoJSON FeatureCollection (RFC 7946)")})
+    def get(self, request):
+        return Response(selectors.sensors_geojson(selectors.sensors_visible_to(request.user)))
+
+
+class DistrictMapView(APIView):
+    """District boundaries as a GeoJSON FeatureCollection."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OpenApiResponse(description="GeoJSON FeatureCollection (RFC 7946)")})
+    def get(self, request):
+        return Response(selectors.districts_geojson())

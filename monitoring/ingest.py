@@ -1,0 +1,151 @@
+"""Validation of gateway batches: plain code, no serializers.
+
+This is the hot path of the platform (every reading of the city passes
+here), so items are checked with straight Python rather than a DRF
+serializer per item; ``bench/ingest.py`` measures it.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+
+class NonFinite(float):
+    """A NaN or ±Infinity literal found in the JSON body.
+
+    Strict JSON has no such literals, but gateways send them; parsing them
+    into a marker lets the batch keep its valid items and name the bad one.
+    """
+
+
+def _parse_constant(name: str) -> NonFinite:
+    return NonFinite(float(name.lower().replace("infinity", "inf")))
+
+
+class MalformedBodyError(ValueError):
+    """The body as a whole cannot be read as a batch."""
+
+
+def parse_body(body: bytes) -> list:
+    try:
+        data = json.loads(body, parse_constant=_parse_constant)
+    except UnicodeDecodeError as exc:
+        raise MalformedBodyError("The body is not UTF-8 text.") from exc
+    except json.JSONDecodeError as exc:
+        raise MalformedBodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
+    if not isinstance(data, list):
+        raise MalformedBodyError("The body must be a JSON array of readings: [{sensor, observed_at, value}, …].")
+    return data
+
+
+@dataclass(frozen=True)
+class ItemError:
+    index: int
+    field: str
+    message: str
+
+
+@dataclass
+class ValidBatch:
+    # (sensor_id, observed_at, value), in the order they came
+    rows: list[tuple[int, datetime, float]] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    duplicates_in_batch: int = 0
+
+
+@dataclass(frozen=True)
+class SensorRef:
+    id: int
+    gateway_id: int | None
+    is_active: bool
+
+
+def parse_timestamp(raw: object, now: datetime, max_future: timedelta) -> tuple[datetime | None, str]:
+    if not isinstance(raw, str):
+        return None, "must be an ISO 8601 timestamp string with a time zone."
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        return None, f"'{raw[:40]}' is not an ISO 8601 timestamp."
+    if when.tzinfo is None or when.utcoffset() is None:
+        return None, f"'{raw[:40]}' has no time zone; add one, e.g. +08:00 or Z."
+    if when > now + max_future:
+        return (
+            None,
+            f"'{raw[:40]}' lies more than {int(max_future.total_seconds())} s in the future; check the gateway clock.",
+        )
+    return when, ""
+
+
+def check_value(raw: object) -> tuple[float | None, str]:
+    if isinstance(raw, NonFinite):
+        return None, "must be a finite number; NaN and Infinity are not readings."
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        kind = "a string" if isinstance(raw, str) else ("null" if raw is None else type(raw).__name__)
+        return None, f"must be a number, not {kind}."
+    value = float(raw)
+    if not math.isfinite(value):
+        return None, "must be a finite number; the value is out of range."
+    return value, ""
+
+
+def validate_items(
+    items: list,
+    *,
+    sensors: dict[str, SensorRef],
+    gateway_id: int,
+    max_future: timedelta,
+    now: datetime | None = None,
+) -> ValidBatch:
+    """Check each item; keep the valid ones, describe each invalid one.
+
+    ``sensors`` maps the codes named in the batch to the known sensors.
+    """
+    now = now or timezone.now()
+    batch = ValidBatch()
+    seen: set[tuple[int, datetime]] = set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            batch.errors.append(ItemError(index, "", "must be an object {sensor, observed_at, value}."))
+            continue
+        missing = [name for name in ("sensor", "observed_at", "value") if name not in item]
+        if missing:
+            for name in missing:
+                batch.errors.append(ItemError(index, name, "is required."))
+            continue
+        code = item["sensor"]
+        if not isinstance(code, str) or not code:
+            batch.errors.append(ItemError(index, "sensor", "must be a sensor code (a non-empty string)."))
+            continue
+        sensor = sensors.get(code)
+        if sensor is None:
+            batch.errors.append(ItemError(index, "sensor", f"unknown sensor '{code[:60]}'."))
+            continue
+        if sensor.gateway_id != gateway_id:
+            batch.errors.append(ItemError(index, "sensor", f"sensor '{code}' is not served by this gateway."))
+            continue
+        if not sensor.is_active:
+            batch.errors.append(ItemError(index, "sensor", f"sensor '{code}' is disabled."))
+            continue
+        observed_at, problem = parse_timestamp(item["observed_at"], now, max_future)
+        if observed_at is None:
+            batch.errors.append(ItemError(index, "observed_at", problem))
+            continue
+        value, problem = check_value(item["value"])
+        if value is None:
+            batch.errors.append(ItemError(index, "value", problem))
+            continue
+        key = (sensor.id, observed_at)
+        if key in seen:
+            batch.duplicates_in_batch += 1
+            continue
+        seen.add(key)
+        batch.rows.append((sensor.id, observed_at, value))
+    return batch
+
+
+def sensor_codes(items: list) -> set[str]:
+    return {item["sensor"] for item in items if isinstance(item, dict) and isinstance(item.get("sensor"), str)}

@@ -1,0 +1,84 @@
+"""Reads shared by monitoring's views, consumers and tasks."""
+
+import json
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import FloatField, Func, QuerySet
+
+from citysafety.roles import is_duty_officer
+from monitoring.models import District, Sensor
+
+
+def sensors_visible_to(user: AbstractBaseUser) -> QuerySet[Sensor]:
+    """Duty officers see every sensor; department staff the sensors they own."""
+    sensors = Sensor.objects.filter(is_active=True)
+    if is_duty_officer(user):
+        return sensors
+    department_id = getattr(getattr(user, "membership", None), "department_id", None)
+    return sensors.filter(owner_department_id=department_id) if department_id else sensors.none()
+
+
+def sensors_geojson(sensors: QuerySet[Sensor]) -> dict:
+    """A GeoJSON (RFC 7946) FeatureCollection of sensors for the map."""
+    rows = (
+        sensors.annotate(
+            lng=Func("location", function="ST_X", output_field=FloatField()),
+            lat=Func("location", function="ST_Y", output_field=FloatField()),
+        )
+        .order_by("id")
+        .values(
+            "id",
+            "code",
+            "name",
+            "lng",
+            "lat",
+            "status",
+            "warning_level",
+            "latest_value",
+            "latest_observed_at",
+            "sensor_type__name",
+            "sensor_type__unit",
+            "sensor_type__domain__code",
+            "sensor_type__domain__name",
+            "district__name",
+        )
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": {"type": "Point", "coordinates": [round(row["lng"], 6), round(row["lat"], 6)]},
+                "properties": {
+                    "id": row["id"],
+                    "code": row["code"],
+                    "name": row["name"],
+                    "type": row["sensor_type__name"],
+                    "unit": row["sensor_type__unit"],
+                    "domain": row["sensor_type__domain__code"],
+                    "domain_name": row["sensor_type__domain__name"],
+                    "district": row["district__name"],
+                    "status": row["status"],
+                    "warning_level": row["warning_level"],
+                    "latest_value": row["latest_value"],
+                    "latest_observed_at": row["latest_observed_at"].isoformat() if row["latest_observed_at"] else None,
+                },
+            }
+            for row in rows
+        ],
+    }
+
+
+def districts_geojson() -> dict:
+    features = []
+    for district in District.objects.order_by("code"):
+        features.append(
+            {
+                "type": "Feature",
+                "id": district.pk,
+                "geometry": json.loads(district.boundary.geojson),
+                "properties": {"id": district.pk, "code": district.code, "name": district.name},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
