@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WarningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "warning"
+    verbose_name = _("Warnings")
+
+    def ready(self) -> None:
+        from monitoring.events import readings_stored
+        from warning.receivers import enqueue_evaluation
+
+        readings_stored.connect(enqueue_evaluation, dispatch_uid="warning.enqueue_evaluation")

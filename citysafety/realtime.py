@@ -1,0 +1,36 @@
+"""The one place that sends to Channels groups.
+
+Groups: ``duty`` (duty officers and administrators: the whole city) and
+``department.<id>`` (one department's staff). Message types name the
+consumer handler (``warning.changed`` → ``warning_changed``). Sending is
+best effort: the database is the source of truth and a page resyncs from
+the API after a reconnect, so a Redis outage must not fail a write.
+"""
+
+import logging
+from typing import Literal
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+log = logging.getLogger(__name__)
+
+DUTY_GROUP = "duty"
+
+EventType = Literal["warning.changed", "work_order.changed"]
+
+
+def department_group(department_id: int) -> str:
+    return f"department.{department_id}"
+
+
+def send(groups: list[str], event_type: EventType, payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": event_type, "payload": payload}
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the push is best effort; see the module docstring
+            log.warning("Could not push %s to group %s", event_type, group, exc_info=True)

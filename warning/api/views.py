@@ -1,0 +1,40 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from citysafety.api import IsDutyOfficer
+from warning import selectors
+from warning.api.filters import WarningFilter
+from warning.api.serializers import WarningDetailSerializer, WarningSummarySerializer
+
+
+class WarningViewSet(viewsets.ReadOnlyModelViewSet):
+    """Warnings of the whole city, newest first (duty officers and administrators)."""
+
+    permission_classes = [IsDutyOfficer]
+    filterset_class = WarningFilter
+
+    def get_queryset(self):
+        warnings = selectors.warnings_visible_to(self.request.user)
+        if self.action == "retrieve":
+            warnings = warnings.prefetch_related("transitions__actor")
+        return warnings.order_by("-opened_at", "-id")
+
+    def get_serializer_class(self):
+        return WarningDetailSerializer if self.action == "retrieve" else WarningSummarySerializer
+
+    @extend_schema(
+        responses=inline_serializer(
+            "WarningCounts",
+            {
+                "open": serializers.IntegerField(),
+                "recovered": serializers.IntegerField(),
+                "active_by_level": serializers.DictField(child=serializers.IntegerField()),
+            },
+        )
+    )
+    @action(detail=False)
+    def counts(self, request):
+        """Open warnings, and active ones per level, for the counters."""
+        return Response(selectors.warning_counts(self.filter_queryset(self.get_queryset())))

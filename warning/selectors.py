@@ -1,0 +1,84 @@
+"""Reads shared by the warning app's views, consumers and tasks."""
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from citysafety.roles import is_duty_officer
+from monitoring.models import Sensor
+from warning.models import RuleState, ThresholdRule, Warning, WarningStatus
+
+
+def rules_for_sensor(sensor: Sensor) -> list[ThresholdRule]:
+    """The sensor's own rules if it has any, else its type's rules."""
+    own = list(ThresholdRule.objects.filter(sensor_id=sensor.pk, is_active=True).order_by("pk"))
+    if own:
+        return own
+    return list(ThresholdRule.objects.filter(sensor_type_id=sensor.sensor_type_id, is_active=True).order_by("pk"))
+
+
+def warnings_with_details() -> QuerySet[Warning]:
+    return Warning.objects.select_related("sensor__sensor_type__domain", "sensor__district", "rule", "closed_by")
+
+
+def warnings_visible_to(user: AbstractBaseUser) -> QuerySet[Warning]:
+    """Warnings are the whole city's picture: duty officers and administrators.
+
+    Department staff see a warning through the work orders routed to their
+    department (the dispatch API), never through this list.
+    """
+    if is_duty_officer(user):
+        return warnings_with_details()
+    return Warning.objects.none()
+
+
+def warning_counts(warnings: QuerySet[Warning]) -> dict:
+    active = Q(status=WarningStatus.ACTIVE)
+    counts = warnings.exclude(status=WarningStatus.CLOSED).aggregate(
+        open=Count("id"),
+        recovered=Count("id", filter=Q(status=WarningStatus.RECOVERED)),
+        level1=Count("id", filter=active & Q(level=1)),
+        level2=Count("id", filter=active & Q(level=2)),
+        level3=Count("id", filter=active & Q(level=3)),
+    )
+    return {
+        "open": counts["open"],
+        "recovered": counts["recovered"],
+        "active_by_level": {"1": counts["level1"], "2": counts["level2"], "3": counts["level3"]},
+    }
+
+
+def warning_payload(warning_id: int) -> dict | None:
+    """The warning as the API and the live map show it."""
+    from warning.api.serializers import WarningSummarySerializer  # the API's shape is the push's shape
+
+    warning = warnings_with_details().filter(pk=warning_id).first()
+    return WarningSummarySerializer(warning).data if warning else None
+
+
+def sensors_with_unevaluated_readings(*, limit: int = 5000) -> list[int]:
+    """Sensors whose latest reading is newer than a rule state's watermark.
+
+    Catches what a lost task left behind (Redis or the worker down when the
+    batch was stored). Sensors with a rule but no state row yet count too.
+    """
+    recent = timezone.now() - timedelta(days=1)
+    behind = (
+        RuleState.objects.filter(sensor__latest_observed_at__gt=F("evaluated_through"))
+        .values_list("sensor_id", flat=True)
+        .distinct()[:limit]
+    )
+    ids = set(behind)
+    never = (
+        Sensor.objects.filter(latest_observed_at__gte=recent, is_active=True)
+        .filter(
+            Q(sensor_type__threshold_rules__is_active=True) | Q(threshold_rules__is_active=True),
+        )
+        .exclude(pk__in=RuleState.objects.values("sensor_id"))
+        .values_list("pk", flat=True)
+        .distinct()[:limit]
+    )
+    ids.update(never)
+    return sorted(ids)
