@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DispatchConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dispatch"
+    verbose_name = _("Dispatch")
+
+    def ready(self) -> None:
+        from dispatch.receivers import route_warning
+        from warning.events import warning_changed
+
+        warning_changed.connect(route_warning, dispatch_uid="dispatch.route_warning")

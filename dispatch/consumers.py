@@ -1,5 +1,50 @@
+"""The live feed of the one map and the department queues."""
+
+from asgiref.sync import async_to_sync
 from channels.generic.websocket import JsonWebsocketConsumer
+
+from citysafety import realtime
+from citysafety.roles import is_duty_officer
+from dispatch.selectors import department_id_of
 
 
 class LiveConsumer(JsonWebsocketConsumer):
-    pass
+    """Joins the groups the user may hear and forwards their messages.
+
+    Each handler checks again that this user may see the event: a message
+    reaching the wrong group must still not reach the wrong person.
+    """
+
+    def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            self.close(code=4401)
+            return
+        self.is_duty = is_duty_officer(user)
+        self.department_id = department_id_of(user)
+        self.groups_joined = []
+        if self.is_duty:
+            self.groups_joined.append(realtime.DUTY_GROUP)
+        if self.department_id:
+            self.groups_joined.append(realtime.department_group(self.department_id))
+        for group in self.groups_joined:
+            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
+        self.accept()
+        self.send_json({"type": "hello", "duty": self.is_duty, "department": self.department_id})
+
+    def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
+
+    def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            self.send_json({"type": "pong"})
+
+    def warning_changed(self, event: dict) -> None:
+        if self.is_duty:
+            self.send_json({"type": "warning.changed", "warning": event["payload"]})
+
+    def work_order_changed(self, event: dict) -> None:
+        order = event["payload"]
+        if self.is_duty or order["department"]["id"] == self.department_id:
+            self.send_json({"type": "work_order.changed", "work_order": order})

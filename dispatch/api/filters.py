@@ -1,0 +1,17 @@
+import django_filters
+
+from dispatch.models import WorkOrder, WorkOrderStatus
+
+
+class WorkOrderFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=WorkOrderStatus.choices)
+    warning = django_filters.NumberFilter(field_name="warning_id")
+    open = django_filters.BooleanFilter(method="filter_open")
+
+    class Meta:
+        model = WorkOrder
+        fields = ["status", "warning", "is_overdue", "open"]
+
+    def filter_open(self, queryset, name, value):
+        closed = {"status": WorkOrderStatus.CLOSED}
+        return queryset.exclude(**closed) if value else queryset.filter(**closed)

@@ -1,0 +1,63 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from citysafety.api import IsDutyOfficer
+from dispatch import selectors, services
+from dispatch.api.filters import WorkOrderFilter
+from dispatch.api.serializers import CloseSerializer, NoteSerializer, ReportSerializer, WorkOrderSerializer
+from warning import selectors as warning_selectors
+from warning.api.serializers import WarningDetailSerializer
+
+
+class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
+    """Work orders: a department's staff see their department's; duty officers all."""
+
+    serializer_class = WorkOrderSerializer
+    filterset_class = WorkOrderFilter
+
+    def get_queryset(self):
+        return selectors.work_orders_visible_to(self.request.user).order_by("-created_at", "-id")
+
+    def _respond(self, order_id: int) -> Response:
+        return Response(WorkOrderSerializer(selectors.work_orders_with_details().get(pk=order_id)).data)
+
+    @extend_schema(request=NoteSerializer, responses=WorkOrderSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """签收: acknowledge the order (department staff of its department)."""
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.work_order_acknowledge(
+            work_order_id=int(pk), user=request.user, note=body.validated_data["note"]
+        )
+        return self._respond(order.pk)
+
+    @extend_schema(request=ReportSerializer, responses=WorkOrderSerializer)
+    @action(detail=True, methods=["post"])
+    def report(self, request, pk=None):
+        """处置反馈: report how the department handled it."""
+        body = ReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.work_order_report(
+            work_order_id=int(pk), user=request.user, report=body.validated_data["report"]
+        )
+        return self._respond(order.pk)
+
+
+class WarningCloseView(APIView):
+    """Close a warning with a disposal note once every work order is reported."""
+
+    permission_classes = [IsDutyOfficer]
+
+    @extend_schema(request=CloseSerializer, responses={200: WarningDetailSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(warning_selectors.warnings_visible_to(request.user), pk=pk)
+        body = CloseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.warning_close(warning_id=pk, user=request.user, note=body.validated_data["note"])
+        warning = warning_selectors.warnings_visible_to(request.user).prefetch_related("transitions").get(pk=pk)
+        return Response(WarningDetailSerializer(warning).data, status=status.HTTP_200_OK)

@@ -1,0 +1,61 @@
+"""Reads shared by dispatch's views, consumers and tasks."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, QuerySet
+
+from citysafety.roles import is_duty_officer
+from dispatch.models import Department, Membership, RoutingPolicy, WorkOrder, WorkOrderEvent
+from monitoring.models import Sensor
+
+
+def department_id_of(user: AbstractBaseUser | AnonymousUser) -> int | None:
+    if not user.is_authenticated:
+        return None
+    cached = getattr(user, "_department_id", False)
+    if cached is False:
+        cached = Membership.objects.filter(user_id=user.pk).values_list("department_id", flat=True).first()
+        user._department_id = cached
+    return cached
+
+
+def department_of(user: AbstractBaseUser | AnonymousUser) -> Department | None:
+    department_id = department_id_of(user)
+    return Department.objects.filter(pk=department_id).first() if department_id else None
+
+
+def policy_departments(policy: RoutingPolicy, sensor: Sensor) -> list[Department]:
+    """The departments one policy names for one sensor, in a stable order."""
+    departments = list(policy.departments.all())
+    if policy.include_sensor_owner and sensor.owner_department_id:
+        departments.append(Department.objects.get(pk=sensor.owner_department_id))
+    if policy.include_district_government and sensor.district_id:
+        government = Department.objects.filter(district_id=sensor.district_id).first()
+        if government is not None:
+            departments.append(government)
+    return departments
+
+
+def work_orders_with_details() -> QuerySet[WorkOrder]:
+    return WorkOrder.objects.select_related(
+        "department",
+        "warning__sensor__sensor_type__domain",
+        "warning__sensor__district",
+        "warning__rule",
+        "warning__closed_by",
+    ).prefetch_related(Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor")))
+
+
+def work_orders_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[WorkOrder]:
+    """Duty officers see every order; department staff only their department's."""
+    orders = work_orders_with_details()
+    if is_duty_officer(user):
+        return orders
+    department_id = department_id_of(user)
+    return orders.filter(department_id=department_id) if department_id else orders.none()
+
+
+def work_order_payloads(work_order_ids: list[int]) -> list[dict]:
+    from dispatch.api.serializers import WorkOrderSerializer  # the API's shape is the push's shape
+
+    orders = work_orders_with_details().filter(pk__in=work_order_ids).order_by("pk")
+    return list(WorkOrderSerializer(orders, many=True).data)

@@ -1,0 +1,187 @@
+"""Every write of the dispatch app. A work order's status changes only here."""
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from citysafety import realtime
+from citysafety.api import DomainError
+from citysafety.roles import is_duty_officer
+from dispatch import selectors
+from dispatch.models import (
+    Department,
+    RoutingPolicy,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderEventKind,
+    WorkOrderStatus,
+)
+from warning import services as warning_services
+from warning.models import Warning, WarningStatus
+
+DEFAULT_ACK_DEADLINE_MINUTES = 30
+
+
+def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
+    """Create the work orders due at the warning's level that do not exist yet.
+
+    Called inside the transaction that opened or escalated the warning, with
+    the warning row locked, so routing commits with the warning or not at
+    all, and a retry adds nothing (one order per warning and department).
+    """
+    policies = list(
+        RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level__gte=warning.level)
+        .prefetch_related("departments")
+        .order_by("level")
+    )
+    due: dict[int, Department] = {}
+    for policy in policies:
+        for department in selectors.policy_departments(policy, warning.sensor):
+            due.setdefault(department.pk, department)
+    existing = set(WorkOrder.objects.filter(warning=warning).values_list("department_id", flat=True))
+    own_policy = next((p for p in policies if p.level == warning.level), None)
+    minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
+    now = timezone.now()
+    created = []
+    for department_id, department in due.items():
+        if department_id in existing:
+            continue
+        order = WorkOrder.objects.create(
+            warning=warning,
+            department=department,
+            level=warning.level,
+            created_at=now,
+            ack_deadline=now + timedelta(minutes=minutes),
+        )
+        WorkOrderEvent.objects.create(
+            work_order=order,
+            kind=WorkOrderEventKind.CREATED,
+            created_at=now,
+            note=_("Routed at %(level)s; acknowledge within %(minutes)d minutes.")
+            % {"level": warning.get_level_display(), "minutes": minutes},
+        )
+        created.append(order)
+    _push_after_commit([order.pk for order in created])
+    return created
+
+
+def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: str = "") -> WorkOrder:
+    """签收: the department takes the order on."""
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user)
+        if order.status != WorkOrderStatus.PENDING:
+            raise DomainError(
+                _("This work order is already %(status)s; only an order awaiting acknowledgement can be acknowledged.")
+                % {"status": order.get_status_display()}
+            )
+        now = timezone.now()
+        order.status = WorkOrderStatus.ACKNOWLEDGED
+        order.acknowledged_at = now
+        order.save(update_fields=["status", "acknowledged_at"])
+        WorkOrderEvent.objects.create(
+            work_order=order, kind=WorkOrderEventKind.ACKNOWLEDGED, actor=user, note=note.strip(), created_at=now
+        )
+        _push_after_commit([order.pk])
+    return order
+
+
+def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str) -> WorkOrder:
+    """处置反馈: the department reports how it handled the warning."""
+    report = (report or "").strip()
+    if not report:
+        raise DomainError(_("Describe how the warning was handled before reporting."))
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user)
+        if order.status == WorkOrderStatus.PENDING:
+            raise DomainError(_("Acknowledge the work order before reporting on it."))
+        if order.status != WorkOrderStatus.ACKNOWLEDGED:
+            raise DomainError(
+                _("This work order is already %(status)s; its report cannot change.")
+                % {"status": order.get_status_display()}
+            )
+        now = timezone.now()
+        order.status = WorkOrderStatus.REPORTED
+        order.reported_at = now
+        order.report = report
+        order.save(update_fields=["status", "reported_at", "report"])
+        WorkOrderEvent.objects.create(
+            work_order=order, kind=WorkOrderEventKind.REPORTED, actor=user, note=report, created_at=now
+        )
+        _push_after_commit([order.pk])
+    return order
+
+
+def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
+    """A duty officer closes the warning once every work order is reported."""
+    if not is_duty_officer(user):
+        raise PermissionDenied(_("Only duty officers may close a warning."))
+    with transaction.atomic():
+        warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
+        if warning is None:
+            raise DomainError(_("This warning does not exist."))
+        if warning.status == WarningStatus.CLOSED:
+            raise DomainError(_("This warning is already closed."))
+        orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).select_related("department"))
+        waiting = [order.department.name for order in orders if order.status != WorkOrderStatus.REPORTED]
+        if waiting:
+            raise DomainError(
+                _("Wait for every department to report before closing; still waiting for: %(names)s.")
+                % {"names": ", ".join(waiting)}
+            )
+        warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note)
+        now = timezone.now()
+        for order in orders:
+            order.status = WorkOrderStatus.CLOSED
+            order.closed_at = now
+            order.save(update_fields=["status", "closed_at"])
+            WorkOrderEvent.objects.create(
+                work_order=order, kind=WorkOrderEventKind.CLOSED, actor=user, note=warning.disposal_note, created_at=now
+            )
+        _push_after_commit([order.pk for order in orders])
+    return warning
+
+
+def work_orders_mark_overdue(*, now=None) -> int:
+    """Flag the orders whose acknowledgement deadline has passed, once each."""
+    now = now or timezone.now()
+    overdue_ids = list(
+        WorkOrder.objects.filter(status=WorkOrderStatus.PENDING, is_overdue=False, ack_deadline__lt=now).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    marked = []
+    for order_id in overdue_ids:
+        with transaction.atomic():
+            # Conditional update: an acknowledgement racing with the sweep wins.
+            if WorkOrder.objects.filter(pk=order_id, status=WorkOrderStatus.PENDING, is_overdue=False).update(
+                is_overdue=True
+            ):
+                WorkOrderEvent.objects.create(work_order_id=order_id, kind=WorkOrderEventKind.OVERDUE, created_at=now)
+                marked.append(order_id)
+    _push_after_commit(marked)
+    return len(marked)
+
+
+def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> WorkOrder:
+    order = WorkOrder.objects.select_for_update().filter(pk=work_order_id).first()
+    # The same answer for "absent" and "another department's": nothing leaks.
+    if order is None or order.department_id != selectors.department_id_of(user):
+        raise Http404(_("No such work order for your department."))
+    return order
+
+
+def _push_after_commit(work_order_ids: list[int]) -> None:
+    if work_order_ids:
+        transaction.on_commit(lambda: push_work_orders(work_order_ids=work_order_ids))
+
+
+def push_work_orders(*, work_order_ids: list[int]) -> None:
+    """Send each order as it now stands to its department and to duty officers."""
+    for payload in selectors.work_order_payloads(work_order_ids):
+        groups = [realtime.DUTY_GROUP, realtime.department_group(payload["department"]["id"])]
+        realtime.send(groups, "work_order.changed", payload)
