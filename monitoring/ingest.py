@@ -31,9 +31,11 @@ class MalformedBodyError(ValueError):
 
 def parse_body(body: bytes) -> list:
     try:
-        data = json.loads(body, parse_constant=_parse_constant)
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedBodyError("The body is not UTF-8 text.") from exc
+    try:
+        data = json.loads(text, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise MalformedBodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
     if not isinstance(data, list):

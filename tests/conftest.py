@@ -3,7 +3,16 @@
 import pytest
 
 from citysafety.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
+from monitoring.services import gateway_create
 from tests.factories import DepartmentFactory, UserFactory
+
+pytest.register_assert_rewrite("tests.live")
+from tests.live import use_test_redis  # noqa: E402
+
+pytest_plugins = ["tests.live"]
+
+# Everything this process enqueues or pushes goes to the tests' own Redis DB.
+use_test_redis()
 
 PASSWORD = "pass-word-123"
 
@@ -36,3 +45,11 @@ def staff_b(department_b):
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="admin", roles=[ADMINISTRATOR], is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def gateway(db):
+    """A gateway and its plain token (``gateway.token``)."""
+    gateway, token = gateway_create(code="gw-test", name="Test gateway")
+    gateway.token = token
+    return gateway
