@@ -90,6 +90,7 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
 class RoutingPolicyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = RoutingPolicy
+        skip_postgeneration_save = True
 
     domain = factory.SubFactory(RiskDomainFactory)
     level = 3
@@ -99,6 +100,7 @@ class RoutingPolicyFactory(factory.django.DjangoModelFactory):
     def departments(self, create, extracted, **kwargs):
         if create and extracted:
             self.departments.set(extracted)
+            self.save()
 
 
 class UserFactory(factory.django.DjangoModelFactory):

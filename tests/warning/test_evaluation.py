@@ -1,0 +1,273 @@
+"""Threshold rules turning readings into warnings: open, escalate, recover."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from monitoring.models import Reading, Sensor
+from tests.factories import SensorFactory, ThresholdRuleFactory
+from warning import services
+from warning.evaluation import HOLD, NORMAL, classify
+from warning.models import Direction, RuleState, ThresholdRule, Warning, WarningStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rule():
+    return ThresholdRuleFactory()  # above: III 10, II 20, I 50, dead band 1
+
+
+@pytest.fixture
+def sensor(rule):
+    return SensorFactory(sensor_type=rule.sensor_type)
+
+
+class Clock:
+    """Readings a minute apart, in the recent past."""
+
+    def __init__(self):
+        self.at = timezone.now() - timedelta(minutes=50)
+
+    def next(self):
+        self.at += timedelta(minutes=1)
+        return self.at
+
+
+@pytest.fixture
+def feed(sensor):
+    clock = Clock()
+
+    def feed(*values, target=sensor):
+        Reading.objects.bulk_create(Reading(sensor=target, observed_at=clock.next(), value=v) for v in values)
+        Sensor.objects.filter(pk=target.pk).update(latest_observed_at=clock.at, latest_value=values[-1])
+        return services.sensor_evaluate(sensor_id=target.pk)
+
+    return feed
+
+
+def open_warning(sensor):
+    return Warning.objects.exclude(status=WarningStatus.CLOSED).get(sensor=sensor)
+
+
+@pytest.mark.parametrize(
+    ("value", "in_warning", "expected"),
+    [
+        (9.9, False, NORMAL),
+        (10, False, 3),
+        (20, False, 2),
+        (49.9, False, 2),
+        (50, False, 1),
+        (9.5, True, HOLD),
+        (8.9, True, NORMAL),
+    ],
+)
+def test_classify_an_upper_limit(rule, value, in_warning, expected):
+    assert classify(rule, value, in_warning=in_warning) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0.25, NORMAL), (0.2, 3), (0.15, 2), (0.1, 1), (0.0, 1)])
+def test_classify_a_lower_limit(value, expected):
+    rule = ThresholdRule(direction=Direction.BELOW, level3_threshold=0.2, level2_threshold=0.16, level1_threshold=0.12)
+    assert classify(rule, value, in_warning=False) == expected
+
+
+def test_a_normal_reading_opens_nothing(sensor, feed):
+    assert feed(3.0, 5.0) == 0
+    assert not Warning.objects.exists()
+    assert RuleState.objects.get(sensor=sensor).evaluated_through is not None
+
+
+def test_a_reading_past_a_threshold_opens_a_warning_at_that_level(sensor, feed):
+    feed(25.0)
+
+    warning = open_warning(sensor)
+    assert warning.level == 2
+    assert warning.status == WarningStatus.ACTIVE
+    assert warning.first_value == 25.0
+    assert [(t.kind, t.from_level, t.to_level) for t in warning.transitions.all()] == [("opened", None, 2)]
+    sensor.refresh_from_db()
+    assert sensor.warning_level == 2
+
+
+def test_a_worse_reading_escalates_the_open_warning(sensor, feed):
+    feed(12.0)
+    feed(30.0)
+    feed(60.0)
+
+    assert Warning.objects.count() == 1
+    warning = open_warning(sensor)
+    assert warning.level == 1
+    assert warning.peak_value == 60.0
+    history = [(t.kind, t.from_level, t.to_level, t.value) for t in warning.transitions.all()]
+    assert history == [("opened", None, 3, 12.0), ("escalated", 3, 2, 30.0), ("escalated", 2, 1, 60.0)]
+
+
+def test_a_milder_reading_does_not_lower_the_level(sensor, feed):
+    feed(60.0)
+    feed(15.0)
+    warning = open_warning(sensor)
+    assert warning.level == 1
+    assert warning.last_value == 15.0
+    assert warning.transitions.count() == 1
+
+
+def test_back_to_normal_recovers_but_keeps_the_warning_open(sensor, feed):
+    feed(30.0)
+    feed(2.0)
+
+    warning = open_warning(sensor)
+    assert warning.status == WarningStatus.RECOVERED
+    assert warning.recovered_at is not None
+    assert warning.is_open
+    assert [t.kind for t in warning.transitions.all()] == ["opened", "recovered"]
+    sensor.refresh_from_db()
+    assert sensor.warning_level is None
+
+
+def test_the_dead_band_stops_flapping(sensor, feed):
+    feed(10.5)
+    feed(9.5, 10.2, 9.4, 10.1)  # hovering around the Level III threshold, inside the dead band
+
+    warning = open_warning(sensor)
+    assert warning.status == WarningStatus.ACTIVE
+    assert [t.kind for t in warning.transitions.all()] == ["opened"]
+    feed(8.9)  # past the dead band
+    assert open_warning(sensor).status == WarningStatus.RECOVERED
+
+
+def test_a_recovered_warning_flaring_up_is_reactivated_not_duplicated(sensor, feed):
+    feed(30.0, 2.0)
+    feed(60.0)
+
+    assert Warning.objects.count() == 1
+    warning = open_warning(sensor)
+    assert warning.status == WarningStatus.ACTIVE
+    assert warning.level == 1
+    assert [(t.kind, t.to_level) for t in warning.transitions.all()] == [
+        ("opened", 2),
+        ("recovered", 2),
+        ("reactivated", 1),
+    ]
+
+
+def test_after_closing_a_new_exceedance_opens_a_new_warning(sensor, feed, duty_officer):
+    feed(30.0)
+    first = open_warning(sensor)
+    services.warning_close(warning_id=first.pk, user=duty_officer, note="Valve replaced.")
+
+    feed(35.0)
+
+    assert Warning.objects.count() == 2
+    assert open_warning(sensor).pk != first.pk
+
+
+def test_evaluating_twice_changes_nothing(sensor, feed):
+    feed(12.0, 30.0)
+    before = list(Warning.objects.values("level", "status", "last_value"))
+
+    assert services.sensor_evaluate(sensor_id=sensor.pk) == 0
+    assert list(Warning.objects.values("level", "status", "last_value")) == before
+
+
+def test_a_batch_is_evaluated_in_time_order(sensor):
+    now = timezone.now()
+    Reading.objects.bulk_create(
+        [
+            Reading(sensor=sensor, observed_at=now - timedelta(minutes=1), value=2.0),
+            Reading(sensor=sensor, observed_at=now - timedelta(minutes=3), value=60.0),
+            Reading(sensor=sensor, observed_at=now - timedelta(minutes=2), value=30.0),
+        ]
+    )
+    services.sensor_evaluate(sensor_id=sensor.pk)
+
+    warning = Warning.objects.get(sensor=sensor)
+    assert warning.level == 1
+    assert warning.status == WarningStatus.RECOVERED
+    assert warning.last_value == 2.0
+
+
+def test_a_sensor_rule_overrides_its_type_rules(sensor, rule, feed):
+    own = ThresholdRuleFactory(
+        name="Tighter", sensor_type=None, sensor=sensor, level3_threshold=5, level2_threshold=8, level1_threshold=12
+    )
+    feed(9.0)
+    warning = open_warning(sensor)
+    assert warning.rule == own
+    assert warning.level == 2
+
+
+def test_a_lower_limit_rule_warns_on_a_drop():
+    rule = ThresholdRuleFactory(
+        name="Pressure", direction=Direction.BELOW, level3_threshold=0.2, level2_threshold=0.16, level1_threshold=0.12
+    )
+    sensor = SensorFactory(sensor_type=rule.sensor_type)
+    now = timezone.now()
+    Reading.objects.bulk_create(
+        Reading(sensor=sensor, observed_at=now - timedelta(minutes=5 - i), value=v)
+        for i, v in enumerate([0.3, 0.18, 0.11])
+    )
+    services.sensor_evaluate(sensor_id=sensor.pk)
+    warning = Warning.objects.get(sensor=sensor)
+    assert warning.level == 1
+    assert warning.peak_value == 0.11
+
+
+def test_the_database_refuses_a_second_open_warning(sensor, rule, feed):
+    feed(30.0)
+    existing = open_warning(sensor)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Warning.objects.create(
+            sensor=sensor,
+            rule=rule,
+            level=3,
+            opened_at=existing.opened_at,
+            first_value=1,
+            last_value=1,
+            peak_value=1,
+            last_observed_at=existing.opened_at,
+        )
+
+
+def test_closing_needs_a_disposal_note(sensor, feed, duty_officer):
+    feed(30.0)
+    warning = open_warning(sensor)
+    with pytest.raises(Exception, match="disposal note"):
+        services.warning_close(warning_id=warning.pk, user=duty_officer, note="  ")
+    assert open_warning(sensor).status == WarningStatus.ACTIVE
+
+
+def test_the_sweep_finds_readings_no_task_evaluated(sensor, feed):
+    from warning import selectors
+
+    feed(3.0)
+    later = timezone.now()
+    Reading.objects.create(sensor=sensor, observed_at=later, value=30.0)
+    Sensor.objects.filter(pk=sensor.pk).update(latest_observed_at=later)
+
+    assert selectors.sensors_with_unevaluated_readings() == [sensor.pk]
+    from warning.tasks import evaluate_pending_sensors
+
+    assert evaluate_pending_sensors() == 1
+    assert open_warning(sensor).level == 2
+    assert selectors.sensors_with_unevaluated_readings() == []
+
+
+@pytest.mark.parametrize(
+    ("direction", "thresholds", "field"),
+    [
+        (Direction.ABOVE, (10, 10, 50), "level2_threshold"),
+        (Direction.ABOVE, (10, 20, 15), "level1_threshold"),
+        (Direction.BELOW, (0.2, 0.3, 0.1), "level2_threshold"),
+        (Direction.BELOW, (0.2, 0.16, 0.18), "level1_threshold"),
+    ],
+)
+def test_thresholds_out_of_order_are_refused_naming_the_field(rule, direction, thresholds, field):
+    rule.direction = direction
+    rule.level3_threshold, rule.level2_threshold, rule.level1_threshold = thresholds
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert field in error.value.message_dict
