@@ -1,0 +1,134 @@
+"""Two real processes evaluating the same sensors at once, while readings arrive."""
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from dispatch.models import WorkOrder
+from monitoring.models import Reading
+from tests.factories import RoutingPolicyFactory, SensorFactory, ThresholdRuleFactory
+from tests.live import ROOT, child_env
+from warning.evaluation import HOLD, NORMAL, classify
+from warning.models import Warning, WarningTransition
+
+SCRIPT = Path(__file__).with_name("evaluate_in_process.py")
+# One incident pattern: rises through III, II, I, eases, recovers, flares, recovers.
+CYCLE = [5.0, 12.0, 25.0, 60.0, 30.0, 2.0, 70.0, 1.0]
+CYCLES = 4
+
+
+def replay(rule, values) -> list[str]:
+    """The transitions one process evaluating alone would write."""
+    kinds, level, active, opened = [], None, False, False
+    for value in values:
+        reached = classify(rule, value, in_warning=active)
+        if reached == HOLD:
+            continue
+        if reached == NORMAL:
+            if active:
+                kinds.append("recovered")
+                active = False
+            continue
+        if not opened:
+            kinds.append("opened")
+            opened, active, level = True, True, reached
+        elif not active:
+            kinds.append("reactivated")
+            active, level = True, min(level, reached)
+        elif reached < level:
+            kinds.append("escalated")
+            level = reached
+    return kinds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_never_open_a_second_warning(tmp_path, department_a):
+    rule = ThresholdRuleFactory()
+    RoutingPolicyFactory(domain=rule.sensor_type.domain, level=3, departments=[department_a])
+    sensors = [SensorFactory(sensor_type=rule.sensor_type) for _ in range(4)]
+    start_file, stop_file = tmp_path / "go", tmp_path / "stop"
+    ids = [str(sensor.pk) for sensor in sensors]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(start_file), str(stop_file), *ids],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    start_file.touch()
+    # Readings arrive one instant at a time while both processes evaluate.
+    start = timezone.now() - timedelta(minutes=30)
+    values = CYCLE * CYCLES
+    for i, value in enumerate(values):
+        Reading.objects.bulk_create(
+            Reading(sensor=sensor, observed_at=start + timedelta(seconds=i), value=value) for sensor in sensors
+        )
+    stop_file.touch()
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    expected = replay(rule, values)
+    assert expected[:3] == ["opened", "escalated", "escalated"]
+    total = sum(int(out.strip().rsplit("transitions=", 1)[1]) for out in outputs)
+    assert total == len(sensors) * len(expected)
+    for sensor in sensors:
+        warnings = list(Warning.objects.filter(sensor=sensor))
+        assert len(warnings) == 1
+        kinds = list(WarningTransition.objects.filter(warning=warnings[0]).values_list("kind", flat=True))
+        assert kinds == expected
+        assert WorkOrder.objects.filter(warning=warnings[0]).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_evaluation_of_a_sensor_waits_for_the_other_process(tmp_path):
+    """The rule-state row is the lock: a second evaluator waits, then sees the first's work."""
+    from django.db import connection, transaction
+
+    from tests.live import wait_for
+    from warning.models import RuleState
+    from warning.services import _ensure_states
+
+    rule = ThresholdRuleFactory()
+    sensor = SensorFactory(sensor_type=rule.sensor_type)
+    Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=30.0)
+    (tmp_path / "go").touch()
+    (tmp_path / "stop").touch()
+
+    _ensure_states(sensor.pk, [rule.pk])
+    with transaction.atomic():
+        list(RuleState.objects.select_for_update().filter(sensor=sensor))
+        other = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(tmp_path / "go"), str(tmp_path / "stop"), str(sensor.pk)],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def waiting_on_our_lock() -> bool:
+            with connection.cursor() as cursor:
+                # Statistics views are a snapshot per transaction unless cleared.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE '%%warning_rulestate%%' AND pid <> pg_backend_pid()"
+                )
+                return cursor.fetchone()[0] > 0
+
+        wait_for(waiting_on_our_lock, timeout=60, what="the other process to wait on the rule state lock")
+        assert other.poll() is None
+        assert not Warning.objects.exists()
+
+    output = other.communicate(timeout=60)[0]
+    assert other.returncode == 0, output
+    assert "transitions=1" in output
+    assert Warning.objects.get(sensor=sensor).level == 2
