@@ -46,7 +46,9 @@ def use_test_redis() -> None:
     app.conf.broker_url = url
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05, what: str = "") -> object:
+def wait_for(
+    condition: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> object:
     """Poll until ``condition()`` returns something truthy, or fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -107,7 +109,7 @@ def start(name: str, args: list[str]) -> Process:
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
     handle = log.open("w")
-    popen = subprocess.Popen(args, cwd=ROOT, env=child_env(), stdout=handle, stderr=subprocess.STDOUT)  # noqa: S603
+    popen = subprocess.Popen(args, cwd=ROOT, env=child_env(), stdout=handle, stderr=subprocess.STDOUT)
     return Process(popen, log)
 
 
@@ -123,7 +125,7 @@ class Server:
 def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[Process]:
     """A real Celery worker process on the test database."""
     use_test_redis()
-    subprocess.run(  # noqa: S603 - stale tasks of an earlier run must not reach this worker
+    subprocess.run(
         [str(VENV_BIN / "celery"), "-A", "citysafety", "purge", "-f"],
         cwd=ROOT,
         env=child_env(),
