@@ -11,12 +11,24 @@ from monitoring.models import Sensor
 from warning.models import RuleState, ThresholdRule, Warning, WarningStatus
 
 
-def rules_for_sensor(sensor: Sensor) -> list[ThresholdRule]:
-    """The sensor's own rules if it has any, else its type's rules."""
-    own = list(ThresholdRule.objects.filter(sensor_id=sensor.pk, is_active=True).order_by("pk"))
-    if own:
-        return own
-    return list(ThresholdRule.objects.filter(sensor_type_id=sensor.sensor_type_id, is_active=True).order_by("pk"))
+def rules_for_sensors(sensors: list[Sensor]) -> dict[int, list[ThresholdRule]]:
+    """Each sensor's own rules if it has any, else its type's rules (one query)."""
+    rules = ThresholdRule.objects.filter(is_active=True).filter(
+        Q(sensor_id__in=[s.pk for s in sensors]) | Q(sensor_type_id__in={s.sensor_type_id for s in sensors})
+    )
+    own: dict[int, list[ThresholdRule]] = {}
+    by_type: dict[int, list[ThresholdRule]] = {}
+    for rule in rules.order_by("pk"):
+        if rule.sensor_id:
+            own.setdefault(rule.sensor_id, []).append(rule)
+        else:
+            by_type.setdefault(rule.sensor_type_id, []).append(rule)
+    effective = {}
+    for sensor in sensors:
+        chosen = own.get(sensor.pk) or by_type.get(sensor.sensor_type_id)
+        if chosen:
+            effective[sensor.pk] = chosen
+    return effective
 
 
 def warnings_with_details() -> QuerySet[Warning]:

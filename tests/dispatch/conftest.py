@@ -78,3 +78,19 @@ def reach():
         return Warning.objects.exclude(status=WarningStatus.CLOSED).filter(sensor=sensor).first()
 
     return reach
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """Messages are asserted in English; Chinese is the default language."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

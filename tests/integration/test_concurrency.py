@@ -102,7 +102,7 @@ def test_evaluation_of_a_sensor_waits_for_the_other_process(tmp_path):
     (tmp_path / "go").touch()
     (tmp_path / "stop").touch()
 
-    _ensure_states(sensor.pk, [rule.pk])
+    _ensure_states([(sensor.pk, rule.pk)])
     with transaction.atomic():
         list(RuleState.objects.select_for_update().filter(sensor=sensor))
         other = subprocess.Popen(
