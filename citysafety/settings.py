@@ -195,6 +195,8 @@ INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
 MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
+# Gateways publish to <prefix>/<gateway code>/readings, replies go to …/results.
+MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", default="citysafety/gateways")
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (31.82, 117.23),

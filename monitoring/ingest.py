@@ -29,18 +29,26 @@ class MalformedBodyError(ValueError):
     """The body as a whole cannot be read as a batch."""
 
 
-def parse_body(body: bytes) -> list:
+def load_json(body: bytes) -> object:
+    """Parse a JSON body, NaN and Infinity literals becoming NonFinite markers."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedBodyError("The body is not UTF-8 text.") from exc
     try:
-        data = json.loads(text, parse_constant=_parse_constant)
+        return json.loads(text, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise MalformedBodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
+
+
+def as_batch(data: object) -> list:
     if not isinstance(data, list):
-        raise MalformedBodyError("The body must be a JSON array of readings: [{sensor, observed_at, value}, …].")
+        raise MalformedBodyError("The readings must be a JSON array: [{sensor, observed_at, value}, …].")
     return data
+
+
+def parse_body(body: bytes) -> list:
+    return as_batch(load_json(body))
 
 
 @dataclass(frozen=True)

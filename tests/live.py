@@ -105,11 +105,13 @@ class Process:
                 self.popen.wait(timeout=5)
 
 
-def start(name: str, args: list[str]) -> Process:
+def start(name: str, args: list[str], env: dict[str, str] | None = None) -> Process:
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
     handle = log.open("w")
-    popen = subprocess.Popen(args, cwd=ROOT, env=child_env(), stdout=handle, stderr=subprocess.STDOUT)
+    popen = subprocess.Popen(
+        args, cwd=ROOT, env={**child_env(), **(env or {})}, stdout=handle, stderr=subprocess.STDOUT
+    )
     return Process(popen, log)
 
 
