@@ -1,1 +1,262 @@
-# Register your models here.
+"""Admin for departments, their members, routing policies and (read-only) work orders.
+
+Users get their department on the user page: the auth app's UserAdmin is
+replaced by a subclass with a membership inline, the same way warning/admin.py
+extends monitoring's admins.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as AuthUserAdmin
+from django.contrib.auth.models import AbstractUser
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from dispatch.models import Department, Membership, RoutingPolicy, WorkOrder, WorkOrderEvent
+from monitoring.admin import DistrictListFilter, with_count
+from warning import admin as warning_admin
+from warning.models import Level, Warning
+
+User = get_user_model()
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("user", "department")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        user = cleaned.get("user")
+        if user is not None and user.pk is not None:
+            other = Membership.objects.filter(user=user).exclude(pk=self.instance.pk).select_related("department")
+            other = other.first()
+            if other is not None:
+                self.add_error(
+                    "user",
+                    _(
+                        "%(user)s already works for %(department)s; a user belongs to one department. "
+                        "Remove that membership first, or change it on the user's page."
+                    )
+                    % {"user": user, "department": other.department},
+                )
+        return cleaned
+
+
+class DepartmentMembershipInline(admin.TabularInline):
+    model = Membership
+    form = MembershipForm
+    fields = ("user",)
+    autocomplete_fields = ("user",)
+    extra = 0
+    verbose_name = _("member")
+    verbose_name_plural = _("members")
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "kind", "district", "email", "phone", "member_count")
+    list_filter = ("kind", ("district", DistrictListFilter))
+    list_select_related = ("district",)
+    search_fields = ("code", "name", "email")
+    autocomplete_fields = ("district",)
+    inlines = (DepartmentMembershipInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Department]:
+        # The district is joined (list_select_related) for its name, not its boundary.
+        queryset = super().get_queryset(request).defer("district__boundary")
+        return with_count(queryset, member_count="memberships")
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def member_count(self, obj: Department) -> int:
+        return obj.member_count
+
+
+class RoutingPolicyForm(forms.ModelForm):
+    class Meta:
+        model = RoutingPolicy
+        fields = (
+            "domain",
+            "level",
+            "ack_deadline_minutes",
+            "departments",
+            "include_sensor_owner",
+            "include_district_government",
+        )
+
+    def clean(self) -> dict:
+        # Said here, on the level field, instead of the generic "already exists"
+        # of the unique constraint (skipped once the field has an error).
+        cleaned = super().clean()
+        domain, level = cleaned.get("domain"), cleaned.get("level")
+        if domain is not None and level is not None:
+            clash = RoutingPolicy.objects.filter(domain=domain, level=level).exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error(
+                    "level",
+                    _(
+                        "%(domain)s already has a routing policy for %(level)s: edit that policy, "
+                        "or choose another level or risk domain."
+                    )
+                    % {"domain": domain, "level": Level(level).label},
+                )
+        return cleaned
+
+
+@admin.register(RoutingPolicy)
+class RoutingPolicyAdmin(admin.ModelAdmin):
+    form = RoutingPolicyForm
+    list_display = (
+        "domain",
+        "level_display",
+        "routed_to",
+        "include_sensor_owner",
+        "include_district_government",
+        "ack_deadline_minutes",
+    )
+    list_filter = ("domain", "level", "include_sensor_owner", "include_district_government")
+    list_select_related = ("domain",)
+    filter_horizontal = ("departments",)
+    fieldsets = (
+        (None, {"fields": ("domain", "level", "ack_deadline_minutes")}),
+        (
+            _("Routed to"),
+            {
+                "fields": ("departments", "include_sensor_owner", "include_district_government"),
+                "description": _(
+                    "A warning goes to the departments of its level and of every less severe level of the domain."
+                ),
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RoutingPolicy]:
+        return super().get_queryset(request).prefetch_related("departments")
+
+    @admin.display(description=_("level"), ordering="level")
+    def level_display(self, obj: RoutingPolicy) -> str:
+        return warning_admin.level_badge(obj.level)
+
+    @admin.display(description=_("departments"))
+    def routed_to(self, obj: RoutingPolicy) -> str:
+        return ", ".join(d.name for d in obj.departments.all()) or "-"
+
+
+class WorkOrderEventInline(admin.TabularInline):
+    model = WorkOrderEvent
+    fields = ("created_at", "kind", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkOrderEvent]:
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
+        return False
+
+
+@admin.register(WorkOrder)
+class WorkOrderAdmin(admin.ModelAdmin):
+    """Read-only: a work order's status changes only through dispatch/services.py."""
+
+    list_display = (
+        "__str__",
+        "warning",
+        "department",
+        "level_display",
+        "status",
+        "created_at",
+        "ack_deadline",
+        "is_overdue",
+        "acknowledged_at",
+    )
+    list_filter = ("status", "level", "is_overdue", "department__kind", "department")
+    list_select_related = ("warning__sensor", "department")
+    search_fields = ("=warning__sensor__code", "department__name")
+    search_help_text = _("Exact sensor code, or part of a department's name.")
+    inlines = (WorkOrderEventInline,)
+    fieldsets = (
+        (None, {"fields": ("warning", "department", "level", "status")}),
+        (_("Deadlines"), {"fields": ("created_at", "ack_deadline", "is_overdue", "acknowledged_at")}),
+        (_("Handling"), {"fields": ("reported_at", "report", "closed_at")}),
+    )
+
+    @admin.display(description=_("routed at level"), ordering="level")
+    def level_display(self, obj: WorkOrder) -> str:
+        return warning_admin.level_badge(obj.level)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class WarningWorkOrderInline(admin.TabularInline):
+    model = WorkOrder
+    fields = ("department", "level", "status", "ack_deadline", "is_overdue", "acknowledged_at", "closed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkOrder]:
+        return super().get_queryset(request).select_related("department")
+
+    def has_add_permission(self, request: HttpRequest, obj: Warning | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Warning | None = None) -> bool:
+        return False
+
+
+# A warning's page lists the work orders it caused; warning must not import
+# dispatch, so the inline is added by re-registering a subclass here.
+admin.site.unregister(Warning)
+
+
+@admin.register(Warning)
+class WarningAdmin(warning_admin.WarningAdmin):
+    inlines = (*warning_admin.WarningAdmin.inlines, WarningWorkOrderInline)
+
+
+class UserMembershipInline(admin.StackedInline):
+    model = Membership
+    form = MembershipForm
+    fields = ("department",)
+    autocomplete_fields = ("department",)
+    can_delete = True
+    max_num = 1
+    verbose_name = verbose_name_plural = _("department")
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(AuthUserAdmin):
+    inlines = (*AuthUserAdmin.inlines, UserMembershipInline)
+    list_display = (*AuthUserAdmin.list_display, "department", "roles")
+    list_filter = (*AuthUserAdmin.list_filter, "membership__department")
+    list_select_related = ("membership__department",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AbstractUser]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("department"), ordering="membership__department__name")
+    def department(self, obj: AbstractUser) -> str:
+        membership = getattr(obj, "membership", None)
+        return membership.department.name if membership else "-"
+
+    @admin.display(description=_("roles"))
+    def roles(self, obj: AbstractUser) -> str:
+        return ", ".join(group.name for group in obj.groups.all()) or "-"

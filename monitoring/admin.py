@@ -1,1 +1,328 @@
-# Register your models here.
+"""Admin for what an administrator configures: domains, districts, sensor types, sensors, gateways.
+
+Threshold rules belong to the warning app, which monitoring never imports;
+warning/admin.py re-registers the SensorType and Sensor admins below with
+their rule inlines.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import engines
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from leaflet.admin import LeafletGeoAdmin
+
+from monitoring import services
+from monitoring.models import District, Gateway, Reading, RiskDomain, Sensor, SensorType
+
+
+@admin.register(RiskDomain)
+class RiskDomainAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "category", "sort_order")
+    list_editable = ("sort_order",)
+    list_filter = ("category",)
+    search_fields = ("code", "name")
+
+
+def with_count(queryset: QuerySet, **counts: str) -> QuerySet:
+    """Annotate counts of related rows, keeping the model's default order.
+
+    A GROUP BY query drops ``Meta.ordering``; the list sets its own order,
+    but the autocomplete pages the queryset as it comes.
+    """
+    annotations = {name: Count(relation) for name, relation in counts.items()}
+    return queryset.annotate(**annotations).order_by(*queryset.model._meta.ordering)
+
+
+class DistrictListFilter(admin.RelatedFieldListFilter):
+    """Filter by district without loading every district's boundary for the choices."""
+
+    def field_choices(self, field: object, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return list(District.objects.order_by("code").values_list("pk", "name"))
+
+
+@admin.register(District)
+class DistrictAdmin(LeafletGeoAdmin):
+    list_display = ("code", "name", "sensor_count")
+    search_fields = ("code", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[District]:
+        # A boundary can weigh hundreds of kilobytes: the list and the
+        # autocomplete never show it, the change form loads it when it asks.
+        return with_count(super().get_queryset(request).defer("boundary"), sensor_count="sensors")
+
+    @admin.display(description=_("sensors"), ordering="sensor_count")
+    def sensor_count(self, obj: District) -> int:
+        return obj.sensor_count
+
+
+@admin.register(SensorType)
+class SensorTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "domain", "metric", "unit", "reporting_interval_seconds", "sensor_count")
+    list_filter = ("domain",)
+    list_select_related = ("domain",)
+    search_fields = ("code", "name", "metric")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SensorType]:
+        return with_count(super().get_queryset(request), sensor_count="sensors")
+
+    @admin.display(description=_("sensors"), ordering="sensor_count")
+    def sensor_count(self, obj: SensorType) -> int:
+        return obj.sensor_count
+
+
+# The confirmation page before a token is replaced. It lives here, next to the
+# one view that renders it, because it is a dozen lines of the admin's own
+# markup; it extends the admin's base template like delete_confirmation.html.
+_ISSUE_TOKEN_CONFIRMATION = engines["django"].from_string(
+    """{% extends "admin/base_site.html" %}{% load i18n admin_urls %}
+{% block breadcrumbs %}<div class="breadcrumbs">
+<a href="{% url 'admin:index' %}">{% translate 'Home' %}</a>
+&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
+&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
+&rsaquo; <a href="{% url opts|admin_urlname:'change' gateway.pk %}">{{ gateway }}</a>
+&rsaquo; {{ title }}</div>{% endblock %}
+{% block content %}
+<p>{{ warning_text }}</p>
+<form method="post">{% csrf_token %}
+<div><input type="submit" value="{{ confirm_label }}">
+<a href="{% url opts|admin_urlname:'change' gateway.pk %}" class="button cancel-link">{{ cancel_label }}</a></div>
+</form>
+{% endblock %}"""
+)
+
+
+def _announce_token(request: HttpRequest, gateway: Gateway, token: str) -> None:
+    messages.warning(
+        request,
+        _(
+            "New API token of gateway %(gateway)s: %(token)s — copy it now and configure the gateway with it. "
+            "Only its hash is stored: it cannot be shown again."
+        )
+        % {"gateway": gateway.code, "token": token},
+    )
+
+
+@admin.register(Gateway)
+class GatewayAdmin(admin.ModelAdmin):
+    """The token is a secret: only a hash is stored, and the token itself is shown once.
+
+    ``token_hash`` and ``token_prefix`` are not editable model fields, so no
+    form ever carries them; a new token comes from the services only.
+    """
+
+    list_display = ("code", "name", "is_active", "token_prefix", "sensor_count", "created_at", "last_seen_at")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+    readonly_fields = ("api_token", "created_at", "last_seen_at")
+    fields = ("code", "name", "is_active", "api_token", "created_at", "last_seen_at")
+    actions = ("issue_new_tokens",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Gateway]:
+        return with_count(super().get_queryset(request), sensor_count="sensors")
+
+    @admin.display(description=_("sensors"), ordering="sensor_count")
+    def sensor_count(self, obj: Gateway) -> int:
+        return obj.sensor_count
+
+    @admin.display(description=_("API token"))
+    def api_token(self, obj: Gateway) -> str:
+        if obj.pk is None:
+            return _("A token is issued when you save the gateway; it is shown once, at the top of the next page.")
+        url = reverse(f"{self.admin_site.name}:monitoring_gateway_issue_token", args=[obj.pk])
+        current = format_html("{}: <code>{}…</code>", _("starts with"), obj.token_prefix) if obj.token_prefix else ""
+        return format_html(
+            '{} <a class="button" href="{}">{}</a><div class="help">{}</div>',
+            current,
+            url,
+            _("Issue a new token"),
+            _("A lost token cannot be recovered: issue a new one; the current one stops working at once."),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Gateway, form: object, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # token_hash is required and never in the form: the service creates the
+        # gateway with its first token. The admin goes on with ``obj`` (log
+        # entry, redirect), so it takes over the created row.
+        gateway, token = services.gateway_create(code=obj.code, name=obj.name)
+        obj.pk = gateway.pk
+        obj.token_hash, obj.token_prefix, obj.created_at = gateway.token_hash, gateway.token_prefix, gateway.created_at
+        obj._state.adding, obj._state.db = False, gateway._state.db
+        if obj.is_active != gateway.is_active:
+            obj.save(update_fields=["is_active"])
+        _announce_token(request, obj, token)
+
+    @admin.action(description=_("Issue a new API token for the selected gateways"), permissions=["change"])
+    def issue_new_tokens(self, request: HttpRequest, queryset: QuerySet[Gateway]) -> None:
+        for gateway in queryset:
+            self._issue_token(request, gateway)
+
+    def _issue_token(self, request: HttpRequest, gateway: Gateway) -> None:
+        _announce_token(request, gateway, services.gateway_issue_token(gateway=gateway))
+        # The gateway's history says who replaced its token and when.
+        self.log_change(request, gateway, [{"changed": {"fields": ["API token"]}}])
+
+    def get_urls(self) -> list[URLPattern]:
+        issue = path(
+            "<path:object_id>/issue-token/",
+            self.admin_site.admin_view(self.issue_token_view),
+            name="monitoring_gateway_issue_token",
+        )
+        return [issue, *super().get_urls()]
+
+    def issue_token_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        gateway = self.get_object(request, unquote(object_id))
+        if gateway is None:
+            raise Http404
+        if not self.has_change_permission(request, gateway):
+            raise PermissionDenied
+        change_url = reverse(f"{self.admin_site.name}:monitoring_gateway_change", args=[gateway.pk])
+        if request.method == "POST":
+            self._issue_token(request, gateway)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "gateway": gateway,
+            "title": _("Issue a new API token"),
+            "warning_text": _(
+                "Gateway “%(name)s” (%(code)s) will get a new API token. Its current token stops working at "
+                "once: the gateway is rejected until it is configured with the new one."
+            )
+            % {"name": gateway.name, "code": gateway.code},
+            "confirm_label": _("Yes, issue a new token"),
+            "cancel_label": _("No, take me back"),
+        }
+        return TemplateResponse(request, _ISSUE_TOKEN_CONFIRMATION, context)
+
+
+@admin.register(Sensor)
+class SensorAdmin(LeafletGeoAdmin):
+    list_display = (
+        "code",
+        "name",
+        "sensor_type",
+        "district",
+        "owner_department",
+        "status",
+        "latest",
+        "latest_observed_at",
+        "warning_level_display",
+    )
+    list_filter = (
+        "sensor_type__domain",
+        "sensor_type",
+        ("district", DistrictListFilter),
+        "status",
+        "warning_level",
+        "owner_department",
+        "is_active",
+    )
+    list_select_related = ("sensor_type", "district", "owner_department")
+    search_fields = ("code", "name", "address")
+    autocomplete_fields = ("sensor_type", "district", "owner_department", "gateway")
+    # Written by ingestion, the liveness check and the warning app, never by hand.
+    readonly_fields = ("status", "latest_value", "latest_observed_at", "warning_level", "readings_link")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "sensor_type", "is_active")}),
+        (_("Where"), {"fields": ("location", "district", "address")}),
+        (_("Owner and data path"), {"fields": ("owner_department", "gateway")}),
+        (
+            _("Current state"),
+            {"fields": ("status", "latest_value", "latest_observed_at", "warning_level", "readings_link")},
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Sensor]:
+        # The list joins each sensor's district (list_select_related) for its
+        # name, not its boundary.
+        return super().get_queryset(request).defer("district__boundary")
+
+    @admin.display(description=_("latest value"), ordering="latest_value")
+    def latest(self, obj: Sensor) -> str:
+        if obj.latest_value is None:
+            return self.get_empty_value_display()
+        # Rounded for reading, not in scientific notation: 1234567.8 stays so.
+        return f"{round(obj.latest_value, 4)} {obj.sensor_type.unit}".strip()
+
+    @admin.display(description=_("warning level"), ordering="warning_level")
+    def warning_level_display(self, obj: Sensor) -> str:
+        return self.get_empty_value_display() if obj.warning_level is None else str(obj.warning_level)
+
+    @admin.display(description=_("readings"))
+    def readings_link(self, obj: Sensor) -> str:
+        if obj.pk is None:
+            return self.get_empty_value_display()
+        url = reverse(f"{self.admin_site.name}:monitoring_reading_changelist")
+        return format_html('<a href="{}?sensor__id__exact={}">{}</a>', url, obj.pk, _("Latest readings of this sensor"))
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ``cap`` rows: an exact COUNT(*) of the readings table scans millions of rows.
+
+    The list pages through the newest ``cap`` matching readings; a search or a
+    sensor filter narrows it further.
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.cap].count()
+
+
+@admin.register(Reading)
+class ReadingAdmin(admin.ModelAdmin):
+    """Read-only window on the big table, cheap on every request.
+
+    No date hierarchy, no related-field filters and no sorting by column: each
+    of them would scan or sort millions of rows. Two orders use an index:
+    newest received first (primary key), or for one sensor newest observed
+    first (the unique index on sensor and time).
+    """
+
+    list_display = ("sensor", "observed_at", "value", "received_at")
+    list_select_related = ("sensor",)
+    raw_id_fields = ("sensor",)
+    search_fields = ("=sensor__code",)
+    search_help_text = _("Exact sensor code.")
+    sortable_by = ()
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    list_per_page = 50
+
+    def _one_sensor(self, request: HttpRequest) -> bool:
+        return bool(request.GET.get("sensor__id__exact") or request.GET.get("q"))
+
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("-sensor_id", "-observed_at") if self._one_sensor(request) else ("-id",)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Reading], search_term: str
+    ) -> tuple[QuerySet[Reading], bool]:
+        # A case-sensitive exact match: "=sensor__code" would compare UPPER()
+        # of every code instead of using the unique index on the code.
+        code = search_term.strip()
+        if not code:
+            return queryset, False
+        return queryset.filter(sensor__code=code), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
+        # Old readings leave by retention (dropping partitions), not row by row.
+        return False

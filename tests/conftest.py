@@ -14,6 +14,12 @@ pytest_plugins = ["tests.live"]
 # Everything this process enqueues or pushes goes to the tests' own Redis DB.
 use_test_redis()
 
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The real hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 PASSWORD = "pass-word-123"
 
 

@@ -1,1 +1,250 @@
-# Register your models here.
+"""Admin for threshold rules and (read-only) warnings.
+
+Threshold rules are edited inline on their sensor type or sensor too. Those
+admins belong to monitoring, which must not import warning, so this module
+subclasses them, adds the rule inlines and registers the subclasses in their
+place. Importing ``monitoring.admin`` first guarantees the originals are
+registered before they are replaced, whatever the order of INSTALLED_APPS.
+Subclassing keeps monitoring's admin complete on its own and leaves one
+place, this module, that knows about both apps.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from monitoring import admin as monitoring_admin
+from monitoring.models import Sensor, SensorType
+from warning.models import Level, ThresholdRule, Warning, WarningTransition
+
+# Badge colours readable on the admin's light and dark themes.
+_LEVEL_STYLE = {1: ("#c62828", "#fff"), 2: ("#ef6c00", "#fff"), 3: ("#f9a825", "#000")}
+
+
+def level_badge(level: int | None) -> str:
+    if level is None:
+        return "-"
+    background, colour = _LEVEL_STYLE[level]
+    return format_html(
+        '<span style="background:{};color:{};padding:1px 6px;border-radius:3px;white-space:nowrap">{}</span>',
+        background,
+        colour,
+        Level(level).label,
+    )
+
+
+class ThresholdRuleForm(forms.ModelForm):
+    """Every message names what to change, on the field to change where there is one.
+
+    ``ThresholdRule.clean()`` puts threshold-order errors on the threshold to
+    change. Model validation then also runs the check constraints behind
+    ``clean()``: "type xor sensor" would repeat ``clean()``'s message as the
+    generic "Constraint … is violated", so that one message is dropped (the
+    database still enforces the constraint), and a negative dead band is
+    caught on its field before the constraint sees it.
+    """
+
+    class Meta:
+        model = ThresholdRule
+        fields = (
+            "name",
+            "is_active",
+            "sensor_type",
+            "sensor",
+            "direction",
+            "level3_threshold",
+            "level2_threshold",
+            "level1_threshold",
+            "dead_band",
+        )
+
+    def clean_dead_band(self) -> float | None:
+        dead_band = self.cleaned_data.get("dead_band")
+        if dead_band is not None and dead_band < 0:
+            raise forms.ValidationError(_("The dead band cannot be negative: enter 0 for none, or a positive margin."))
+        return dead_band
+
+
+_THRESHOLD_FIELDS = ("direction", "level3_threshold", "level2_threshold", "level1_threshold", "dead_band", "is_active")
+
+
+class SensorTypeRuleInline(admin.TabularInline):
+    model = ThresholdRule
+    form = ThresholdRuleForm
+    fk_name = "sensor_type"
+    fields = ("name", *_THRESHOLD_FIELDS)
+    extra = 0
+    verbose_name = _("threshold rule on every sensor of this type")
+    verbose_name_plural = _("threshold rules on every sensor of this type")
+
+
+class SensorRuleInline(admin.TabularInline):
+    model = ThresholdRule
+    form = ThresholdRuleForm
+    fk_name = "sensor"
+    fields = ("name", *_THRESHOLD_FIELDS)
+    extra = 0
+    verbose_name = _("threshold rule of this sensor (overrides its type's rules)")
+    verbose_name_plural = _("threshold rules of this sensor (override its type's rules)")
+
+
+admin.site.unregister(SensorType)
+
+
+@admin.register(SensorType)
+class SensorTypeAdmin(monitoring_admin.SensorTypeAdmin):
+    inlines = (*monitoring_admin.SensorTypeAdmin.inlines, SensorTypeRuleInline)
+
+
+class SensorWarningLevelFilter(admin.SimpleListFilter):
+    title = _("warning level")
+    parameter_name = "warning_level"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [*((str(value), label) for value, label in Level.choices), ("none", _("No open warning"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Sensor]) -> QuerySet[Sensor]:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(warning_level__isnull=True)
+        if value in {str(v) for v in Level.values}:
+            return queryset.filter(warning_level=int(value))
+        return queryset
+
+
+admin.site.unregister(Sensor)
+
+
+@admin.register(Sensor)
+class SensorAdmin(monitoring_admin.SensorAdmin):
+    inlines = (*monitoring_admin.SensorAdmin.inlines, SensorRuleInline)
+    list_filter = tuple(
+        SensorWarningLevelFilter if f == "warning_level" else f for f in monitoring_admin.SensorAdmin.list_filter
+    )
+
+    @admin.display(description=_("warning level"), ordering="warning_level")
+    def warning_level_display(self, obj: Sensor) -> str:
+        return level_badge(obj.warning_level)
+
+
+class RuleScopeFilter(admin.SimpleListFilter):
+    title = _("applies to")
+    parameter_name = "scope"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("type", _("Every sensor of a type")), ("sensor", _("One sensor (override)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ThresholdRule]) -> QuerySet[ThresholdRule]:
+        if self.value() == "type":
+            return queryset.filter(sensor__isnull=True)
+        if self.value() == "sensor":
+            return queryset.filter(sensor__isnull=False)
+        return queryset
+
+
+@admin.register(ThresholdRule)
+class ThresholdRuleAdmin(admin.ModelAdmin):
+    form = ThresholdRuleForm
+    list_display = (
+        "name",
+        "sensor_type",
+        "sensor",
+        "direction",
+        "level3_threshold",
+        "level2_threshold",
+        "level1_threshold",
+        "dead_band",
+        "is_active",
+    )
+    list_filter = ("is_active", RuleScopeFilter, "direction", "sensor_type__domain", "sensor_type")
+    list_select_related = ("sensor_type", "sensor")
+    search_fields = ("name", "sensor_type__code", "sensor_type__name", "=sensor__code")
+    autocomplete_fields = ("sensor_type", "sensor")
+    fieldsets = (
+        (None, {"fields": ("name", "is_active")}),
+        (
+            _("Applies to"),
+            {
+                "fields": ("sensor_type", "sensor"),
+                "description": _(
+                    "Choose a sensor type for a rule on every sensor of that type, or one sensor for a rule "
+                    "that overrides its type's rules — not both."
+                ),
+            },
+        ),
+        (
+            _("Thresholds"),
+            {
+                "fields": _THRESHOLD_FIELDS[:-1],
+                "description": _(
+                    "Level I is the most severe. For an upper limit Level III < Level II < Level I; "
+                    "for a lower limit Level III > Level II > Level I."
+                ),
+            },
+        ),
+    )
+
+
+class WarningTransitionInline(admin.TabularInline):
+    model = WarningTransition
+    fields = ("created_at", "kind", "from_level", "to_level", "value", "observed_at", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WarningTransition]:
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request: HttpRequest, obj: Warning | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Warning | None = None) -> bool:
+        return False
+
+
+@admin.register(Warning)
+class WarningAdmin(admin.ModelAdmin):
+    """Read-only: a warning's level and status change only in warning/services.py.
+
+    Opening, escalation and recovery come from rule evaluation; closing is the
+    duty officer's act on the warning page, with a disposal report.
+    """
+
+    list_display = ("id", "level_display", "status", "sensor", "rule", "opened_at", "last_value", "last_observed_at")
+    list_filter = (
+        "level",
+        "status",
+        "sensor__sensor_type__domain",
+        ("sensor__district", monitoring_admin.DistrictListFilter),
+    )
+    list_select_related = ("sensor", "rule")
+    search_fields = ("=sensor__code",)
+    search_help_text = _("Exact sensor code.")
+    inlines = (WarningTransitionInline,)
+    fieldsets = (
+        (None, {"fields": ("sensor", "rule", "level", "status")}),
+        (_("Readings"), {"fields": ("opened_at", "first_value", "peak_value", "last_value", "last_observed_at")}),
+        (_("Recovery and closing"), {"fields": ("recovered_at", "closed_at", "closed_by", "disposal_note")}),
+    )
+
+    @admin.display(description=_("level"), ordering="level")
+    def level_display(self, obj: Warning) -> str:
+        return level_badge(obj.level)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Warning | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Warning | None = None) -> bool:
+        # Removing a warning removes its history and work orders: a superuser's
+        # cleanup of test data only, never part of running the city.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+# RuleState is evaluation bookkeeping (a lock row and a watermark), not
+# something an administrator configures or reads: it is not registered.

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -72,9 +72,24 @@ class ThresholdRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def _has(self, relation: str) -> bool:
+        # By object, not id: a rule added inline with a new sensor type is
+        # validated before its parent is saved and has an id.
+        try:
+            return getattr(self, relation) is not None
+        except ObjectDoesNotExist:
+            return False
+
     def clean(self) -> None:
-        if (self.sensor_type_id is None) == (self.sensor_id is None):
-            raise ValidationError(_("Set either a sensor type or a single sensor, not both and not neither."))
+        has_type, has_sensor = self._has("sensor_type"), self._has("sensor")
+        if has_type and has_sensor:
+            raise ValidationError(
+                {"sensor": _("Clear the sensor, or the sensor type: a rule applies to a whole type or to one sensor.")}
+            )
+        if not has_type and not has_sensor:
+            raise ValidationError(
+                {"sensor_type": _("Choose the sensor type this rule applies to, or a single sensor.")}
+            )
         values = (self.level3_threshold, self.level2_threshold, self.level1_threshold)
         if any(v is None for v in values):
             return
