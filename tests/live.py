@@ -142,7 +142,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[Proces
             "-A",
             "citysafety",
             "worker",
-            "--pool=threads",
+            "--pool=prefork",
             "--concurrency=2",
             "--without-gossip",
             "--without-mingle",
