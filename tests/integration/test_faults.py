@@ -26,10 +26,20 @@ def broker_down():
         sock.bind(("127.0.0.1", 0))
         dead_port = sock.getsockname()[1]
     celery_app.conf.broker_url = f"redis://127.0.0.1:{dead_port}/0"
-    celery_app.pool.force_close_all()
+    reset_connections()
     yield
     celery_app.conf.broker_url = previous
-    celery_app.pool.force_close_all()
+    reset_connections()
+
+
+def reset_connections() -> None:
+    """Make the next publish look up the connection pool of the current URL.
+
+    Not ``force_close_all``: kombu keeps one pool per URL for the process,
+    and a closed one would be handed back when the URL is restored.
+    """
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)
