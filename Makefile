@@ -1,0 +1,39 @@
+# CitySafety. The recipes live in scripts/; see README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help run test setup services stop status bench lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
+
+run: ## set up, load the demo city, run web + worker + beat + simulator (Ctrl-C stops)
+	@bash scripts/run.sh
+
+test: ## set up, then pytest -m "not e2e" and pytest -m e2e
+	@bash scripts/test.sh
+
+setup: ## everything `make test` installs and starts, without running the tests
+	@bash scripts/setup.sh test
+
+services: ## reuse or start PostgreSQL, Redis and Mosquitto and create the database
+	@bash scripts/services.sh start
+
+stop: ## stop the private servers started under var/
+	@bash scripts/services.sh stop
+
+status: ## what answers on the PostgreSQL, Redis and Mosquitto ports
+	@bash scripts/services.sh status
+
+bench: ## run bench/run.py
+	@bash scripts/bench.sh
+
+lint: ## ruff check and ruff format --check
+	@bash scripts/lint.sh
+
+format: ## ruff format and ruff check --fix
+	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+clean: stop ## stop private servers, remove var/ and caches (keeps .venv)
+	rm -rf var .pytest_cache .ruff_cache
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
