@@ -1,1 +1,45 @@
-# Create your views here.
+"""The duty officer's one map (一张图) and the landing redirect."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from citysafety.roles import is_duty_officer
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Duty officers and administrators watch the map; department staff work their queue."""
+    return redirect("dashboard" if is_duty_officer(request.user) else "work-orders")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not is_duty_officer(request.user):
+        # Warnings are the whole city's picture; the 403 page points
+        # department staff to their work orders.
+        raise PermissionDenied
+    center = settings.LEAFLET_CONFIG.get("DEFAULT_CENTER", (31.82, 117.23))
+    config = {
+        "urls": {
+            "districts": reverse("api-districts-geojson"),
+            "sensors": reverse("api-sensors-geojson"),
+            "warnings": reverse("warning-list"),
+            "counts": reverse("warning-counts"),
+            "warning": reverse("warning-detail", args=[0]),
+            "close": reverse("api-warning-close", args=[0]),
+            "workOrders": reverse("work-order-list"),
+            "acknowledge": reverse("work-order-acknowledge", args=[0]),
+            "report": reverse("work-order-report", args=[0]),
+        },
+        "map": {
+            "center": list(center),
+            "zoom": settings.LEAFLET_CONFIG.get("DEFAULT_ZOOM", 10),
+            "tileUrl": settings.MAP_TILE_URL,
+            "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
+        },
+    }
+    return render(request, "dashboard/dashboard.html", {"config": config})

@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from dispatch import views
+
+urlpatterns = [
+    path("", views.work_orders, name="work-orders"),
+]

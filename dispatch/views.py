@@ -1,1 +1,45 @@
-# Create your views here.
+"""The department's work order queue (and every department's, for duty officers)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from citysafety.roles import is_duty_officer
+from dispatch import selectors
+from dispatch.api.serializers import WorkOrderSerializer
+from dispatch.models import Department, WorkOrderStatus
+
+# Open orders rendered into the page for its first paint; the page then
+# loads the rest (and stays current) through the API and the websocket.
+INITIAL_ORDERS = 100
+
+
+@login_required
+def work_orders(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    duty = is_duty_officer(user)
+    department = selectors.department_of(user)
+    orders = list(
+        selectors.work_orders_visible_to(user)
+        .exclude(status=WorkOrderStatus.CLOSED)
+        .order_by("-created_at", "-id")[: INITIAL_ORDERS + 1]
+    )
+    departments = list(Department.objects.order_by("kind", "code").values("id", "name")) if duty else []
+    config = {
+        "urls": {
+            "workOrders": reverse("work-order-list"),
+            "acknowledge": reverse("work-order-acknowledge", args=[0]),
+            "report": reverse("work-order-report", args=[0]),
+        },
+        "duty": duty,
+        "department": {"id": department.pk, "name": department.name} if department else None,
+        "departments": departments,
+        "orders": WorkOrderSerializer(orders[:INITIAL_ORDERS], many=True).data,
+        "ordersComplete": len(orders) <= INITIAL_ORDERS,
+    }
+    return render(
+        request,
+        "dispatch/work_orders.html",
+        {"config": config, "has_scope": duty or department is not None},
+    )

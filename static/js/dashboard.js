@@ -1,0 +1,794 @@
+/* The one map (一张图): sensors and open warnings on the city's districts,
+ * a live list of warnings, counters per level, and a warning's detail with
+ * its level history and work orders, where the duty officer closes it. */
+(function () {
+  "use strict";
+
+  const CS = window.CS;
+  const L = window.L;
+  const { html, fmt, t, gettext } = CS;
+  const config = CS.config("dashboard-config");
+  const urls = config.urls;
+  const baseTitle = document.title;
+
+  const COLOURS = {
+    1: "#ff3b3b",
+    2: "#ff8c1a",
+    3: "#ffd21a",
+    online: "#22c3a6",
+    offline: "#7b8496",
+    unknown: "#4b5a78",
+  };
+  const WARNING_MARKER_SIZE = { 1: 24, 2: 19, 3: 16 };
+  // Sensor status and latest values are not pushed; refresh them this often.
+  const SENSOR_REFRESH_MS = 60000;
+  // A failed resync is tried again after this long.
+  const RETRY_MS = 5000;
+
+  const state = {
+    warnings: new Map(), // open warnings (active or recovered) by id
+    warningsLoaded: false,
+    warningsComplete: true,
+    apiCounts: null,
+    sensors: new Map(), // id → GeoJSON feature
+    sensorsLoaded: false,
+    sensorsAt: null,
+    loadError: null,
+    filters: { level: null, status: "", domain: "" },
+    domains: new Map(),
+    selected: null,
+    detail: null, // {warning, orders: Map, error, loading}
+    closeDraft: "",
+    closeError: "",
+    closing: false,
+    fresh: new Set(),
+  };
+
+  // --- Map ------------------------------------------------------------------------
+  const mapNode = document.getElementById("map");
+  const map = L.map(mapNode, { preferCanvas: true, zoomControl: true, minZoom: 7, maxZoom: 18, zoomSnap: 0.25 }).setView(
+    config.map.center,
+    config.map.zoom,
+  );
+  map.attributionControl.setPrefix("Leaflet");
+  if (config.map.tileUrl) {
+    L.tileLayer(config.map.tileUrl, { attribution: config.map.tileAttribution, maxZoom: 19 }).addTo(map);
+  }
+  const renderer = L.canvas({ padding: 0.3 });
+  const districtLayer = L.geoJSON(null, {
+    style: () => ({
+      color: "#3b7bd1",
+      weight: 1.4,
+      opacity: 0.85,
+      fillColor: "#16294a",
+      fillOpacity: config.map.tileUrl ? 0.08 : 0.55,
+    }),
+    onEachFeature: (feature, layer) => {
+      layer.bindTooltip(feature.properties.name, { permanent: true, direction: "center", className: "district-label" });
+    },
+  }).addTo(map);
+  const sensorLayer = L.layerGroup().addTo(map);
+  const warningLayer = L.layerGroup().addTo(map);
+  L.control
+    .layers(
+      null,
+      { [gettext("Districts")]: districtLayer, [gettext("Sensors")]: sensorLayer, [gettext("Warnings")]: warningLayer },
+      { position: "topright", collapsed: true },
+    )
+    .addTo(map);
+  L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+
+  const Legend = L.Control.extend({
+    options: { position: "bottomleft" },
+    onAdd() {
+      const node = L.DomUtil.create("div", "map-legend");
+      node.innerHTML = String(html`
+        <h4>${gettext("Warnings")}</h4>
+        <div class="row"><span class="dot dot-level-1"></span>${gettext("Level I (red)")}</div>
+        <div class="row"><span class="dot dot-level-2"></span>${gettext("Level II (orange)")}</div>
+        <div class="row"><span class="dot dot-level-3"></span>${gettext("Level III (yellow)")}</div>
+        <div class="sep"></div>
+        <h4>${gettext("Sensors")}</h4>
+        <div class="row"><span class="dot dot-online"></span>${gettext("Online")}</div>
+        <div class="row"><span class="dot dot-offline"></span>${gettext("Offline")}</div>
+        <div class="row"><span class="dot dot-unknown"></span>${gettext("No data yet")}</div>`);
+      L.DomEvent.disableClickPropagation(node);
+      return node;
+    },
+  });
+  new Legend().addTo(map);
+
+  const sensorMarkers = new Map(); // sensor id → circleMarker
+  const warningMarkers = new Map(); // warning id → {marker, key}
+
+  /** The sensor's level as the open warnings say (they are live; the GeoJSON is a snapshot). */
+  function sensorLevels() {
+    const levels = new Map();
+    for (const warning of state.warnings.values()) {
+      if (warning.status !== "active") continue;
+      const current = levels.get(warning.sensor.id);
+      if (current == null || warning.level < current) levels.set(warning.sensor.id, warning.level);
+    }
+    return levels;
+  }
+
+  function sensorStyle(props, level) {
+    if (level) {
+      return { radius: 7, color: "#0b1324", weight: 1.5, fillColor: COLOURS[level], fillOpacity: 1 };
+    }
+    if (props.status === "online") return { radius: 4, color: "#0b1324", weight: 1, fillColor: COLOURS.online, fillOpacity: 0.9 };
+    if (props.status === "offline") return { radius: 4, color: "#0b1324", weight: 1, fillColor: COLOURS.offline, fillOpacity: 0.9 };
+    return { radius: 3.5, color: COLOURS.unknown, weight: 2, fillColor: "#0b1324", fillOpacity: 0.6 };
+  }
+
+  function renderSensors() {
+    const levels = state.warningsLoaded && state.warningsComplete ? sensorLevels() : null;
+    const seen = new Set();
+    for (const [id, feature] of state.sensors) {
+      seen.add(id);
+      const props = feature.properties;
+      const level = levels ? levels.get(id) || null : props.warning_level;
+      const style = sensorStyle(props, level);
+      let marker = sensorMarkers.get(id);
+      if (!marker) {
+        const [lng, lat] = feature.geometry.coordinates;
+        marker = L.circleMarker([lat, lng], { renderer, ...style });
+        marker.on("click", () => openSensorPopup(id));
+        marker.addTo(sensorLayer);
+        sensorMarkers.set(id, marker);
+      } else {
+        marker.setStyle(style);
+        marker.setRadius(style.radius);
+      }
+      if (level) marker.bringToFront();
+    }
+    for (const [id, marker] of sensorMarkers) {
+      if (!seen.has(id)) {
+        sensorLayer.removeLayer(marker);
+        sensorMarkers.delete(id);
+      }
+    }
+    renderSensorSummary();
+  }
+
+  function renderSensorSummary() {
+    const node = document.getElementById("sensor-summary");
+    if (!state.sensorsLoaded) {
+      if (state.loadError) {
+        node.classList.add("is-error");
+        node.textContent = t(gettext("Map data could not be loaded: %(error)s"), { error: state.loadError });
+      }
+      return;
+    }
+    node.classList.remove("is-error");
+    const counts = { online: 0, offline: 0, unknown: 0 };
+    for (const feature of state.sensors.values()) counts[feature.properties.status] = (counts[feature.properties.status] || 0) + 1;
+    CS.patch(
+      node,
+      html`<span class="sum">${gettext("Sensors")} <b>${state.sensors.size}</b></span>
+        <span class="sum"><span class="dot dot-online"></span>${gettext("Online")} <b>${counts.online}</b></span>
+        <span class="sum"><span class="dot dot-offline"></span>${gettext("Offline")} <b>${counts.offline}</b></span>
+        <span class="sum"><span class="dot dot-unknown"></span>${gettext("No data yet")} <b>${counts.unknown}</b></span>
+        <span class="sum">${gettext("Updated")} ${fmt.short(state.sensorsAt)}</span>`,
+    );
+  }
+
+  function openSensorPopup(id) {
+    const feature = state.sensors.get(id);
+    if (!feature) return;
+    const p = feature.properties;
+    const warnings = [...state.warnings.values()].filter((w) => w.sensor.id === id);
+    const [lng, lat] = feature.geometry.coordinates;
+    const content = html`<div class="popup">
+      <div class="popup-title">${p.name}</div>
+      <dl class="kv">
+        <dt>${gettext("Code")}</dt><dd class="mono">${p.code}</dd>
+        <dt>${gettext("Type")}</dt><dd>${p.type}</dd>
+        <dt>${gettext("Risk domain")}</dt><dd>${p.domain_name}</dd>
+        <dt>${gettext("District")}</dt><dd>${p.district || "–"}</dd>
+        <dt>${gettext("Status")}</dt><dd>${CS.label("sensorStatus", p.status)}</dd>
+        <dt>${gettext("Latest value")}</dt><dd>${fmt.value(p.latest_value, p.unit)}</dd>
+        <dt>${gettext("Reading at")}</dt><dd>${fmt.dateTime(p.latest_observed_at)}</dd>
+      </dl>
+      ${warnings.map(
+        (w) =>
+          html`<button type="button" class="btn btn-sm" data-open-warning="${w.id}">${CS.label("level", w.level)} · ${gettext("Open warning detail")}</button>`,
+      )}
+    </div>`;
+    L.popup({ maxWidth: 320 }).setLatLng([lat, lng]).setContent(String(content)).openOn(map);
+  }
+  mapNode.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-open-warning]");
+    if (button) {
+      map.closePopup();
+      select(Number(button.dataset.openWarning));
+    }
+  });
+
+  function warningIcon(warning) {
+    // Recovered warnings wait for a person to close them: shown, but quieter.
+    const size = warning.status === "active" ? WARNING_MARKER_SIZE[warning.level] || 16 : 12;
+    const selected = warning.id === state.selected ? "selected" : "";
+    return L.divIcon({
+      className: "warning-marker",
+      iconSize: [size, size],
+      html: `<span class="wm level-${warning.level} status-${warning.status} ${selected}" data-warning-id="${warning.id}"></span>`,
+    });
+  }
+
+  function renderWarningMarkers(visible) {
+    const seen = new Set();
+    for (const warning of visible) {
+      seen.add(warning.id);
+      const key = `${warning.level}/${warning.status}/${warning.id === state.selected}`;
+      const [lng, lat] = warning.sensor.location;
+      const entry = warningMarkers.get(warning.id);
+      const zIndexOffset = 1000 + (4 - warning.level) * 300 + (warning.status === "active" ? 100 : 0);
+      if (!entry) {
+        const marker = L.marker([lat, lng], {
+          icon: warningIcon(warning),
+          zIndexOffset,
+          title: `${CS.label("level", warning.level)} · ${warning.sensor.name}`,
+          keyboard: true,
+          riseOnHover: true,
+        });
+        marker.on("click", () => select(warning.id, { fly: false }));
+        marker.addTo(warningLayer);
+        warningMarkers.set(warning.id, { marker, key });
+      } else if (entry.key !== key) {
+        entry.marker.setIcon(warningIcon(warning));
+        entry.marker.setZIndexOffset(zIndexOffset);
+        entry.key = key;
+      }
+    }
+    for (const [id, entry] of warningMarkers) {
+      if (!seen.has(id)) {
+        warningLayer.removeLayer(entry.marker);
+        warningMarkers.delete(id);
+      }
+    }
+  }
+
+  // --- Warning list, counters, filters ------------------------------------------------
+  const listNode = document.getElementById("warning-list");
+  const domainSelect = document.getElementById("filter-domain");
+  const statusSelect = document.getElementById("filter-status");
+  const resetButton = document.getElementById("filter-reset");
+
+  function compareWarnings(a, b) {
+    if (a.status !== b.status) return a.status === "active" ? -1 : 1;
+    if (a.level !== b.level) return a.level - b.level;
+    return new Date(b.opened_at) - new Date(a.opened_at) || b.id - a.id;
+  }
+
+  function filteredWarnings() {
+    const { level, status, domain } = state.filters;
+    return [...state.warnings.values()]
+      .filter((w) => (level ? w.level === level && w.status === "active" : true))
+      .filter((w) => (status ? w.status === status : true))
+      .filter((w) => (domain ? w.domain.code === domain : true))
+      .sort(compareWarnings);
+  }
+
+  function warningItem(w) {
+    const classes = [
+      "warning-item",
+      `level-${w.level}`,
+      `status-${w.status}`,
+      w.id === state.selected ? "selected" : "",
+      state.fresh.has(w.id) ? "is-new" : "",
+    ].join(" ");
+    const meta = [w.domain.name, w.district ? w.district.name : null, w.sensor.code].filter(Boolean).join(" · ");
+    return html`<li class="${classes}" data-warning-id="${w.id}" data-level="${w.level}" data-status="${w.status}" tabindex="0"
+        role="button" aria-label="${CS.label("level", w.level)} ${w.sensor.name}">
+      ${CS.orders.levelBadge(w.level)}
+      <div class="wi-main">
+        <div class="wi-title" title="${w.sensor.name}">${w.sensor.name}</div>
+        <div class="wi-meta" title="${meta}">${meta}</div>
+      </div>
+      <div class="wi-side">
+        <span class="wi-value">${fmt.number(w.last_value)}<small>${w.sensor.unit}</small></span>
+        <time class="wi-time" datetime="${w.opened_at}" title="${fmt.dateTime(w.opened_at)}" data-rel-time="${w.opened_at}">${fmt.relative(w.opened_at)}</time>
+      </div>
+      <div class="wi-foot">
+        ${CS.orders.statusChip("warningStatus", w.status, w.status_display)}
+        <span class="muted">${gettext("Peak")} ${fmt.value(w.peak_value, w.sensor.unit)}</span>
+      </div>
+    </li>`;
+  }
+
+  function renderList(visible) {
+    listNode.setAttribute("aria-busy", state.warningsLoaded ? "false" : "true");
+    document.getElementById("warning-total").textContent = state.warningsLoaded ? String(visible.length) : "–";
+    if (!state.warningsLoaded) {
+      if (state.loadError) {
+        CS.patch(
+          listNode,
+          html`<li class="list-state" role="alert">${t(gettext("Could not load the warnings: %(error)s"), { error: state.loadError })}
+            <br><button type="button" class="btn btn-sm" data-retry>${gettext("Try again")}</button></li>`,
+        );
+      }
+      return;
+    }
+    const filtered = state.filters.level || state.filters.status || state.filters.domain;
+    resetButton.hidden = !filtered;
+    if (!visible.length) {
+      CS.patch(
+        listNode,
+        filtered
+          ? html`<li class="list-state empty-state" data-empty>${gettext("No open warnings match the filters.")}</li>`
+          : html`<li class="list-state empty-state" data-empty><div class="empty-icon" aria-hidden="true">✓</div>
+              <strong>${gettext("No open warnings")}</strong><br>${gettext("Every monitored sensor is within its thresholds.")}</li>`,
+      );
+      return;
+    }
+    const banner = state.loadError
+      ? html`<li class="alert alert-warn" role="alert">${t(gettext("Could not refresh: %(error)s. Showing what was loaded before."), { error: state.loadError })}</li>`
+      : "";
+    const cap = state.warningsComplete ? "" : html`<li class="list-state">${gettext("Only the newest warnings are listed.")}</li>`;
+    CS.patch(listNode, html`${banner}${visible.map(warningItem)}${cap}`);
+  }
+
+  function counts() {
+    if (!state.warningsComplete && state.apiCounts) return state.apiCounts;
+    const result = { open: 0, recovered: 0, active_by_level: { 1: 0, 2: 0, 3: 0 } };
+    for (const w of state.warnings.values()) {
+      result.open += 1;
+      if (w.status === "recovered") result.recovered += 1;
+      else if (w.status === "active") result.active_by_level[w.level] += 1;
+    }
+    return result;
+  }
+
+  let lastCounts = {};
+  function renderCounters() {
+    if (!state.warningsLoaded) return;
+    const c = counts();
+    const values = { 1: c.active_by_level[1], 2: c.active_by_level[2], 3: c.active_by_level[3], recovered: c.recovered };
+    for (const [key, value] of Object.entries(values)) {
+      const button = document.querySelector(key === "recovered" ? "[data-counter-status=recovered]" : `[data-counter-level="${key}"]`);
+      const node = button.querySelector("[data-count]");
+      node.textContent = String(value ?? 0);
+      node.classList.toggle("nonzero", value > 0);
+      if (lastCounts[key] != null && lastCounts[key] !== value) {
+        button.classList.remove("bump");
+        void button.offsetWidth; // restart the animation
+        button.classList.add("bump");
+      }
+      lastCounts[key] = value;
+    }
+    for (const button of document.querySelectorAll("[data-counter-level]")) {
+      button.setAttribute("aria-pressed", String(state.filters.level === Number(button.dataset.counterLevel)));
+    }
+    document.querySelector("[data-counter-status=recovered]").setAttribute("aria-pressed", String(state.filters.status === "recovered"));
+    const red = c.active_by_level[1];
+    document.title = c.open ? `(${red ? `${red}/` : ""}${c.open}) ${baseTitle}` : baseTitle;
+  }
+
+  function renderDomains() {
+    const current = domainSelect.value;
+    const options = [...state.domains.entries()].sort((a, b) => a[1].localeCompare(b[1], CS.locale));
+    domainSelect.replaceChildren(new Option(gettext("All domains"), ""), ...options.map(([code, name]) => new Option(name, code)));
+    domainSelect.value = state.domains.has(current) ? current : "";
+  }
+
+  function render() {
+    const visible = state.warningsLoaded ? filteredWarnings() : [];
+    renderList(visible);
+    renderCounters();
+    renderWarningMarkers(visible);
+    renderSensors();
+  }
+
+  listNode.addEventListener("click", (event) => {
+    if (event.target.closest("[data-retry]")) {
+      state.loadError = null;
+      listNode.innerHTML = String(html`<li class="list-state"><span class="spinner"></span> ${gettext("Loading warnings…")}</li>`);
+      resync();
+      return;
+    }
+    const item = event.target.closest("[data-warning-id]");
+    if (item) select(Number(item.dataset.warningId));
+  });
+  listNode.addEventListener("keydown", (event) => {
+    const item = event.target.closest("[data-warning-id]");
+    if (item && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      select(Number(item.dataset.warningId));
+    }
+  });
+  for (const button of document.querySelectorAll("[data-counter-level]")) {
+    button.addEventListener("click", () => {
+      const level = Number(button.dataset.counterLevel);
+      state.filters.level = state.filters.level === level ? null : level;
+      if (state.filters.level) {
+        state.filters.status = "";
+        statusSelect.value = "";
+      }
+      render();
+    });
+  }
+  document.querySelector("[data-counter-status=recovered]").addEventListener("click", () => {
+    state.filters.status = state.filters.status === "recovered" ? "" : "recovered";
+    statusSelect.value = state.filters.status;
+    state.filters.level = null;
+    render();
+  });
+  domainSelect.addEventListener("change", () => {
+    state.filters.domain = domainSelect.value;
+    render();
+  });
+  statusSelect.addEventListener("change", () => {
+    state.filters.status = statusSelect.value;
+    if (state.filters.status === "recovered") state.filters.level = null;
+    render();
+  });
+  resetButton.addEventListener("click", () => {
+    state.filters = { level: null, status: "", domain: "" };
+    domainSelect.value = "";
+    statusSelect.value = "";
+    render();
+  });
+
+  // --- Detail -------------------------------------------------------------------------
+  const panel = document.getElementById("warning-detail");
+  let detailToken = 0;
+
+  const cards = new CS.orders.OrderCards({
+    urls: { acknowledge: urls.acknowledge, report: urls.report },
+    departmentId: null,
+    onUpdated: (order) => applyOrder(order),
+  });
+  cards.bind(panel, () => renderDetail());
+
+  async function loadDetail(id) {
+    const token = ++detailToken;
+    try {
+      const [warning, orders] = await Promise.all([
+        CS.api(CS.urlFor(urls.warning, id)),
+        CS.fetchAll(`${urls.workOrders}?warning=${encodeURIComponent(id)}`),
+      ]);
+      if (token !== detailToken || state.selected !== id) return;
+      state.detail = { warning, orders: new Map(orders.results.map((o) => [o.id, o])), error: null, loading: false };
+    } catch (error) {
+      if (token !== detailToken || state.selected !== id) return;
+      state.detail = { ...(state.detail || {}), error: error.message, loading: false };
+    }
+    renderDetail();
+  }
+  const reloadDetail = CS.debounce(() => {
+    if (state.selected) loadDetail(state.selected);
+  }, 250);
+
+  function select(id, { fly = true } = {}) {
+    if (state.selected !== id) {
+      state.closeDraft = "";
+      state.closeError = "";
+      state.detail = { warning: state.warnings.get(id) || null, orders: null, error: null, loading: true };
+    }
+    state.selected = id;
+    panel.hidden = false;
+    renderDetail();
+    render();
+    const warning = state.warnings.get(id);
+    if (fly && warning) flyTo(warning);
+    loadDetail(id);
+    panel.focus({ preventScroll: true });
+  }
+
+  function flyTo(warning) {
+    const [lng, lat] = warning.sensor.location;
+    const bounds = L.latLng(lat, lng).toBounds(4000);
+    map.flyToBounds(bounds, { paddingBottomRight: [panel.offsetWidth || 0, 0], maxZoom: 13, duration: 0.6 });
+  }
+
+  function closeDetail() {
+    state.selected = null;
+    state.detail = null;
+    detailToken += 1;
+    panel.hidden = true;
+    panel.innerHTML = "";
+    render();
+  }
+
+  function thresholdRows(w) {
+    const direction = CS.labels.direction[w.rule.direction] || "";
+    return [3, 2, 1].map((level) => {
+      const reached = level >= w.level && w.status !== "recovered" ? "reached" : "";
+      const current = level === w.level ? "current" : "";
+      return html`<tr class="${reached} ${current}">
+        <td>${CS.orders.levelBadge(level)}</td>
+        <td class="num">${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
+      </tr>`;
+    });
+  }
+
+  function transitionLine(tr, unit) {
+    const levels =
+      tr.from_level && tr.from_level !== tr.to_level
+        ? `${CS.label("level", tr.from_level)} → ${CS.label("level", tr.to_level)}`
+        : CS.label("level", tr.to_level);
+    return html`<li class="k-${tr.kind}">
+      <div class="tl-head">
+        <span class="tl-kind">${CS.label("transitionKind", tr.kind, tr.kind_display)}</span>
+        <span class="tl-actor">${levels}</span>
+        ${tr.value != null ? html`<span class="tl-actor num">${fmt.value(tr.value, unit)}</span>` : ""}
+        <time class="tl-time" title="${fmt.dateTime(tr.observed_at || tr.created_at)}">${fmt.short(tr.observed_at || tr.created_at)}</time>
+        ${tr.actor ? html`<span class="tl-actor">${tr.actor}</span>` : ""}
+      </div>
+      ${tr.note ? html`<div class="tl-note">${tr.note}</div>` : ""}
+    </li>`;
+  }
+
+  function closeSection(w, orders) {
+    if (w.status === "closed") {
+      return html`<section class="detail-section" data-closed>
+        <h3>${gettext("Disposal")}</h3>
+        <div class="alert alert-ok">${t(gettext("Closed %(time)s by %(user)s."), { time: fmt.dateTime(w.closed_at), user: w.closed_by || "–" })}</div>
+        <div class="note-box">${w.disposal_note}</div>
+      </section>`;
+    }
+    const list = orders ? [...orders.values()] : [];
+    const reported = list.filter((o) => o.status === "reported" || o.status === "closed").length;
+    const progress = list.length
+      ? t(gettext("%(reported)s of %(total)s departments have reported."), { reported, total: list.length })
+      : gettext("No work orders: the warning can be closed with a disposal note.");
+    return html`<section class="detail-section">
+      <h3>${gettext("Close the warning")}</h3>
+      <form class="close-form" id="close-form" novalidate>
+        <label for="close-note">${gettext("Disposal note")}</label>
+        <textarea class="input" id="close-note" name="note" data-keep="close-note" rows="3" maxlength="8000"
+          placeholder="${gettext("What happened, what was done, and the result")}" ${state.closing ? "disabled" : ""}>${state.closeDraft}</textarea>
+        <div class="form-actions">
+          <button type="submit" class="btn btn-danger ${state.closing ? "is-busy" : ""}" ${state.closing ? "disabled" : ""}>${gettext("Close warning")}</button>
+          <span class="form-hint" data-close-progress>${progress}</span>
+        </div>
+        <p class="form-error" role="alert" id="close-error">${state.closeError}</p>
+      </form>
+    </section>`;
+  }
+
+  function renderDetail() {
+    if (!state.selected || !state.detail) return;
+    const { warning: w, orders, error, loading } = state.detail;
+    if (!w) {
+      CS.patch(
+        panel,
+        html`<div class="detail-head"><h2 id="detail-title">${gettext("Warning")}</h2>
+          <button type="button" class="btn btn-ghost close-x" data-close-detail aria-label="${gettext("Close")}">×</button></div>
+          <div class="detail-body">${
+            error
+              ? html`<div class="alert alert-error" role="alert">${error}</div>`
+              : html`<p class="list-state"><span class="spinner"></span> ${gettext("Loading…")}</p>`
+          }</div>`,
+      );
+      return;
+    }
+    const unit = w.sensor.unit;
+    const sub = [w.sensor.code, w.sensor.type, w.domain.name, w.district ? w.district.name : null].filter(Boolean).join(" · ");
+    const orderList = orders ? [...orders.values()].sort((a, b) => a.id - b.id) : null;
+    CS.patch(
+      panel,
+      html`<div class="detail-head level-${w.level}" data-detail-id="${w.id}">
+        ${CS.orders.levelBadge(w.level)}
+        <div>
+          <h2 id="detail-title">${w.sensor.name}</h2>
+          <div class="sub">${sub}</div>
+          <div class="sub">${CS.orders.statusChip("warningStatus", w.status, w.status_display)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
+        </div>
+        <button type="button" class="btn btn-ghost close-x" data-close-detail aria-label="${gettext("Close")}" title="${gettext("Close")}">×</button>
+      </div>
+      <div class="detail-body">
+        ${error ? html`<div class="alert alert-error" role="alert">${error}</div>` : ""}
+        ${w.status === "closed" ? closeSection(w, orders) : ""}
+        <section class="detail-section">
+          <h3>${gettext("Readings")}</h3>
+          <div class="values">
+            <div class="value-box"><span class="vb-label">${gettext("Current value")}</span><span class="vb-value">${fmt.number(w.last_value)}</span><span class="vb-unit">${unit}</span></div>
+            <div class="value-box peak"><span class="vb-label">${gettext("Peak")}</span><span class="vb-value">${fmt.number(w.peak_value)}</span><span class="vb-unit">${unit}</span></div>
+            <div class="value-box"><span class="vb-label">${gettext("First value")}</span><span class="vb-value">${fmt.number(w.first_value)}</span><span class="vb-unit">${unit}</span></div>
+          </div>
+          <dl class="kv">
+            <dt>${gettext("Opened")}</dt><dd>${fmt.dateTime(w.opened_at)}</dd>
+            <dt>${gettext("Last reading")}</dt><dd>${fmt.dateTime(w.last_observed_at)}</dd>
+            ${w.recovered_at ? html`<dt>${gettext("Recovered")}</dt><dd>${fmt.dateTime(w.recovered_at)}</dd>` : ""}
+            <dt>${gettext("Address")}</dt><dd>${w.sensor.address || "–"}</dd>
+            <dt>${gettext("Location")}</dt><dd class="mono">${w.sensor.location[0].toFixed(5)}, ${w.sensor.location[1].toFixed(5)}</dd>
+          </dl>
+        </section>
+        <section class="detail-section">
+          <h3>${gettext("Thresholds")}</h3>
+          <table class="thresholds"><tbody>${thresholdRows(w)}
+            <tr><td class="muted">${gettext("Dead band")}</td><td class="num">${fmt.value(w.rule.dead_band, unit)}</td></tr>
+          </tbody></table>
+        </section>
+        <section class="detail-section">
+          <h3>${gettext("Level history")}</h3>
+          ${
+            w.transitions
+              ? w.transitions.length
+                ? html`<ol class="timeline">${w.transitions.map((tr) => transitionLine(tr, unit))}</ol>`
+                : html`<p class="muted">${gettext("No changes recorded.")}</p>`
+              : html`<p class="muted"><span class="spinner"></span> ${gettext("Loading…")}</p>`
+          }
+        </section>
+        <section class="detail-section" data-detail-orders>
+          <h3>${gettext("Work orders")} ${orderList ? html`<span class="badge">${orderList.length}</span>` : ""}</h3>
+          ${
+            orderList == null
+              ? html`<p class="muted"><span class="spinner"></span> ${gettext("Loading…")}</p>`
+              : orderList.length
+                ? orderList.map((o) => cards.card(o, { showWarning: false, timelineOpen: true }))
+                : html`<p class="muted">${gettext("No work orders were routed for this warning.")}</p>`
+          }
+        </section>
+        ${(loading && !orders) || w.status === "closed" ? "" : closeSection(w, orders)}
+      </div>`,
+    );
+  }
+
+  panel.addEventListener("click", (event) => {
+    if (event.target.closest("[data-close-detail]")) closeDetail();
+  });
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeDetail();
+  });
+  panel.addEventListener("input", (event) => {
+    if (event.target.id === "close-note") {
+      state.closeDraft = event.target.value;
+      if (state.closeError && state.closeDraft.trim()) {
+        state.closeError = "";
+        document.getElementById("close-error").textContent = "";
+      }
+    }
+  });
+  panel.addEventListener("submit", async (event) => {
+    if (event.target.id !== "close-form") return;
+    event.preventDefault();
+    const id = state.selected;
+    const note = state.closeDraft.trim();
+    if (!note) {
+      state.closeError = gettext("Write a disposal note before closing the warning.");
+      renderDetail();
+      document.getElementById("close-note").focus();
+      return;
+    }
+    state.closing = true;
+    state.closeError = "";
+    renderDetail();
+    try {
+      const warning = await CS.api(CS.urlFor(urls.close, id), { method: "POST", body: { note } });
+      state.closing = false;
+      state.closeDraft = "";
+      if (state.selected === id) state.detail = { ...state.detail, warning };
+      applyWarning(warning);
+      render();
+      CS.toast(t(gettext("Warning #%(id)s closed."), { id }), { kind: "ok" });
+      panel.scrollTop = 0;
+      reloadDetail();
+    } catch (error) {
+      state.closing = false;
+      state.closeError = error.message;
+      renderDetail();
+    }
+  });
+
+  // --- Data and live updates -------------------------------------------------------------
+  function applyWarning(warning) {
+    const known = state.warnings.get(warning.id);
+    if (warning.status === "closed") state.warnings.delete(warning.id);
+    else state.warnings.set(warning.id, warning);
+    if (warning.domain) state.domains.set(warning.domain.code, warning.domain.name);
+    // A warning moves because its sensor reported: the sensor is online with this value.
+    const sensor = state.sensors.get(warning.sensor.id);
+    if (sensor && warning.status !== "closed") {
+      const props = sensor.properties;
+      if (!props.latest_observed_at || new Date(warning.last_observed_at) >= new Date(props.latest_observed_at)) {
+        props.latest_value = warning.last_value;
+        props.latest_observed_at = warning.last_observed_at;
+        props.status = "online";
+      }
+    }
+    if (state.selected === warning.id && state.detail && state.detail.warning) {
+      // Keep the history until the reload brings the new one.
+      state.detail.warning = { ...state.detail.warning, ...warning };
+      renderDetail();
+      reloadDetail();
+    }
+    return known;
+  }
+
+  function applyOrder(order) {
+    if (!state.detail || state.selected !== order.warning.id || !state.detail.orders) return;
+    state.detail.orders.set(order.id, order);
+    renderDetail();
+  }
+
+  /** What a pushed warning means for the duty officer, or null when it is no news. */
+  function newsOf(warning, known) {
+    if (warning.status !== "active") return null;
+    const params = { level: CS.label("level", warning.level), sensor: warning.sensor.name };
+    if (!known) return t(gettext("New %(level)s warning: %(sensor)s"), params);
+    if (warning.level < known.level) return t(gettext("Escalated to %(level)s: %(sensor)s"), params);
+    if (known.status !== "active") return t(gettext("Active again at %(level)s: %(sensor)s"), params);
+    return null;
+  }
+
+  function onMessage(message) {
+    if (message.type === "warning.changed") {
+      const warning = message.warning;
+      const known = applyWarning(warning);
+      const news = newsOf(warning, known);
+      if (news) {
+        state.fresh.add(warning.id);
+        setTimeout(() => state.fresh.delete(warning.id), 2500);
+        CS.toast(news, { kind: `level-${warning.level}`, timeout: 10000 });
+      }
+      render();
+    } else if (message.type === "work_order.changed") {
+      applyOrder(message.work_order);
+    }
+  }
+
+
+  async function loadWarnings() {
+    const { results, complete } = await CS.fetchAll(`${urls.warnings}?status=open`, { maxPages: 40 });
+    state.warnings = new Map(results.map((w) => [w.id, w]));
+    for (const w of results) state.domains.set(w.domain.code, w.domain.name);
+    state.warningsComplete = complete;
+    state.apiCounts = complete ? null : await CS.api(`${urls.counts}?status=open`);
+    state.warningsLoaded = true;
+  }
+
+  async function loadSensors() {
+    const collection = await CS.api(urls.sensors);
+    state.sensors = new Map(collection.features.map((f) => [f.properties.id, f]));
+    for (const f of collection.features) state.domains.set(f.properties.domain, f.properties.domain_name);
+    state.sensorsLoaded = true;
+    state.sensorsAt = new Date();
+  }
+
+  let districtsLoaded = false;
+  async function loadDistricts() {
+    if (districtsLoaded) return;
+    const collection = await CS.api(urls.districts);
+    districtLayer.addData(collection);
+    districtsLoaded = true;
+    const bounds = districtLayer.getBounds();
+    map.invalidateSize();
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+  }
+
+  let retryTimer = null;
+  async function resync() {
+    clearTimeout(retryTimer);
+    try {
+      await live.sync(() => Promise.all([loadWarnings(), loadSensors(), loadDistricts()]));
+      state.loadError = null;
+    } catch (error) {
+      state.loadError = error.message;
+      // The socket may be fine while the API is not (a 503 while the database restarts).
+      retryTimer = setTimeout(() => live.state === "connected" && resync(), RETRY_MS);
+    }
+    renderDomains();
+    render();
+    if (state.selected) loadDetail(state.selected);
+  }
+
+  setInterval(async () => {
+    if (live.state !== "connected" || live.syncing) return;
+    try {
+      await loadSensors();
+      renderSensors();
+    } catch (_error) {
+      /* the next refresh or resync tries again */
+    }
+  }, SENSOR_REFRESH_MS);
+
+  const live = CS.startLive();
+  live.addEventListener("connected", () => resync());
+  live.addEventListener("message", (event) => onMessage(event.detail));
+  live.start();
+
+  window.citysafetyDashboard = { state, map, select, resync, render };
+})();
