@@ -1,6 +1,8 @@
 """Shared pieces of the REST API."""
 
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -21,7 +23,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
     ):
         return Response(
-            {"detail": "The database is unavailable; try again shortly."},
+            {"detail": _("The database is unavailable; try again shortly.")},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "30"},
         )
@@ -29,7 +31,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 class IsDutyOfficer(permissions.BasePermission):
-    message = "Only duty officers and administrators may do this."
+    message = gettext_lazy("Only duty officers and administrators may do this.")
 
     def has_permission(self, request, view) -> bool:
         return is_duty_officer(request.user)

@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 
 class DatabaseUnavailableMiddleware:
@@ -19,7 +20,7 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError | InterfaceError):
-            response = JsonResponse({"detail": "The database is unavailable; try again shortly."}, status=503)
+            response = JsonResponse({"detail": _("The database is unavailable; try again shortly.")}, status=503)
             response["Retry-After"] = "30"
             return response
         return None

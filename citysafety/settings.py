@@ -1,10 +1,11 @@
 """CitySafety settings: one module, configured by environment variables.
 
 Development defaults work with no environment at all; every value read from
-the environment is parsed by django-environ, which fails loudly on a value of
-the wrong type (``DEBUG=maybe`` stops the process instead of guessing).
+the environment is parsed strictly and a bad one stops the process with a
+message naming it (``DEBUG=maybe`` is an error, not False).
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -15,9 +16,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    """django-environ reads any unknown word as False; a typo must not turn DEBUG off silently."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a boolean: use 1/0, true/false, yes/no or on/off.")
+
+
 # --- Core -----------------------------------------------------------------
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env_bool("DEBUG", default=True)
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"  # noqa: S105 - development only
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
@@ -49,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files when DEBUG is off (daphne serves none).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -165,6 +183,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
+if not DEBUG:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 # --- REST API -------------------------------------------------------------
 
@@ -186,6 +209,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models share field names with different choices (status, level).
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "warning.models.Level",
+        "WarningStatusEnum": "warning.models.WarningStatus",
+        "WorkOrderStatusEnum": "dispatch.models.WorkOrderStatus",
+        "SensorStatusEnum": "monitoring.models.SensorStatus",
+        "TransitionKindEnum": "warning.models.TransitionKind",
+        "WorkOrderEventKindEnum": "dispatch.models.WorkOrderEventKind",
+        "DirectionEnum": "warning.models.Direction",
+    },
 }
 
 # --- Domain ---------------------------------------------------------------
@@ -211,7 +244,7 @@ LEAFLET_CONFIG = {
 # --- Security (checked by ``manage.py check --deploy``) -------------------
 
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

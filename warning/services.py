@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from citysafety import realtime
 from citysafety.api import DomainError
@@ -243,13 +244,13 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warn
     """
     note = (note or "").strip()
     if not note:
-        raise DomainError("Write a disposal note before closing the warning.")
+        raise DomainError(_("Write a disposal note before closing the warning."))
     with transaction.atomic():
         warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
         if warning is None:
-            raise DomainError("This warning does not exist.")
+            raise DomainError(_("This warning does not exist."))
         if warning.status == WarningStatus.CLOSED:
-            raise DomainError("This warning is already closed.")
+            raise DomainError(_("This warning is already closed."))
         warning.status = WarningStatus.CLOSED
         warning.closed_at = timezone.now()
         warning.closed_by = user

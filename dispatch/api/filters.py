@@ -7,10 +7,11 @@ class WorkOrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=WorkOrderStatus.choices)
     warning = django_filters.NumberFilter(field_name="warning_id")
     open = django_filters.BooleanFilter(method="filter_open")
+    department = django_filters.NumberFilter(field_name="department_id")
 
     class Meta:
         model = WorkOrder
-        fields = ["status", "warning", "is_overdue", "open"]
+        fields = ["status", "warning", "is_overdue", "open", "department"]
 
     def filter_open(self, queryset, name, value):
         closed = {"status": WorkOrderStatus.CLOSED}

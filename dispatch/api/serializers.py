@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from dispatch.models import WorkOrder, WorkOrderEvent
-from warning.api.serializers import WarningSummarySerializer
+from warning.api.serializers import WarningSummarySerializer, display_name
 
 
 class WorkOrderEventSerializer(serializers.ModelSerializer):
@@ -13,9 +13,7 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
         fields = ["kind", "kind_display", "actor", "note", "created_at"]
 
     def get_actor(self, event) -> str | None:
-        if event.actor is None:
-            return None
-        return event.actor.get_full_name() or event.actor.get_username()
+        return display_name(event.actor)
 
 
 class WorkOrderSerializer(serializers.ModelSerializer):

@@ -3,6 +3,13 @@ from rest_framework import serializers
 from warning.models import LEVEL_COLOURS, Warning, WarningTransition
 
 
+def display_name(user) -> str | None:
+    """How a person is named in timelines: full name, else user name."""
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
 class WarningSensorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
@@ -89,7 +96,7 @@ class WarningTransitionSerializer(serializers.ModelSerializer):
         ]
 
     def get_actor(self, transition) -> str | None:
-        return transition.actor.get_username() if transition.actor else None
+        return display_name(transition.actor)
 
 
 class WarningDetailSerializer(WarningSummarySerializer):
@@ -100,4 +107,4 @@ class WarningDetailSerializer(WarningSummarySerializer):
         fields = [*WarningSummarySerializer.Meta.fields, "closed_by", "transitions"]
 
     def get_closed_by(self, warning) -> str | None:
-        return warning.closed_by.get_username() if warning.closed_by else None
+        return display_name(warning.closed_by)
