@@ -14,8 +14,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from tests.live import ARTIFACTS
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -89,3 +87,15 @@ def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -
     page.fill("input[name=password]", password)
     page.click("form.login-form button[type=submit]")
     page.wait_for_url(lambda url: "/login/" not in url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _orm_beside_playwrights_event_loop():
+    """Playwright's sync API runs an event loop in this thread; the tests still use the ORM.
+
+    Set for the browser tests only, and never passed to the servers they
+    start (``tests.live.child_env`` drops it).
+    """
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -91,7 +91,7 @@ def test_with_the_database_down_the_api_answers_503():
         ingest = requests.post(
             f"http://127.0.0.1:{port}/api/v1/readings/",
             json=body,
-            headers={"Authorization": "Bearer some-token"},
+            headers={"Authorization": "Bearer some-token", "Accept-Language": "en"},
             timeout=20,
         )
         assert ingest.status_code == 503
