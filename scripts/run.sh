@@ -5,6 +5,7 @@
 #   PORT=8000        where daphne listens
 #   LOAD_DEMO=1      0 skips `manage.py load_demo_city`
 #   SIMULATOR=1      0 runs without the reading simulator
+#   SIMULATOR_ARGS   extra simulate_readings options, e.g. "--incident gas_leak"
 #   STOP_TIMEOUT=20  seconds a process gets to stop before it is killed
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -107,7 +108,9 @@ until port_open 127.0.0.1 "$PORT"; do
     sleep 0.3
 done
 if [[ "${SIMULATOR:-1}" != 0 ]] && group_alive "${PIDS[0]}"; then
-    start_process simulator "$VENV/bin/python" manage.py simulate_readings --url "http://127.0.0.1:$PORT"
+    read -r -a simulator_args <<<"${SIMULATOR_ARGS:-}"
+    start_process simulator "$VENV/bin/python" manage.py simulate_readings --url "http://127.0.0.1:$PORT" \
+        "${simulator_args[@]}"
 fi
 
 cat >&2 <<EOF
