@@ -22,7 +22,7 @@ from dispatch.models import (
     WorkOrderStatus,
 )
 from warning import services as warning_services
-from warning.models import Warning, WarningStatus
+from warning.models import Warning
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
 
@@ -121,11 +121,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warn
     if not is_duty_officer(user):
         raise PermissionDenied(_("Only duty officers may close a warning."))
     with transaction.atomic():
-        warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
-        if warning is None:
-            raise DomainError(_("This warning does not exist."))
-        if warning.status == WarningStatus.CLOSED:
-            raise DomainError(_("This warning is already closed."))
+        warning = warning_services.warning_lock_open(warning_id=warning_id)
         orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).select_related("department"))
         waiting = [order.department.name for order in orders if order.status != WorkOrderStatus.REPORTED]
         if waiting:

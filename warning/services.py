@@ -236,6 +236,16 @@ def _refresh_sensor_level(sensor_id: int) -> None:
     Sensor.objects.filter(pk=sensor_id).exclude(warning_level=level).update(warning_level=level)
 
 
+def warning_lock_open(*, warning_id: int) -> Warning:
+    """Lock an open warning for a change, inside the caller's transaction."""
+    warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
+    if warning is None:
+        raise DomainError(_("This warning does not exist."))
+    if warning.status == WarningStatus.CLOSED:
+        raise DomainError(_("This warning is already closed."))
+    return warning
+
+
 def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
     """Close an open warning with a disposal note (the end of the loop).
 
@@ -246,11 +256,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warn
     if not note:
         raise DomainError(_("Write a disposal note before closing the warning."))
     with transaction.atomic():
-        warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
-        if warning is None:
-            raise DomainError(_("This warning does not exist."))
-        if warning.status == WarningStatus.CLOSED:
-            raise DomainError(_("This warning is already closed."))
+        warning = warning_lock_open(warning_id=warning_id)
         warning.status = WarningStatus.CLOSED
         warning.closed_at = timezone.now()
         warning.closed_by = user
