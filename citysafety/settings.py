@@ -139,6 +139,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.mark_offline_sensors",
         "schedule": 60.0,
     },
+    "purge-expired-readings": {
+        "task": "monitoring.tasks.purge_expired_readings",
+        "schedule": 6 * 3600.0,
+    },
     "mark-overdue-work-orders": {
         "task": "dispatch.tasks.mark_overdue_work_orders",
         "schedule": 30.0,
@@ -227,6 +231,8 @@ SPECTACULAR_SETTINGS = {
 INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=1000)
 # How far ahead of the server clock a reading's timestamp may lie.
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
+# Readings older than this many days are deleted (0 keeps them all).
+READING_RETENTION_DAYS = env.int("READING_RETENTION_DAYS", default=0)
 # Base map tiles; empty means the district polygons alone form the base map.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
