@@ -39,6 +39,9 @@
     signedout: gettext("Your session has ended. Sign in again to receive updates."),
   };
 
+  // Sockets whose handshake succeeded (a refused one closes without opening).
+  const opened = new WeakSet();
+
   class Live extends EventTarget {
     constructor({ path = "/ws/live/", indicator = null } = {}) {
       super();
@@ -99,6 +102,7 @@
         return;
       }
       this.socket = socket;
+      socket.addEventListener("open", () => opened.add(socket));
       socket.addEventListener("message", (event) => this.onMessage(socket, event));
       socket.addEventListener("close", (event) => this.onClose(socket, event));
     }
@@ -132,13 +136,46 @@
       this.socket = null;
       this.stopHeartbeat();
       if (event.code === 4401) {
-        // The server refused the session: retrying cannot help.
-        this.setState("signedout");
-        this.dispatchEvent(new CustomEvent("signedout"));
+        this.signOut();
         return;
       }
       this.dispatchEvent(new CustomEvent("disconnected", { detail: { code: event.code } }));
+      // A handshake the server refuses (the session has ended: logged out
+      // elsewhere, expired) reaches the browser as a bare 1006, like a network
+      // failure. Ask the page itself: a redirect to the login page settles it.
+      if (!opened.has(socket) && !this.held) {
+        this.checkSession().then((signedIn) => {
+          // Something reconnected (or held the feed) while the probe ran.
+          if (this.socket || this.held || this.retryTimer) return;
+          if (signedIn) this.scheduleReconnect();
+          else this.signOut();
+        });
+        return;
+      }
       this.scheduleReconnect();
+    }
+
+    /** Resolves false only when the server answers that the session has ended. */
+    async checkSession() {
+      try {
+        const response = await fetch(window.location.pathname, {
+          method: "HEAD",
+          credentials: "same-origin",
+          redirect: "manual",
+          cache: "no-store",
+        });
+        return !(response.type === "opaqueredirect" || response.status === 401 || response.status === 403);
+      } catch (_error) {
+        return true; // the network is down: keep retrying
+      }
+    }
+
+    signOut() {
+      // The server refused the session: retrying cannot help.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.setState("signedout");
+      this.dispatchEvent(new CustomEvent("signedout"));
     }
 
     scheduleReconnect() {
