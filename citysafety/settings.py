@@ -231,6 +231,8 @@ SPECTACULAR_SETTINGS = {
 INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=1000)
 # How far ahead of the server clock a reading's timestamp may lie.
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
+# How old a reading may be: a gateway's buffer, not a clock stuck in 1970.
+INGEST_MAX_AGE_DAYS = env.int("INGEST_MAX_AGE_DAYS", default=30)
 # Readings older than this many days are deleted (0 keeps them all).
 READING_RETENTION_DAYS = env.int("READING_RETENTION_DAYS", default=0)
 # Base map tiles; empty means the district polygons alone form the base map.

@@ -18,6 +18,10 @@ class LiveConsumer(JsonWebsocketConsumer):
     def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept first: a socket refused during the handshake reaches the
+            # browser as a bare 1006, and the page could not tell "signed
+            # out" from "network down".
+            self.accept()
             self.close(code=4401)
             return
         self.is_duty = is_duty_officer(user)

@@ -39,6 +39,8 @@ def load_json(body: bytes) -> object:
         return json.loads(text, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise MalformedBodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
+    except RecursionError as exc:
+        raise MalformedBodyError("Malformed JSON: nested too deeply.") from exc
 
 
 def as_batch(data: object) -> list:
@@ -73,7 +75,9 @@ class SensorRef:
     is_active: bool
 
 
-def parse_timestamp(raw: object, now: datetime, max_future: timedelta) -> tuple[datetime | None, str]:
+def parse_timestamp(
+    raw: object, now: datetime, max_future: timedelta, max_age: timedelta
+) -> tuple[datetime | None, str]:
     if not isinstance(raw, str):
         return None, "must be an ISO 8601 timestamp string with a time zone."
     try:
@@ -87,6 +91,8 @@ def parse_timestamp(raw: object, now: datetime, max_future: timedelta) -> tuple[
             None,
             f"'{raw[:40]}' lies more than {int(max_future.total_seconds())} s in the future; check the gateway clock.",
         )
+    if when < now - max_age:
+        return None, f"'{raw[:40]}' is more than {max_age.days} days old; check the gateway clock."
     return when, ""
 
 
@@ -108,6 +114,7 @@ def validate_items(
     sensors: dict[str, SensorRef],
     gateway_id: int,
     max_future: timedelta,
+    max_age: timedelta,
     now: datetime | None = None,
 ) -> ValidBatch:
     """Check each item; keep the valid ones, describe each invalid one.
@@ -127,7 +134,7 @@ def validate_items(
                 batch.errors.append(ItemError(index, name, "is required."))
             continue
         code = item["sensor"]
-        if not isinstance(code, str) or not code:
+        if not isinstance(code, str) or not code or "\x00" in code:
             batch.errors.append(ItemError(index, "sensor", "must be a sensor code (a non-empty string)."))
             continue
         sensor = sensors.get(code)
@@ -140,7 +147,7 @@ def validate_items(
         if not sensor.is_active:
             batch.errors.append(ItemError(index, "sensor", f"sensor '{code}' is disabled."))
             continue
-        observed_at, problem = parse_timestamp(item["observed_at"], now, max_future)
+        observed_at, problem = parse_timestamp(item["observed_at"], now, max_future, max_age)
         if observed_at is None:
             batch.errors.append(ItemError(index, "observed_at", problem))
             continue
@@ -158,4 +165,9 @@ def validate_items(
 
 
 def sensor_codes(items: list) -> set[str]:
-    return {item["sensor"] for item in items if isinstance(item, dict) and isinstance(item.get("sensor"), str)}
+    """The codes worth looking up (PostgreSQL text cannot hold a NUL)."""
+    return {
+        item["sensor"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("sensor"), str) and "\x00" not in item["sensor"]
+    }

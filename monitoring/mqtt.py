@@ -38,12 +38,24 @@ class Reply:
     body: dict
 
 
+def _gateway_code(topic: str) -> str | None:
+    match = re.fullmatch(rf"{re.escape(settings.MQTT_TOPIC_PREFIX)}/(?P<code>[-\w]+)/readings", topic)
+    return match["code"] if match else None
+
+
+def error_reply(topic: str) -> Reply | None:
+    """The answer to a message that failed unexpectedly."""
+    code = _gateway_code(topic)
+    if code is None:
+        return None
+    return Reply(result_topic(code), {"status": 500, "detail": "The message could not be processed."})
+
+
 def handle_message(topic: str, payload: bytes) -> Reply | None:
     """Ingest one MQTT message; returns the reply to publish (None: topic not ours)."""
-    match = re.fullmatch(rf"{re.escape(settings.MQTT_TOPIC_PREFIX)}/(?P<code>[-\w]+)/readings", topic)
-    if match is None:
+    code = _gateway_code(topic)
+    if code is None:
         return None
-    code = match["code"]
     reply_to = result_topic(code)
     try:
         return Reply(reply_to, _ingest(code, payload))

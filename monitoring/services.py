@@ -76,6 +76,7 @@ def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
         sensors=sensors,
         gateway_id=gateway.pk,
         max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS),
+        max_age=timedelta(days=settings.INGEST_MAX_AGE_DAYS),
     )
     if not batch.rows:
         return IngestResult(accepted=0, duplicates=batch.duplicates_in_batch, errors=batch.errors)

@@ -81,6 +81,8 @@ def test_bad_mqtt_messages_get_specific_replies_and_keep_the_valid_readings(brid
     when = (timezone.now() - timedelta(seconds=5)).isoformat()
 
     assert publish(mqtt_client, gateway.code, b"{not json")["status"] == 400
+    # Nested past Python's recursion limit, and no token: refused, the bridge lives on.
+    assert publish(mqtt_client, gateway.code, b"[" * 100_000 + b"]" * 100_000)["status"] == 400
     assert publish(mqtt_client, gateway.code, {"readings": []})["status"] == 401
     assert publish(mqtt_client, gateway.code, {"token": "wrong", "readings": []})["status"] == 401
     assert publish(mqtt_client, "another-gw", {"token": gateway.token, "readings": []})["status"] == 401
@@ -98,3 +100,4 @@ def test_bad_mqtt_messages_get_specific_replies_and_keep_the_valid_readings(brid
     assert reply["errors"][0]["index"] == 0
     assert "finite" in reply["errors"][0]["message"]
     assert Reading.objects.get().value == 3.5
+    assert bridge.popen.poll() is None

@@ -1,7 +1,7 @@
 """POST /api/v1/readings/: a gateway's batch, the good and the nasty."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.test import override_settings
@@ -87,10 +87,11 @@ def test_a_duplicate_inside_one_batch_counts_once(client, gateway, sensors):
 
 
 def test_the_same_instant_in_another_zone_is_a_duplicate(client, gateway, sensors):
-    utc = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
+    utc = (timezone.now() - timedelta(hours=1)).replace(microsecond=0).astimezone(UTC)
+    shanghai = utc.astimezone(timezone.get_fixed_timezone(8 * 60))
     body = [
-        {"sensor": sensors[0].code, "observed_at": "2026-11-21T00:00:00Z", "value": 1.0},
-        {"sensor": sensors[0].code, "observed_at": "2026-11-21T08:00:00+08:00", "value": 2.0},
+        {"sensor": sensors[0].code, "observed_at": utc.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": 1.0},
+        {"sensor": sensors[0].code, "observed_at": shanghai.isoformat(), "value": 2.0},
     ]
     response = post(client, gateway, body)
     assert response.json()["duplicates"] == 1
@@ -110,6 +111,8 @@ def test_the_same_instant_in_another_zone_is_a_duplicate(client, gateway, sensor
         ({"sensor": "GAS-0001", "observed_at": "yesterday", "value": 1}, "observed_at", "is not an ISO 8601 timestamp"),
         ({"sensor": "GAS-0001", "observed_at": 1732176000, "value": 1}, "observed_at", "must be an ISO 8601 timestamp"),
         ({"sensor": "GAS-0001", "observed_at": "FUTURE", "value": 1}, "observed_at", "in the future"),
+        ({"sensor": "GAS-0001", "observed_at": "1970-01-01T00:00:00Z", "value": 1}, "observed_at", "days old"),
+        ({"sensor": "GAS\u00000001", "observed_at": "NOW", "value": 1}, "sensor", "must be a sensor code"),
         ({"observed_at": "NOW", "value": 1}, "sensor", "is required"),
         ({"sensor": "GAS-0001", "value": 1}, "observed_at", "is required"),
         ({"sensor": "GAS-0001", "observed_at": "NOW"}, "value", "is required"),
@@ -177,6 +180,7 @@ def test_a_disabled_sensor_is_refused(client, gateway, sensors):
         ("", 400, "Malformed JSON"),
         ('{"sensor": "GAS-0001"}', 400, "must be a JSON array"),
         ("[]", 400, "The batch is empty"),
+        ("[" * 100_000 + "]" * 100_000, 400, "nested too deeply"),
         (b"\xff\xfe[]", 400, "not UTF-8"),
     ],
 )

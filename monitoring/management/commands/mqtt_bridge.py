@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from monitoring.mqtt import handle_message, subscription
+from monitoring.mqtt import error_reply, handle_message, subscription
 
 log = logging.getLogger("monitoring.mqtt")
 
@@ -44,7 +44,14 @@ class Command(BaseCommand):
 
         def on_message(client, userdata, message):
             close_old_connections()
-            reply = handle_message(message.topic, message.payload)
+            try:
+                reply = handle_message(message.topic, message.payload)
+            except Exception:
+                # Anyone may publish to the broker: one poisonous message must
+                # not stop the bridge (and, redelivered at QoS 1, stop it again
+                # on every restart). It is logged and answered, then dropped.
+                log.exception("mqtt message on %s could not be handled", message.topic)
+                reply = error_reply(message.topic)
             if reply is not None:
                 client.publish(reply.topic, json.dumps(reply.body, ensure_ascii=False), qos=1)
                 log.info("mqtt %s -> %s", message.topic, reply.body.get("status"))
