@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.db import transaction
@@ -233,6 +234,9 @@ class UserSpec:
     department: str = ""
     is_superuser: bool = False
 
+
+# Every department without a named account below signs in as its code.
+DEPARTMENT_PASSWORD = "citysafety-demo"  # noqa: S105 - a demo account, printed by make run
 
 USERS: tuple[UserSpec, ...] = (
     UserSpec("admin", "citysafety-admin", ADMINISTRATOR, is_superuser=True),
@@ -508,9 +512,9 @@ def rule_name(spec: SensorTypeSpec) -> str:
 
 def load_threshold_rules(sensor_types: dict[str, SensorType]) -> int:
     for spec in SENSOR_TYPES:
-        rule = ThresholdRule.objects.filter(
-            sensor_type=sensor_types[spec.code], sensor=None, name=rule_name(spec)
-        ).first() or ThresholdRule(sensor_type=sensor_types[spec.code], name=rule_name(spec))
+        if ThresholdRule.objects.filter(sensor_type=sensor_types[spec.code], sensor=None).exists():
+            continue  # created once, then the administrator's: a reload keeps edits
+        rule = ThresholdRule(sensor_type=sensor_types[spec.code], name=rule_name(spec))
         rule.direction = spec.rule.direction
         rule.level3_threshold = spec.rule.level3_threshold
         rule.level2_threshold = spec.rule.level2_threshold
@@ -557,7 +561,8 @@ def load_routing_policies(domains: dict[str, RiskDomain], departments: dict[str,
     count = 0
     for spec in DOMAINS:
         for level in (Level.III, Level.II, Level.I):
-            policy, _ = RoutingPolicy.objects.update_or_create(
+            # Created once, then the administrator's: a reload keeps edits.
+            policy, created = RoutingPolicy.objects.get_or_create(
                 domain=domains[spec.code],
                 level=level,
                 defaults={
@@ -572,7 +577,8 @@ def load_routing_policies(domains: dict[str, RiskDomain], departments: dict[str,
                 codes = ("command-office",)
             else:
                 codes = ()
-            policy.departments.set([departments[code] for code in codes])
+            if created:
+                policy.departments.set([departments[code] for code in codes])
             count += 1
     return count
 
@@ -629,19 +635,39 @@ def load_sensors(
 
 
 def load_users(departments: dict[str, Department]) -> int:
+    """The named demo accounts, and one staff account per other department.
+
+    Passwords are set when an account is created, never again: setting one
+    signs its holder out everywhere, and ``make run`` loads the city each
+    time. Every department gets an account so that a warning's whole loop
+    (every routed department reports) can be played with demo logins.
+    """
     user_model = get_user_model()
-    for spec in USERS:
-        user, _ = user_model.objects.get_or_create(username=spec.username)
-        user.is_superuser = spec.is_superuser
-        user.is_staff = spec.is_superuser
+    named_departments = {spec.department for spec in USERS if spec.department}
+    specs = [
+        *USERS,
+        *(
+            UserSpec(code, DEPARTMENT_PASSWORD, DEPARTMENT_STAFF, department=code)
+            for code in sorted(departments)
+            if code not in named_departments
+        ),
+    ]
+    existing = {user.username: user for user in user_model.objects.filter(username__in=[s.username for s in specs])}
+    hashes: dict[str, str] = {}  # hashing is slow on purpose; the department accounts share one
+    for spec in specs:
+        user = existing.get(spec.username)
+        if user is None:
+            if spec.password not in hashes:
+                hashes[spec.password] = make_password(spec.password)
+            user = user_model(username=spec.username, password=hashes[spec.password])
+        user.is_superuser = user.is_staff = spec.is_superuser
         user.is_active = True
-        # Demo accounts: the password is reset on every run so the README's
-        # credentials always work.
-        user.set_password(spec.password)
+        if spec.department and not user.first_name:
+            user.first_name = departments[spec.department].name
         user.save()
         user.groups.set([Group.objects.get_or_create(name=spec.role)[0]])
         if spec.department:
             Membership.objects.update_or_create(user=user, defaults={"department": departments[spec.department]})
         else:
             Membership.objects.filter(user=user).delete()
-    return len(USERS)
+    return len(specs)

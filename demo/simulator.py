@@ -489,13 +489,21 @@ class Poster:
     """
 
     def __init__(
-        self, session: requests.Session, base_url: str, tokens: dict[str, str], backlog_limit: int = BACKLOG_LIMIT
+        self,
+        session: requests.Session,
+        base_url: str,
+        tokens: dict[str, str],
+        backlog_limit: int = BACKLOG_LIMIT,
+        reissue: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.url = readings_url(base_url)
         self.tokens = tokens
         self.backlog_limit = backlog_limit
         self.backlog: dict[str, list[dict]] = {}
+        # Gets a gateway a new token when its own was replaced (by another
+        # simulator, or in the admin), so a long run heals itself.
+        self.reissue = reissue
 
     def post_round(self, items_by_gateway: dict[str, list[dict]]) -> RoundReport:
         report = RoundReport()
@@ -518,7 +526,11 @@ class Poster:
         if not result.problem:
             return
         problem = result.problem
-        if result.status == 401:
+        if result.status == 401 and self.reissue is not None:
+            self.tokens[gateway] = self.reissue(gateway)
+            problem += " (token rejected: a new one was issued; the readings go again next round)"
+            self.backlog.setdefault(gateway, []).extend(chunk)
+        elif result.status == 401:
             problem += " (token rejected: did another simulate_readings issue new tokens?)"
         gateways = report.failures.setdefault(problem, [])
         if gateway not in gateways:

@@ -125,6 +125,8 @@ Demo logins (user / password):
   duty  / citysafety-duty     duty officer
   gas   / citysafety-gas      gas company staff
   water / citysafety-water    water company staff
+  every other department signs in as its code (housing-bureau, command-office,
+  gov-340102, …) with the password citysafety-demo
 Press Ctrl-C to stop.
 
 EOF

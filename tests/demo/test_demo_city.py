@@ -10,7 +10,16 @@ from django.db.models import Count, F
 from django.test import override_settings
 
 from citysafety.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
-from demo.city import DEMO_GATEWAYS, DEPARTMENTS, DOMAINS, LIFELINE_DOMAINS, SENSOR_TYPES, URBAN_DISTRICTS, USERS
+from demo.city import (
+    DEMO_GATEWAYS,
+    DEPARTMENT_PASSWORD,
+    DEPARTMENTS,
+    DOMAINS,
+    LIFELINE_DOMAINS,
+    SENSOR_TYPES,
+    URBAN_DISTRICTS,
+    USERS,
+)
 from dispatch.models import Department, DepartmentKind, Membership, RoutingPolicy
 from monitoring.models import District, Gateway, RiskDomain, Sensor, SensorType
 from warning.models import ThresholdRule
@@ -166,18 +175,32 @@ def test_the_demo_users_sign_in_with_their_roles_and_departments():
     assert departments["duty"] is None
 
 
-def test_loading_again_duplicates_nothing_and_resets_passwords():
+def test_loading_again_duplicates_nothing_and_keeps_what_people_changed():
     before = row_counts()
     duty = get_user_model().objects.get(username="duty")
     duty.set_password("changed-by-someone")
     duty.save()
+    policy = RoutingPolicy.objects.get(domain__code="gas", level=3)
+    policy.ack_deadline_minutes = 5
+    policy.save()
     out = StringIO()
 
     call_command("load_demo_city", stdout=out)
 
     assert row_counts() == before
     assert f"Sensors {sum(s.count for s in SENSOR_TYPES)} (0 new)" in out.getvalue()
-    assert authenticate(username="duty", password="citysafety-duty") is not None
+    # A reload must not sign people out nor undo the administrator's edits.
+    assert authenticate(username="duty", password="changed-by-someone") is not None
+    assert RoutingPolicy.objects.get(pk=policy.pk).ack_deadline_minutes == 5
+
+
+def test_every_department_has_a_demo_account_so_every_loop_can_close():
+    for department in Department.objects.all():
+        members = Membership.objects.filter(department=department).select_related("user")
+        assert members.exists(), department.code
+    command = authenticate(username="command-office", password=DEPARTMENT_PASSWORD)
+    assert command is not None
+    assert command.membership.department.code == "command-office"
 
 
 # --- simulate_readings on the loaded city ------------------------------------

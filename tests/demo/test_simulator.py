@@ -314,6 +314,20 @@ def test_a_rejected_token_is_reported_and_not_retried(stub_api):
     assert poster.backlog == {}
 
 
+def test_a_rejected_token_is_replaced_and_the_readings_go_again(stub_api):
+    stub_api.replies.append((401, {"detail": "Unknown gateway token."}))
+    items = [reading_item("GAS-0001", MIDNIGHT, 1.0)]
+    with requests.Session() as session:
+        poster = Poster(session, stub_api.url, {"gw-gas": "old"}, reissue=lambda code: f"new-{code}")
+        report = poster.post_round({"gw-gas": items})
+        poster.post_round({"gw-gas": []})
+
+    assert "a new one was issued" in str(report)
+    assert poster.tokens == {"gw-gas": "new-gw-gas"}
+    assert stub_api.requests[1]["body"] == items
+    assert stub_api.requests[1]["authorization"] == "Bearer new-gw-gas"
+
+
 def test_a_server_that_is_down_is_survived(closed_port_url):
     items = [reading_item("GAS-0001", MIDNIGHT, 1.0)]
     with requests.Session() as session:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from demo.city import USERS, load_demo_city
+from demo.city import DEPARTMENT_PASSWORD, USERS, load_demo_city
 
 
 class Command(BaseCommand):
@@ -20,6 +20,8 @@ class Command(BaseCommand):
             f"routing policies {summary.routing_policies}"
         )
         logins = ", ".join(f"{u.username}/{u.password}" for u in USERS)
-        self.stdout.write(f"Users {summary.users}: {logins}")
+        self.stdout.write(
+            f"Users {summary.users}: {logins}; every other department: <department code>/{DEPARTMENT_PASSWORD}"
+        )
         self.stdout.write("Gateway tokens are issued afresh by simulate_readings.")
         self.stdout.write(self.style.SUCCESS(f"Demo city loaded in {summary.seconds:.1f} s."))

@@ -61,7 +61,9 @@ class Command(BaseCommand):
             f"every {options['interval']:g} s (fresh gateway tokens issued). Ctrl-C stops."
         )
         with requests.Session() as session:
-            poster = Poster(session, options["url"], tokens)
+            poster = Poster(
+                session, options["url"], tokens, reissue=lambda code: issue_tokens([code]).get(code, tokens[code])
+            )
             try:
                 run_rounds(
                     simulation,
