@@ -1,9 +1,11 @@
 """Shared pieces of the REST API."""
 
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,6 +29,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "30"},
         )
+    if isinstance(exc, Http404) and str(exc).endswith("matches the given query."):
+        # Django's own "No WorkOrder matches the given query." is English and
+        # names a model; DRF's "Not found." is translated and says enough.
+        exc = NotFound()
     return drf_exception_handler(exc, context)
 
 

@@ -127,7 +127,8 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warn
         if waiting:
             raise DomainError(
                 _("Wait for every department to report before closing; still waiting for: %(names)s.")
-                % {"names": ", ".join(waiting)}
+                # Translators: joins department names in a list ("、" in Chinese).
+                % {"names": _(", ").join(waiting)}
             )
         warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note)
         now = timezone.now()

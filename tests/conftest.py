@@ -16,6 +16,16 @@ use_test_redis()
 
 
 @pytest.fixture(autouse=True)
+def _messages_in_english():
+    """Services' messages are asserted in English; Chinese stays the default
+    of every request (its language comes from the request, not from here)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The real hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -132,6 +132,17 @@ class ThresholdRule(models.Model):
                         % {"t2": t2}
                     }
                 )
+        if self.dead_band is not None and self.dead_band >= abs(t2 - t3):
+            # A band as wide as the step to Level II would keep a warning
+            # from ever recovering once it dropped below Level III.
+            raise ValidationError(
+                {
+                    "dead_band": _(
+                        "Make the dead band smaller than the gap between the Level III and Level II thresholds (%(gap)s)."
+                    )
+                    % {"gap": f"{abs(t2 - t3):g}"}
+                }
+            )
 
     def thresholds(self) -> dict[int, float]:
         return {1: self.level1_threshold, 2: self.level2_threshold, 3: self.level3_threshold}

@@ -80,15 +80,6 @@ def reach():
     return reach
 
 
-@pytest.fixture(autouse=True)
-def in_english():
-    """Messages are asserted in English; Chinese is the default language."""
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
 @pytest.fixture
 def client():
     from django.test import Client

@@ -271,3 +271,12 @@ def test_thresholds_out_of_order_are_refused_naming_the_field(rule, direction, t
     with pytest.raises(ValidationError) as error:
         rule.full_clean()
     assert field in error.value.message_dict
+
+
+def test_a_dead_band_as_wide_as_the_step_to_level_two_is_refused(rule):
+    rule.dead_band = 10.0  # Level III 10, Level II 20: such a warning could never recover
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert "dead_band" in error.value.message_dict
+    rule.dead_band = 9.5
+    rule.full_clean()
