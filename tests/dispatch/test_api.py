@@ -174,3 +174,28 @@ def test_the_api_schema_and_docs_are_served(client, duty_officer):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
     assert b"cdn.jsdelivr" not in docs.content
+
+
+def test_the_openapi_schema_is_valid_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert "/api/v1/work-orders/{id}/acknowledge/" in (tmp_path / "schema.yml").read_text()
+
+
+def test_the_work_order_list_takes_few_queries(client, city, reach, staff_a, django_assert_max_num_queries):
+    from tests.factories import SensorFactory
+
+    for n in range(10):
+        reach(
+            SensorFactory(
+                code=f"GAS-2{n:03d}",
+                sensor_type=city["gas_sensor"].sensor_type,
+                owner_department=staff_a.membership.department,
+            ),
+            12.0,
+        )
+    client.force_login(staff_a)
+    with django_assert_max_num_queries(10):
+        response = client.get("/api/v1/work-orders/")
+    assert response.json()["count"] == 10
