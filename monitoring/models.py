@@ -125,6 +125,9 @@ class Sensor(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=SensorStatus.choices, default=SensorStatus.UNKNOWN)
     latest_value = models.FloatField(_("latest value"), null=True, blank=True)
     latest_observed_at = models.DateTimeField(_("latest reading at"), null=True, blank=True)
+    # The newest stored reading by arrival (ids grow as readings arrive): the
+    # evaluation sweep compares it with each rule's watermark.
+    latest_reading_id = models.BigIntegerField(_("newest reading id"), null=True, blank=True, editable=False)
     # Level of the sensor's most severe open warning (1 = most severe), kept
     # here by the warning app so the map never joins warnings.
     warning_level = models.PositiveSmallIntegerField(_("warning level"), null=True, blank=True)

@@ -45,17 +45,36 @@ _INSERT_READINGS = """
     INSERT INTO monitoring_reading (sensor_id, observed_at, value, received_at)
     VALUES %s
     ON CONFLICT (sensor_id, observed_at) DO NOTHING
-    RETURNING sensor_id, observed_at, value
+    RETURNING id, sensor_id, observed_at, value
 """
 
-# Only moves a sensor's latest value forward: a late reading from a gateway's
-# buffer must not overwrite a newer one.
+# The latest value and time only move forward: a late reading from a
+# gateway's buffer must not overwrite a newer one. The newest reading id
+# always moves: the evaluation sweep follows it.
 _UPDATE_LATEST = """
     UPDATE monitoring_sensor AS s
-    SET latest_value = v.value, latest_observed_at = v.observed_at, status = 'online'
-    FROM (VALUES %s) AS v (id, observed_at, value)
-    WHERE s.id = v.id AND (s.latest_observed_at IS NULL OR s.latest_observed_at < v.observed_at)
+    SET latest_value = CASE WHEN s.latest_observed_at IS NULL OR s.latest_observed_at < v.observed_at
+                            THEN v.value ELSE s.latest_value END,
+        status = CASE WHEN s.latest_observed_at IS NULL OR s.latest_observed_at < v.observed_at
+                      THEN 'online' ELSE s.status END,
+        latest_observed_at = GREATEST(s.latest_observed_at, v.observed_at),
+        latest_reading_id = GREATEST(s.latest_reading_id, v.reading_id)
+    FROM (VALUES %s) AS v (id, observed_at, value, reading_id)
+    WHERE s.id = v.id
 """
+
+
+def sensors_lock(cursor, sensor_ids: list[int]) -> None:
+    """Lock sensor rows, always in id order so that two lockers cannot deadlock.
+
+    Ingestion holds these locks from before it inserts until it commits,
+    and evaluation takes them too: so when evaluation holds a sensor, every
+    reading of it with a smaller id has committed, and the id watermark
+    skips none.
+    """
+    cursor.execute(
+        "SELECT id FROM monitoring_sensor WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [sorted(sensor_ids)]
+    )
 
 
 def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
@@ -83,6 +102,7 @@ def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
 
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        sensors_lock(cursor, list({sensor_id for sensor_id, _, _ in batch.rows}))
         inserted = execute_values(
             cursor.cursor,
             _INSERT_READINGS,
@@ -90,19 +110,24 @@ def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
             page_size=len(batch.rows),
             fetch=True,
         )
-        latest: dict[int, tuple[datetime, float]] = {}
-        for sensor_id, observed_at, value in inserted:
-            if sensor_id not in latest or latest[sensor_id][0] < observed_at:
-                latest[sensor_id] = (observed_at, value)
-        if latest:
+        # Per sensor: the newest observation (time, value) and the newest id.
+        newest: dict[int, tuple[datetime, float, int]] = {}
+        for reading_id, sensor_id, observed_at, value in inserted:
+            known = newest.get(sensor_id)
+            if known is None:
+                newest[sensor_id] = (observed_at, value, reading_id)
+            else:
+                when, latest_value = (observed_at, value) if observed_at > known[0] else known[:2]
+                newest[sensor_id] = (when, latest_value, max(known[2], reading_id))
+        if newest:
             execute_values(
                 cursor.cursor,
                 _UPDATE_LATEST,
-                [(sensor_id, when, value) for sensor_id, (when, value) in latest.items()],
-                template="(%s::bigint, %s::timestamptz, %s::double precision)",
-                page_size=len(latest),
+                [(sensor_id, *row) for sensor_id, row in sorted(newest.items())],
+                template="(%s::bigint, %s::timestamptz, %s::double precision, %s::bigint)",
+                page_size=len(newest),
             )
-            readings_stored.send(sender=Gateway, sensor_ids=set(latest))
+            readings_stored.send(sender=Gateway, sensor_ids=set(newest))
         Gateway.objects.filter(pk=gateway.pk).update(last_seen_at=now)
 
     duplicates = batch.duplicates_in_batch + len(batch.rows) - len(inserted)

@@ -238,13 +238,19 @@ class WarningTransition(models.Model):
 class RuleState(models.Model):
     """Evaluation state of one rule on one sensor.
 
-    Its row is the lock that serialises evaluation of a sensor across worker
-    processes, and its watermark makes evaluation idempotent: readings at or
-    before ``evaluated_through`` are never evaluated again.
+    Its watermark makes evaluation idempotent: a reading is evaluated once,
+    whatever the order readings arrive in. (Evaluation of a sensor is
+    serialised on the sensor's row, which ingestion locks too.)
     """
 
     sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="+")
     rule = models.ForeignKey(ThresholdRule, models.CASCADE, related_name="states")
+    # The watermark: readings with a greater id are new to this rule. By id,
+    # not time, so a late reading or a gateway clock running fast cannot
+    # hide a reading from evaluation.
+    last_reading_id = models.BigIntegerField(null=True, blank=True)
+    # The newest observation time evaluated: an older reading arriving later
+    # may still open or escalate a warning, but not recover it.
     evaluated_through = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from citysafety.roles import is_duty_officer
@@ -71,24 +72,24 @@ def warning_payload(warning_id: int) -> dict | None:
 
 
 def sensors_with_unevaluated_readings(*, limit: int = 5000) -> list[int]:
-    """Sensors whose latest reading is newer than a rule state's watermark.
+    """Sensors holding readings past a rule state's watermark.
 
     Catches what a lost task left behind (Redis or the worker down when the
     batch was stored). Sensors with a rule but no state row yet count too.
     """
     recent = timezone.now() - timedelta(days=1)
     behind = (
-        RuleState.objects.filter(sensor__latest_observed_at__gt=F("evaluated_through"))
+        RuleState.objects.filter(sensor__latest_reading_id__gt=Coalesce(F("last_reading_id"), 0))
+        .order_by("sensor_id")
         .values_list("sensor_id", flat=True)
         .distinct()[:limit]
     )
     ids = set(behind)
     never = (
-        Sensor.objects.filter(latest_observed_at__gte=recent, is_active=True)
-        .filter(
-            Q(sensor_type__threshold_rules__is_active=True) | Q(threshold_rules__is_active=True),
-        )
+        Sensor.objects.filter(latest_reading_id__isnull=False, latest_observed_at__gte=recent, is_active=True)
+        .filter(Q(sensor_type__threshold_rules__is_active=True) | Q(threshold_rules__is_active=True))
         .exclude(pk__in=RuleState.objects.values("sensor_id"))
+        .order_by("pk")
         .values_list("pk", flat=True)
         .distinct()[:limit]
     )

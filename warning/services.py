@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from citysafety import realtime
 from citysafety.api import DomainError
 from monitoring.models import Sensor
+from monitoring.services import sensors_lock
 from warning import selectors
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
@@ -38,11 +39,10 @@ CHUNK_SIZE = 200
 def sensors_evaluate(*, sensor_ids: list[int]) -> int:
     """Evaluate the new readings of these sensors; returns transitions written.
 
-    Works in chunks of sensors, one transaction each. Two processes
-    evaluating the same sensors serialise on the rule-state rows (locked in
-    one order, so they cannot deadlock), and each evaluates only the
-    readings past the watermark the other left, so the result equals one
-    process doing it all.
+    Works in chunks of sensors, one transaction each, holding the sensors'
+    rows (the lock ingestion takes too, always in id order). Each rule
+    evaluates the readings past its id watermark, so a retry, a second
+    worker or the sweep evaluate nothing twice.
     """
     ids = sorted(set(sensor_ids))
     transitions = 0
@@ -56,22 +56,19 @@ def sensor_evaluate(*, sensor_id: int) -> int:
 
 
 def _evaluate_chunk(sensor_ids: list[int]) -> int:
-    sensors = {s.pk: s for s in Sensor.objects.select_related("sensor_type").filter(pk__in=sensor_ids)}
-    rules_by_sensor = selectors.rules_for_sensors(list(sensors.values()))
-    pairs = [(sensor_id, rule.pk) for sensor_id, rules in rules_by_sensor.items() for rule in rules]
-    if not pairs:
-        return 0
-    rules = {rule.pk: rule for rules in rules_by_sensor.values() for rule in rules}
     transitions = 0
     with transaction.atomic():
-        _ensure_states(pairs)
-        states = list(
-            RuleState.objects.select_for_update()
-            .filter(sensor_id__in=list(rules_by_sensor), rule_id__in=list(rules))
-            .order_by("sensor_id", "rule_id")
-        )
-        states = [state for state in states if state.rule_id in {r.pk for r in rules_by_sensor[state.sensor_id]}]
-        readings = _readings_after_watermarks(states)
+        with connection.cursor() as cursor:
+            sensors_lock(cursor, sensor_ids)
+        sensors = {s.pk: s for s in Sensor.objects.select_related("sensor_type").filter(pk__in=sensor_ids)}
+        rules_by_sensor = selectors.rules_for_sensors(list(sensors.values()))
+        pairs = {(sensor_id, rule.pk) for sensor_id, rules in rules_by_sensor.items() for rule in rules}
+        states = _states_in_effect(list(sensors), pairs)
+        if not states:
+            return 0
+        rules = {rule.pk: rule for rules in rules_by_sensor.values() for rule in rules}
+        floor = timezone.now() - FIRST_EVALUATION_LOOKBACK
+        readings = _new_readings(states, floor)
         open_warnings = {
             (w.sensor_id, w.rule_id): w
             for w in Warning.objects.select_for_update()
@@ -81,18 +78,27 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
         moved: list[RuleState] = []
         touched_sensors = set()
         for state in states:
-            since = state.evaluated_through
-            series = [(at, value) for at, value in readings.get(state.sensor_id, ()) if since is None or at > since]
+            series = [
+                (reading_id, at, value)
+                for reading_id, at, value in readings.get(state.sensor_id, ())
+                if (reading_id > state.last_reading_id if state.last_reading_id is not None else at >= floor)
+            ]
             if not series:
                 continue
-            series = series[:MAX_READINGS_PER_RUN]
             warning = open_warnings.get((state.sensor_id, state.rule_id))
             changed = 0
-            for observed_at, value in series:
+            for _reading_id, observed_at, value in series:
                 warning, step = _apply_reading(
-                    sensors[state.sensor_id], rules[state.rule_id], warning, observed_at, value
+                    sensors[state.sensor_id],
+                    rules[state.rule_id],
+                    warning,
+                    observed_at,
+                    value,
+                    newest_at=state.evaluated_through,
                 )
                 changed += step
+                if state.evaluated_through is None or observed_at > state.evaluated_through:
+                    state.evaluated_through = observed_at
             if warning is not None:
                 warning.save(
                     update_fields=["level", "status", "last_value", "peak_value", "last_observed_at", "recovered_at"]
@@ -100,54 +106,87 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
             if changed:
                 touched_sensors.add(state.sensor_id)
                 transitions += changed
-            state.evaluated_through = series[-1][0]
+            state.last_reading_id = max(reading_id for reading_id, _, _ in series)
             moved.append(state)
         if moved:
-            RuleState.objects.bulk_update(moved, ["evaluated_through"])
+            RuleState.objects.bulk_update(moved, ["last_reading_id", "evaluated_through"])
         for sensor_id in sorted(touched_sensors):
             _refresh_sensor_level(sensor_id)
     return transitions
 
 
-def _ensure_states(pairs: list[tuple[int, int]]) -> None:
-    # INSERT … ON CONFLICT, not get_or_create: two processes racing to create
-    # the row must both end up locking the same one, not fail.
+def _states_in_effect(sensor_ids: list[int], pairs: set[tuple[int, int]]) -> list[RuleState]:
+    """The state rows of the rules in effect, created where missing.
+
+    Rows of rules no longer in effect (deactivated, or overridden by a rule
+    on the sensor) are deleted: the sweep would otherwise find them behind
+    for ever.
+    """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO warning_rulestate (sensor_id, rule_id, evaluated_through) "
-            "SELECT s, r, NULL FROM unnest(%s::bigint[], %s::bigint[]) AS p (s, r) "
-            "ON CONFLICT (sensor_id, rule_id) DO NOTHING",
-            [[s for s, _ in pairs], [r for _, r in pairs]],
-        )
+        if pairs:
+            cursor.execute(
+                "INSERT INTO warning_rulestate (sensor_id, rule_id) "
+                "SELECT s, r FROM unnest(%s::bigint[], %s::bigint[]) AS p (s, r) "
+                "ON CONFLICT (sensor_id, rule_id) DO NOTHING",
+                [[s for s, _ in sorted(pairs)], [r for _, r in sorted(pairs)]],
+            )
+    states = list(RuleState.objects.filter(sensor_id__in=sensor_ids).order_by("sensor_id", "rule_id"))
+    stale = [state.pk for state in states if (state.sensor_id, state.rule_id) not in pairs]
+    if stale:
+        RuleState.objects.filter(pk__in=stale).delete()
+    return [state for state in states if (state.sensor_id, state.rule_id) in pairs]
 
 
-def _readings_after_watermarks(states: list[RuleState]) -> dict[int, list[tuple[datetime, float]]]:
-    """Each sensor's readings after its earliest watermark, oldest first, in one query."""
-    floor = timezone.now() - FIRST_EVALUATION_LOOKBACK
-    since: dict[int, datetime] = {}
+def _new_readings(states: list[RuleState], floor: datetime) -> dict[int, list[tuple[int, datetime, float]]]:
+    """Each sensor's readings past its rules' watermarks, in observation order.
+
+    A rule seen for the first time starts at ``floor`` (recent history
+    only). At most MAX_READINGS_PER_RUN per sensor, the earliest to arrive
+    first; the rest wait for the next run.
+    """
+    after: dict[int, int | None] = {}
     for state in states:
-        mark = state.evaluated_through or floor
-        since[state.sensor_id] = min(since.get(state.sensor_id, mark), mark)
-    if not since:
-        return {}
-    readings: dict[int, list[tuple[datetime, float]]] = {}
+        mark = state.last_reading_id
+        if state.sensor_id not in after:
+            after[state.sensor_id] = mark
+        elif mark is not None:
+            known = after[state.sensor_id]
+            after[state.sensor_id] = mark if known is None else min(known, mark)
+    ids = list(after)
+    readings: dict[int, list[tuple[int, datetime, float]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT r.sensor_id, r.observed_at, r.value FROM monitoring_reading AS r "
-            "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS w (sensor_id, since) "
-            "ON r.sensor_id = w.sensor_id AND r.observed_at > w.since "
-            "ORDER BY r.sensor_id, r.observed_at",
-            [list(since), list(since.values())],
+            "SELECT id, sensor_id, observed_at, value FROM ("
+            "  SELECT r.id, r.sensor_id, r.observed_at, r.value,"
+            "         row_number() OVER (PARTITION BY r.sensor_id ORDER BY r.id) AS n"
+            "  FROM monitoring_reading AS r"
+            "  JOIN unnest(%s::bigint[], %s::bigint[]) AS w (sensor_id, after_id) ON r.sensor_id = w.sensor_id"
+            "  WHERE (w.after_id IS NOT NULL AND r.id > w.after_id) OR (w.after_id IS NULL AND r.observed_at >= %s)"
+            ") AS new WHERE n <= %s ORDER BY sensor_id, observed_at, id",
+            [ids, [after[i] for i in ids], floor, MAX_READINGS_PER_RUN],
         )
-        for sensor_id, observed_at, value in cursor.fetchall():
-            readings.setdefault(sensor_id, []).append((observed_at, value))
+        for reading_id, sensor_id, observed_at, value in cursor.fetchall():
+            readings.setdefault(sensor_id, []).append((reading_id, observed_at, value))
     return readings
 
 
 def _apply_reading(
-    sensor: Sensor, rule: ThresholdRule, warning: Warning | None, observed_at: datetime, value: float
+    sensor: Sensor,
+    rule: ThresholdRule,
+    warning: Warning | None,
+    observed_at: datetime,
+    value: float,
+    *,
+    newest_at: datetime | None,
 ) -> tuple[Warning | None, int]:
-    """Move the (sensor, rule) warning by one reading; returns it and 1 if it changed state."""
+    """Move the (sensor, rule) warning by one reading; returns it and the transitions written.
+
+    ``newest_at`` is the newest observation already evaluated: a reading
+    older than that arrived late (a gateway's buffer, a slow batch).
+    """
+    if newest_at is not None and observed_at <= newest_at:
+        return _apply_late_reading(sensor, rule, warning, observed_at, value, newest_at)
+
     in_warning = warning is not None and warning.status == WarningStatus.ACTIVE
     level = classify(rule, value, in_warning=in_warning)
 
@@ -167,19 +206,7 @@ def _apply_reading(
         return warning, 0
 
     if warning is None:
-        warning = Warning.objects.create(
-            sensor=sensor,
-            rule=rule,
-            level=level,
-            status=WarningStatus.ACTIVE,
-            opened_at=observed_at,
-            first_value=value,
-            last_value=value,
-            peak_value=value,
-            last_observed_at=observed_at,
-        )
-        _record(warning, TransitionKind.OPENED, None, level, value, observed_at)
-        return warning, 1
+        return _open(sensor, rule, level, observed_at, value), 1
     if warning.status == WarningStatus.RECOVERED:
         # The same incident flaring up again before anyone closed it: the
         # open warning comes back, at the worse of its level and the new one.
@@ -190,11 +217,61 @@ def _apply_reading(
         _record(warning, TransitionKind.REACTIVATED, previous, warning.level, value, observed_at)
         return warning, 1
     if level < warning.level:
-        previous = warning.level
-        warning.level = level
-        _record(warning, TransitionKind.ESCALATED, previous, level, value, observed_at)
-        return warning, 1
+        return warning, _escalate(warning, level, observed_at, value)
     return warning, 0
+
+
+def _apply_late_reading(
+    sensor: Sensor,
+    rule: ThresholdRule,
+    warning: Warning | None,
+    observed_at: datetime,
+    value: float,
+    newest_at: datetime,
+) -> tuple[Warning | None, int]:
+    """A reading older than what was already evaluated.
+
+    It tells what happened, not what is: it may open a warning or raise its
+    level, but never recovers one, and an open warning's latest value stays
+    the newest reading's. A warning it opens is recovered at once, at the
+    newest reading's time, since that reading was normal (no warning was open).
+    """
+    level = classify(rule, value, in_warning=False)
+    if level == NORMAL:
+        return warning, 0
+    if warning is None:
+        warning = _open(sensor, rule, level, observed_at, value)
+        warning.status = WarningStatus.RECOVERED
+        warning.recovered_at = newest_at
+        _record(warning, TransitionKind.RECOVERED, level, level, None, newest_at)
+        return warning, 2
+    warning.peak_value = worse(rule.direction, warning.peak_value, value)
+    if level < warning.level:
+        return warning, _escalate(warning, level, observed_at, value)
+    return warning, 0
+
+
+def _open(sensor: Sensor, rule: ThresholdRule, level: int, observed_at: datetime, value: float) -> Warning:
+    warning = Warning.objects.create(
+        sensor=sensor,
+        rule=rule,
+        level=level,
+        status=WarningStatus.ACTIVE,
+        opened_at=observed_at,
+        first_value=value,
+        last_value=value,
+        peak_value=value,
+        last_observed_at=observed_at,
+    )
+    _record(warning, TransitionKind.OPENED, None, level, value, observed_at)
+    return warning
+
+
+def _escalate(warning: Warning, level: int, observed_at: datetime, value: float) -> int:
+    previous = warning.level
+    warning.level = level
+    _record(warning, TransitionKind.ESCALATED, previous, level, value, observed_at)
+    return 1
 
 
 def _record(

@@ -6,12 +6,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch.models import WorkOrder
 from monitoring.models import Reading
+from monitoring.services import sensors_lock
 from tests.factories import RoutingPolicyFactory, SensorFactory, ThresholdRuleFactory
-from tests.live import ROOT, child_env
+from tests.live import ROOT, child_env, wait_for
 from warning.evaluation import HOLD, NORMAL, classify
 from warning.models import Warning, WarningTransition
 
@@ -87,24 +89,32 @@ def test_two_processes_never_open_a_second_warning(tmp_path, department_a):
         assert WorkOrder.objects.filter(warning=warnings[0]).count() == 1
 
 
+def blocked_by_us() -> bool:
+    """Some other backend of this database waits for a lock this one holds."""
+    with connection.cursor() as cursor:
+        # Statistics views are a snapshot per transaction unless cleared.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        )
+        return cursor.fetchone()[0] > 0
+
+
 @pytest.mark.django_db(transaction=True)
-def test_evaluation_of_a_sensor_waits_for_the_other_process(tmp_path):
-    """The rule-state row is the lock: a second evaluator waits, then sees the first's work."""
-    from django.db import connection, transaction
-
-    from tests.live import wait_for
-    from warning.models import RuleState
-    from warning.services import _ensure_states
-
+def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_path):
+    """The sensor row is the lock: ingestion holds it until it commits, so an
+    evaluator can never move the watermark past a reading not yet visible."""
     rule = ThresholdRuleFactory()
     sensor = SensorFactory(sensor_type=rule.sensor_type)
-    Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=30.0)
     (tmp_path / "go").touch()
     (tmp_path / "stop").touch()
 
-    _ensure_states([(sensor.pk, rule.pk)])
     with transaction.atomic():
-        list(RuleState.objects.select_for_update().filter(sensor=sensor))
+        # What ingestion does: lock the sensor, then insert its readings.
+        with connection.cursor() as cursor:
+            sensors_lock(cursor, [sensor.pk])
+        Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=30.0)
         other = subprocess.Popen(
             [sys.executable, str(SCRIPT), str(tmp_path / "go"), str(tmp_path / "stop"), str(sensor.pk)],
             cwd=ROOT,
@@ -113,20 +123,8 @@ def test_evaluation_of_a_sensor_waits_for_the_other_process(tmp_path):
             stderr=subprocess.STDOUT,
             text=True,
         )
-
-        def waiting_on_our_lock() -> bool:
-            with connection.cursor() as cursor:
-                # Statistics views are a snapshot per transaction unless cleared.
-                cursor.execute("SELECT pg_stat_clear_snapshot()")
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%%warning_rulestate%%' AND pid <> pg_backend_pid()"
-                )
-                return cursor.fetchone()[0] > 0
-
-        wait_for(waiting_on_our_lock, timeout=60, what="the other process to wait on the rule state lock")
+        wait_for(blocked_by_us, timeout=60, what="the evaluator to wait for the sensor's lock")
         assert other.poll() is None
-        assert not Warning.objects.exists()
 
     output = other.communicate(timeout=60)[0]
     assert other.returncode == 0, output

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from citysafety.api import DomainError
 from monitoring.models import Reading, Sensor
 from tests.factories import SensorFactory, ThresholdRuleFactory
 from warning import services
@@ -42,8 +43,10 @@ def feed(sensor):
     clock = Clock()
 
     def feed(*values, target=sensor):
-        Reading.objects.bulk_create(Reading(sensor=target, observed_at=clock.next(), value=v) for v in values)
-        Sensor.objects.filter(pk=target.pk).update(latest_observed_at=clock.at, latest_value=values[-1])
+        stored = Reading.objects.bulk_create(Reading(sensor=target, observed_at=clock.next(), value=v) for v in values)
+        Sensor.objects.filter(pk=target.pk).update(
+            latest_observed_at=clock.at, latest_value=values[-1], latest_reading_id=stored[-1].pk
+        )
         return services.sensor_evaluate(sensor_id=target.pk)
 
     return feed
@@ -235,7 +238,7 @@ def test_the_database_refuses_a_second_open_warning(sensor, rule, feed):
 def test_closing_needs_a_disposal_note(sensor, feed, duty_officer):
     feed(30.0)
     warning = open_warning(sensor)
-    with pytest.raises(Exception, match="disposal note"):
+    with pytest.raises(DomainError, match="disposal note"):
         services.warning_close(warning_id=warning.pk, user=duty_officer, note="  ")
     assert open_warning(sensor).status == WarningStatus.ACTIVE
 
@@ -245,8 +248,8 @@ def test_the_sweep_finds_readings_no_task_evaluated(sensor, feed):
 
     feed(3.0)
     later = timezone.now()
-    Reading.objects.create(sensor=sensor, observed_at=later, value=30.0)
-    Sensor.objects.filter(pk=sensor.pk).update(latest_observed_at=later)
+    reading = Reading.objects.create(sensor=sensor, observed_at=later, value=30.0)
+    Sensor.objects.filter(pk=sensor.pk).update(latest_observed_at=later, latest_reading_id=reading.pk)
 
     assert selectors.sensors_with_unevaluated_readings() == [sensor.pk]
     from warning.tasks import evaluate_pending_sensors
@@ -280,3 +283,68 @@ def test_a_dead_band_as_wide_as_the_step_to_level_two_is_refused(rule):
     assert "dead_band" in error.value.message_dict
     rule.dead_band = 9.5
     rule.full_clean()
+
+
+def store(sensor, *points):
+    """Readings (minutes ago, value) arriving in the order given."""
+    now = timezone.now()
+    return [
+        Reading.objects.create(sensor=sensor, observed_at=now - timedelta(minutes=minutes), value=value)
+        for minutes, value in points
+    ]
+
+
+def test_a_late_reading_past_a_threshold_is_not_lost(sensor):
+    store(sensor, (1, 3.0))
+    services.sensor_evaluate(sensor_id=sensor.pk)
+    # A gateway's buffer delivers an older reading: the leak happened.
+    store(sensor, (2, 60.0))
+
+    assert services.sensor_evaluate(sensor_id=sensor.pk) == 2
+
+    warning = Warning.objects.get(sensor=sensor)
+    assert warning.level == 1
+    # The newest reading (3.0) was normal: what the late one tells is over.
+    assert warning.status == WarningStatus.RECOVERED
+    assert [t.kind for t in warning.transitions.all()] == ["opened", "recovered"]
+    assert warning.last_value == 60.0
+
+
+def test_a_late_reading_escalates_but_never_recovers(sensor):
+    store(sensor, (3, 30.0), (1, 35.0))
+    services.sensor_evaluate(sensor_id=sensor.pk)
+    store(sensor, (2, 1.0), (2.5, 70.0))
+
+    services.sensor_evaluate(sensor_id=sensor.pk)
+
+    warning = Warning.objects.get(sensor=sensor)
+    assert warning.status == WarningStatus.ACTIVE
+    assert warning.level == 1
+    assert warning.last_value == 35.0
+    assert warning.peak_value == 70.0
+
+
+def test_a_gateway_clock_running_fast_hides_no_later_reading(sensor):
+    ahead = Reading.objects.create(sensor=sensor, observed_at=timezone.now() + timedelta(minutes=4), value=2.0)
+    services.sensor_evaluate(sensor_id=sensor.pk)
+    assert RuleState.objects.get(sensor=sensor).last_reading_id == ahead.pk
+    store(sensor, (0, 30.0))  # the real clock's reading, "older" than the fast one
+
+    services.sensor_evaluate(sensor_id=sensor.pk)
+
+    assert Warning.objects.get(sensor=sensor).level == 2
+
+
+def test_a_state_of_a_rule_no_longer_in_effect_is_dropped_not_swept_for_ever(sensor, rule, feed):
+    from warning import selectors
+
+    feed(3.0)
+    ThresholdRuleFactory(name="Own", sensor_type=None, sensor=sensor)  # overrides the type's rule
+    later = store(sensor, (0, 4.0))[-1]
+    Sensor.objects.filter(pk=sensor.pk).update(latest_reading_id=later.pk)
+    assert selectors.sensors_with_unevaluated_readings() == [sensor.pk]
+
+    services.sensor_evaluate(sensor_id=sensor.pk)
+
+    assert list(RuleState.objects.filter(sensor=sensor).values_list("rule__name", flat=True)) == ["Own"]
+    assert selectors.sensors_with_unevaluated_readings() == []
