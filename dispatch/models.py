@@ -100,7 +100,9 @@ class WorkOrderStatus(models.TextChoices):
 class WorkOrder(models.Model):
     warning = models.ForeignKey(Warning, models.CASCADE, related_name="work_orders", verbose_name=_("warning"))
     department = models.ForeignKey(Department, models.PROTECT, related_name="work_orders", verbose_name=_("department"))
-    level = models.PositiveSmallIntegerField(_("routed at level"), choices=Level.choices)
+    # Follows the warning: an escalation raises it (the timeline keeps the
+    # level each order was routed at).
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
     status = models.CharField(
         _("status"), max_length=12, choices=WorkOrderStatus.choices, default=WorkOrderStatus.PENDING
     )
@@ -130,6 +132,8 @@ class WorkOrderEventKind(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     REPORTED = "reported", _("Handling reported")
     OVERDUE = "overdue", _("Acknowledgement overdue")
+    ESCALATED = "escalated", _("Warning escalated")
+    REOPENED = "reopened", _("Reopened")
     CLOSED = "closed", _("Closed")
 
 

@@ -22,17 +22,20 @@ from dispatch.models import (
     WorkOrderStatus,
 )
 from warning import services as warning_services
-from warning.models import Warning
+from warning.models import Warning, WarningStatus
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
 
 
 def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
-    """Create the work orders due at the warning's level that do not exist yet.
+    """Bring the warning's work orders in line with its level.
 
-    Called inside the transaction that opened or escalated the warning, with
-    the warning row locked, so routing commits with the warning or not at
-    all, and a retry adds nothing (one order per warning and department).
+    Creates the orders due at the warning's level that do not exist yet;
+    raises the level of the open ones routed at a milder level; and sends an
+    order its department had already reported back to acknowledgement, since
+    the warning is active again. Called inside the transaction that opened,
+    escalated or reactivated the warning, with its row locked, so routing
+    commits with the warning or not at all, and a retry changes nothing.
     """
     policies = list(
         RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level__gte=warning.level)
@@ -43,20 +46,23 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
     for policy in policies:
         for department in selectors.policy_departments(policy, warning.sensor):
             due.setdefault(department.pk, department)
-    existing = set(WorkOrder.objects.filter(warning=warning).values_list("department_id", flat=True))
     own_policy = next((p for p in policies if p.level == warning.level), None)
     minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
     now = timezone.now()
+    deadline = now + timedelta(minutes=minutes)
+    existing = {
+        order.department_id: order
+        for order in WorkOrder.objects.select_for_update()
+        .filter(warning=warning)
+        .exclude(status=WorkOrderStatus.CLOSED)
+    }
+    changed = [order.pk for order in existing.values() if _follow_warning(order, warning, now, deadline, minutes)]
     created = []
     for department_id, department in due.items():
         if department_id in existing:
             continue
         order = WorkOrder.objects.create(
-            warning=warning,
-            department=department,
-            level=warning.level,
-            created_at=now,
-            ack_deadline=now + timedelta(minutes=minutes),
+            warning=warning, department=department, level=warning.level, created_at=now, ack_deadline=deadline
         )
         WorkOrderEvent.objects.create(
             work_order=order,
@@ -66,8 +72,37 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
             % {"level": warning.get_level_display(), "minutes": minutes},
         )
         created.append(order)
-    _push_after_commit([order.pk for order in created])
+    _push_after_commit([*changed, *(order.pk for order in created)])
     return created
+
+
+def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: int) -> bool:
+    """Update one existing open order for a worse or flared-up warning; True if it changed."""
+    changed = False
+    if warning.level < order.level:
+        order.level = warning.level
+        WorkOrderEvent.objects.create(
+            work_order=order,
+            kind=WorkOrderEventKind.ESCALATED,
+            created_at=now,
+            note=_("The warning rose to %(level)s.") % {"level": warning.get_level_display()},
+        )
+        changed = True
+    if order.status == WorkOrderStatus.REPORTED and warning.status == WarningStatus.ACTIVE:
+        order.status = WorkOrderStatus.PENDING
+        order.ack_deadline = deadline
+        order.is_overdue = False
+        WorkOrderEvent.objects.create(
+            work_order=order,
+            kind=WorkOrderEventKind.REOPENED,
+            created_at=now,
+            note=_("The warning is active again: acknowledge within %(minutes)d minutes and report anew.")
+            % {"minutes": minutes},
+        )
+        changed = True
+    if changed:
+        order.save(update_fields=["level", "status", "ack_deadline", "is_overdue"])
+    return changed
 
 
 def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: str = "") -> WorkOrder:

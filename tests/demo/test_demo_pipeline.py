@@ -76,11 +76,13 @@ def test_a_simulated_gas_leak_becomes_a_level_i_warning_routed_the_hefei_way(dap
         (TransitionKind.ESCALATED, 1),
         (TransitionKind.RECOVERED, 1),
     ]
-    routed = dict(WorkOrder.objects.filter(warning=warning).values_list("department__code", "level"))
+    # Routed as the leak worsened; every order now carries the warning's level.
+    orders = WorkOrder.objects.filter(warning=warning).prefetch_related("events")
+    routed = {o.department.code: (o.level, [e.kind for e in o.events.all()]) for o in orders}
     assert routed == {
-        "gas-company": 3,
-        "housing-bureau": 2,
-        f"gov-{sensor.district.code}": 2,
-        "command-office": 1,
+        "gas-company": (1, ["created", "escalated", "escalated"]),
+        "housing-bureau": (1, ["created", "escalated"]),
+        f"gov-{sensor.district.code}": (1, ["created", "escalated"]),
+        "command-office": (1, ["created"]),
     }
     assert Warning.objects.count() == 1

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from citysafety.api import DomainError
 from dispatch import services
 from dispatch.models import WorkOrder, WorkOrderStatus
 
@@ -83,7 +84,7 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
 
 def test_reporting_before_acknowledging_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
-    with pytest.raises(Exception, match="Acknowledge the work order before reporting"):
+    with pytest.raises(DomainError, match="Acknowledge the work order before reporting"):
         services.work_order_report(work_order_id=order.pk, user=staff_a, report="Done")
     order.refresh_from_db()
     assert order.status == WorkOrderStatus.PENDING
@@ -92,7 +93,7 @@ def test_reporting_before_acknowledging_is_refused(city, reach, staff_a):
 def test_acknowledging_twice_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    with pytest.raises(Exception, match="already Acknowledged"):
+    with pytest.raises(DomainError, match="already Acknowledged"):
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
     assert order.events.filter(kind="acknowledged").count() == 1
 
@@ -100,7 +101,7 @@ def test_acknowledging_twice_is_refused(city, reach, staff_a):
 def test_an_empty_report_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    with pytest.raises(Exception, match="Describe how"):
+    with pytest.raises(DomainError, match="Describe how"):
         services.work_order_report(work_order_id=order.pk, user=staff_a, report="   ")
 
 
@@ -110,7 +111,7 @@ def test_closing_before_every_order_is_reported_is_refused(city, reach, staff_a,
     services.work_order_acknowledge(work_order_id=gas_order.pk, user=staff_a)
     services.work_order_report(work_order_id=gas_order.pk, user=staff_a, report="Fixed")
 
-    with pytest.raises(Exception, match="still waiting for: ") as error:
+    with pytest.raises(DomainError, match="still waiting for: ") as error:
         services.warning_close(warning_id=warning.pk, user=duty_officer, note="Done")
     assert "Housing bureau" in str(error.value)
     assert "Yaohai government" in str(error.value)
@@ -145,3 +146,41 @@ def test_an_acknowledged_order_is_never_overdue(city, reach, staff_a):
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
     with freeze_time(timezone.now() + timezone.timedelta(hours=2)):
         assert services.work_orders_mark_overdue() == 0
+
+
+def test_escalation_raises_the_level_of_existing_orders(city, reach, staff_a):
+    warning = reach(city["gas_sensor"], 12.0)
+    reach(city["gas_sensor"], 60.0)
+
+    order = WorkOrder.objects.get(warning=warning, department__code="gas-company")
+    assert order.level == 1
+    assert [e.kind for e in order.events.all()] == ["created", "escalated"]
+
+
+def test_a_flare_up_sends_reported_orders_back_for_acknowledgement(city, reach, staff_a, duty_officer):
+    warning = reach(city["gas_sensor"], 12.0)
+    order = WorkOrder.objects.get(warning=warning)
+    services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed")
+    reach(city["gas_sensor"], 1.0)  # recovered
+
+    reach(city["gas_sensor"], 13.0)  # the same incident flares up again
+
+    order.refresh_from_db()
+    assert order.status == WorkOrderStatus.PENDING
+    assert not order.is_overdue
+    assert [e.kind for e in order.events.all()][-1] == "reopened"
+    with pytest.raises(DomainError, match="still waiting for: Gas company"):
+        services.warning_close(warning_id=warning.pk, user=duty_officer, note="Done")
+
+
+def test_a_recovery_leaves_reported_orders_reported(city, reach, staff_a):
+    warning = reach(city["gas_sensor"], 12.0)
+    order = WorkOrder.objects.get(warning=warning)
+    services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed")
+
+    reach(city["gas_sensor"], 1.0)
+
+    order.refresh_from_db()
+    assert order.status == WorkOrderStatus.REPORTED
