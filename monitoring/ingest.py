@@ -41,6 +41,8 @@ def load_json(body: bytes) -> object:
         raise MalformedBodyError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
     except RecursionError as exc:
         raise MalformedBodyError("Malformed JSON: nested too deeply.") from exc
+    except ValueError as exc:  # e.g. an integer longer than Python will parse
+        raise MalformedBodyError(f"Malformed JSON: {exc}.") from exc
 
 
 def as_batch(data: object) -> list:
@@ -102,7 +104,10 @@ def check_value(raw: object) -> tuple[float | None, str]:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         kind = "a string" if isinstance(raw, str) else ("null" if raw is None else type(raw).__name__)
         return None, f"must be a number, not {kind}."
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        return None, "must be a finite number; the value is out of range."
     if not math.isfinite(value):
         return None, "must be a finite number; the value is out of range."
     return value, ""

@@ -17,6 +17,7 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Work orders: a department's staff see their department's; duty officers all."""
 
     serializer_class = WorkOrderSerializer
+    lookup_value_regex = r"\d+"
     filterset_class = WorkOrderFilter
 
     def get_queryset(self):

@@ -199,3 +199,9 @@ def test_the_work_order_list_takes_few_queries(client, city, reach, staff_a, dja
     with django_assert_max_num_queries(10):
         response = client.get("/api/v1/work-orders/")
     assert response.json()["count"] == 10
+
+
+def test_a_work_order_id_that_is_not_a_number_is_a_404(client, staff_a):
+    client.force_login(staff_a)
+    assert client.post("/api/v1/work-orders/abc/acknowledge/", {}, content_type="application/json").status_code == 404
+    assert client.get("/api/v1/work-orders/abc/").status_code == 404

@@ -143,7 +143,7 @@ def test_a_timestamp_just_inside_the_five_minutes_is_accepted(client, gateway, s
     assert response.json()["accepted"] == 1
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "1" + "0" * 400])
 def test_non_finite_numbers_are_refused_per_item(client, gateway, sensors, literal):
     body = (
         f'[{{"sensor": "GAS-0001", "observed_at": "{iso(1)}", "value": 1.5}},'
@@ -181,6 +181,7 @@ def test_a_disabled_sensor_is_refused(client, gateway, sensors):
         ('{"sensor": "GAS-0001"}', 400, "must be a JSON array"),
         ("[]", 400, "The batch is empty"),
         ("[" * 100_000 + "]" * 100_000, 400, "nested too deeply"),
+        ('[{"value": ' + "9" * 5000 + "}]", 400, "Malformed JSON"),
         (b"\xff\xfe[]", 400, "not UTF-8"),
     ],
 )
