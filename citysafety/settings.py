@@ -238,6 +238,10 @@ READING_RETENTION_DAYS = env.int("READING_RETENTION_DAYS", default=0)
 # Base map tiles; empty means the district polygons alone form the base map.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
+# How long a live socket trusts the rights it looked up: a person moved to
+# another department, stripped of a role or deactivated stops hearing what
+# they no longer may within this time, without reconnecting.
+LIVE_RIGHTS_TTL_SECONDS = env.float("LIVE_RIGHTS_TTL_SECONDS", default=30.0)
 MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
 # Gateways publish to <prefix>/<gateway code>/readings, replies go to …/results.
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", default="citysafety/gateways")

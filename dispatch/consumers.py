@@ -1,7 +1,11 @@
 """The live feed of the one map and the department queues."""
 
+import time
+
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import JsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from citysafety import realtime
 from citysafety.roles import is_duty_officer
@@ -17,6 +21,7 @@ class LiveConsumer(JsonWebsocketConsumer):
 
     def connect(self) -> None:
         user = self.scope.get("user")
+        self.groups_joined: list[str] = []
         if user is None or not user.is_authenticated:
             # Accept first: a socket refused during the handshake reaches the
             # browser as a bare 1006, and the page could not tell "signed
@@ -24,20 +29,36 @@ class LiveConsumer(JsonWebsocketConsumer):
             self.accept()
             self.close(code=4401)
             return
-        self.is_duty = is_duty_officer(user)
-        self.department_id = department_id_of(user)
-        self.groups_joined = []
-        if self.is_duty:
-            self.groups_joined.append(realtime.DUTY_GROUP)
-        if self.department_id:
-            self.groups_joined.append(realtime.department_group(self.department_id))
-        for group in self.groups_joined:
-            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
+        self.user_id = user.pk
+        self._take_rights(user)
         self.accept()
         self.send_json({"type": "hello", "duty": self.is_duty, "department": self.department_id})
 
+    def _take_rights(self, user) -> None:
+        self.is_duty = is_duty_officer(user)
+        self.department_id = department_id_of(user)
+        wanted = [realtime.DUTY_GROUP] if self.is_duty else []
+        if self.department_id:
+            wanted.append(realtime.department_group(self.department_id))
+        for group in set(self.groups_joined) - set(wanted):
+            async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
+        for group in set(wanted) - set(self.groups_joined):
+            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
+        self.groups_joined = wanted
+        self.rights_checked_at = time.monotonic()
+
+    def _rights_still_hold(self) -> bool:
+        if time.monotonic() - self.rights_checked_at < settings.LIVE_RIGHTS_TTL_SECONDS:
+            return True
+        user = get_user_model().objects.filter(pk=self.user_id, is_active=True).first()
+        if user is None:
+            self.close(code=4401)
+            return False
+        self._take_rights(user)
+        return True
+
     def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", []):
+        for group in self.groups_joined:
             async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
 
     def receive_json(self, content, **kwargs) -> None:
@@ -45,10 +66,10 @@ class LiveConsumer(JsonWebsocketConsumer):
             self.send_json({"type": "pong"})
 
     def warning_changed(self, event: dict) -> None:
-        if self.is_duty:
+        if self._rights_still_hold() and self.is_duty:
             self.send_json({"type": "warning.changed", "warning": event["payload"]})
 
     def work_order_changed(self, event: dict) -> None:
         order = event["payload"]
-        if self.is_duty or order["department"]["id"] == self.department_id:
+        if self._rights_still_hold() and (self.is_duty or order["department"]["id"] == self.department_id):
             self.send_json({"type": "work_order.changed", "work_order": order})

@@ -25,7 +25,7 @@ VENV_BIN = Path(sys.executable).parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def test_redis_url() -> str:
+def redis_url_for_tests() -> str:
     explicit = os.environ.get("TEST_REDIS_URL")
     if explicit:
         return explicit
@@ -37,7 +37,7 @@ def use_test_redis() -> None:
     """Point this process's broker and channel layer at the tests' Redis DB."""
     from citysafety.celery import app
 
-    url = test_redis_url()
+    url = redis_url_for_tests()
     settings.REDIS_URL = url
     settings.CELERY_BROKER_URL = url
     settings.CHANNEL_LAYERS = {
@@ -77,10 +77,12 @@ def child_env() -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "citysafety.settings",
             "DATABASE_URL": f"postgis://{user}{password}@{host}:{port}/{db['NAME']}",
-            "REDIS_URL": test_redis_url(),
-            "CELERY_BROKER_URL": test_redis_url(),
-            "CHANNEL_LAYER_REDIS_URL": test_redis_url(),
+            "REDIS_URL": redis_url_for_tests(),
+            "CELERY_BROKER_URL": redis_url_for_tests(),
+            "CHANNEL_LAYER_REDIS_URL": redis_url_for_tests(),
             "DEBUG": "1",
+            # Sockets look their rights up again for every message.
+            "LIVE_RIGHTS_TTL_SECONDS": "0",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import redis
 import requests
 from django.test import Client
 from django.utils import timezone
@@ -15,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from dispatch.models import WorkOrder
 from monitoring.models import Reading
-from tests.live import wait_for
+from tests.live import redis_url_for_tests, wait_for
 from warning.models import Warning
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -156,3 +157,31 @@ def test_an_anonymous_socket_is_closed_as_signed_out(daphne_server):
     ):
         ws.recv(timeout=10)
     assert closed.value.rcvd.code == 4401
+
+
+def test_a_person_moved_to_another_department_stops_hearing_the_old_one(
+    daphne_server, celery_worker_process, city, gateway, staff_a, department_b
+):
+    from dispatch.models import Membership
+
+    ws = socket_for(daphne_server, staff_a)
+    try:
+        Membership.objects.filter(user=staff_a).update(department=department_b)
+        now = timezone.now()
+        # The gas company's order (staff_a's old department), then the water company's.
+        post_readings(daphne_server, gateway, [{"sensor": "GAS-0001", "observed_at": now.isoformat(), "value": 30.0}])
+        wait_for(lambda: WorkOrder.objects.filter(department__code="gas-company").exists(), timeout=20)
+        # Handling that push, the socket looked its rights up again and moved
+        # to department B's group: wait for it there before B's event.
+        groups = redis.Redis.from_url(redis_url_for_tests())
+        wait_for(
+            lambda: groups.zcard(f"asgi:group:department.{department_b.pk}") > 0,
+            timeout=20,
+            what="the socket to join its new department's group",
+        )
+        post_readings(daphne_server, gateway, [{"sensor": "WATER-0001", "observed_at": now.isoformat(), "value": 0.1}])
+
+        message = next_message(ws)
+        assert message["work_order"]["department"]["code"] == "water-company"
+    finally:
+        ws.close()
