@@ -5,6 +5,7 @@ warning/admin.py re-registers the SensorType and Sensor admins below with
 their rule inlines.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -246,6 +247,16 @@ class SensorAdmin(LeafletGeoAdmin):
         # The list joins each sensor's district (list_select_related) for its
         # name, not its boundary.
         return super().get_queryset(request).defer("district__boundary")
+
+    def save_model(self, request: HttpRequest, obj: Sensor, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            # Only what the administrator changed: the latest value, status
+            # and warning level that ingestion and evaluation write meanwhile
+            # must not be put back as they were when the form was loaded.
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+            return
+        super().save_model(request, obj, form, change)
 
     @admin.display(description=_("latest value"), ordering="latest_value")
     def latest(self, obj: Sensor) -> str:

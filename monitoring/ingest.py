@@ -51,10 +51,6 @@ def as_batch(data: object) -> list:
     return data
 
 
-def parse_body(body: bytes) -> list:
-    return as_batch(load_json(body))
-
-
 @dataclass(frozen=True)
 class ItemError:
     index: int

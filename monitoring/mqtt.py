@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from monitoring import services
-from monitoring.ingest import MalformedBodyError, as_batch, load_json
+from monitoring.ingest import MalformedBodyError, load_json
 from monitoring.models import Gateway
 
 log = logging.getLogger(__name__)
@@ -79,21 +79,5 @@ def _ingest(code: str, payload: bytes) -> dict:
         return {"status": 401, "detail": "Unknown gateway token for this topic."}
     if not gateway.is_active:
         return {"status": 401, "detail": "This gateway is disabled."}
-    try:
-        items = as_batch(envelope["readings"])
-    except MalformedBodyError as exc:
-        return {"status": 400, "detail": str(exc)}
-    if not items:
-        return {"status": 400, "detail": "The batch is empty: send at least one reading."}
-    if len(items) > settings.INGEST_MAX_BATCH:
-        return {
-            "status": 413,
-            "detail": f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted per message.",
-        }
-    result = services.readings_ingest(gateway=gateway, items=items)
-    return {
-        "status": 422 if result.errors else 200,
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in result.errors],
-    }
+    code, body = services.batch_answer(gateway=gateway, data=envelope["readings"])
+    return {"status": code, **body}

@@ -10,7 +10,7 @@ from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from monitoring.events import readings_stored
-from monitoring.ingest import ItemError, SensorRef, sensor_codes, validate_items
+from monitoring.ingest import ItemError, MalformedBodyError, SensorRef, as_batch, sensor_codes, validate_items
 from monitoring.models import Gateway, Sensor
 
 
@@ -132,6 +132,30 @@ def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
 
     duplicates = batch.duplicates_in_batch + len(batch.rows) - len(inserted)
     return IngestResult(accepted=len(inserted), duplicates=duplicates, errors=batch.errors)
+
+
+def batch_answer(*, gateway: Gateway, data: object) -> tuple[int, dict]:
+    """Ingest a parsed batch and say what HTTP would answer: (status, body).
+
+    Shared by the HTTP API and the MQTT bridge, so both refuse the same
+    batches with the same words.
+    """
+    try:
+        items = as_batch(data)
+    except MalformedBodyError as exc:
+        return 400, {"detail": str(exc)}
+    if not items:
+        return 400, {"detail": "The batch is empty: send at least one reading."}
+    if len(items) > settings.INGEST_MAX_BATCH:
+        return 413, {
+            "detail": f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted at once."
+        }
+    result = readings_ingest(gateway=gateway, items=items)
+    return (422 if result.errors else 200), {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in result.errors],
+    }
 
 
 def sensors_mark_offline(*, now: datetime | None = None) -> int:

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -8,7 +7,7 @@ from rest_framework.views import APIView
 
 from monitoring import selectors, services
 from monitoring.api.authentication import GatewayTokenAuthentication, IsGateway
-from monitoring.ingest import MalformedBodyError, parse_body
+from monitoring.ingest import MalformedBodyError, load_json
 
 _ITEM_ERROR = inline_serializer(
     "ReadingError",
@@ -60,31 +59,15 @@ class ReadingBatchView(APIView):
     )
     def post(self, request):
         try:
-            items = parse_body(request.body)
+            data = load_json(request.body)
         except RequestDataTooBig:
             return Response(
                 {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
             )
         except MalformedBodyError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        if not items:
-            return Response(
-                {"detail": "The batch is empty: send at least one reading."}, status=status.HTTP_400_BAD_REQUEST
-            )
-        if len(items) > settings.INGEST_MAX_BATCH:
-            return Response(
-                {
-                    "detail": f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted per request."
-                },
-                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
-        result = services.readings_ingest(gateway=request.auth, items=items)
-        body = {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in result.errors],
-        }
-        return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY if result.errors else status.HTTP_200_OK)
+        code, body = services.batch_answer(gateway=request.auth, data=data)
+        return Response(body, status=code)
 
 
 class SensorMapView(APIView):

@@ -461,3 +461,34 @@ def test_district_list_counts_its_sensors(admin_client):
     (row,) = response.context["cl"].result_list
     assert isinstance(row, District)
     assert row.sensor_count == 2
+
+
+@pytest.mark.django_db
+def test_saving_a_sensor_keeps_what_ingestion_wrote_meanwhile(admin_client, monkeypatch):
+    from django.contrib import admin as django_admin
+
+    sensor = SensorFactory(status=SensorStatus.ONLINE, latest_value=12.5)
+    sensor_admin = django_admin.site._registry[Sensor]
+    original = type(sensor_admin).save_form
+
+    def save_form_while_a_reading_arrives(self, request, form, change):
+        # A batch is stored between the form's load and its save.
+        Sensor.objects.filter(pk=sensor.pk).update(latest_value=77.0)
+        return original(self, request, form, change)
+
+    monkeypatch.setattr(type(sensor_admin), "save_form", save_form_while_a_reading_arrives)
+    response = admin_client.post(
+        f"/admin/monitoring/sensor/{sensor.pk}/change/",
+        {
+            "code": sensor.code,
+            "name": "Renamed",
+            "sensor_type": sensor.sensor_type_id,
+            "is_active": "on",
+            "location": '{"type": "Point", "coordinates": [117.23, 31.82]}',
+            **NO_RULES,
+        },
+    )
+
+    assert response.status_code == 302
+    sensor.refresh_from_db()
+    assert (sensor.name, sensor.latest_value) == ("Renamed", 77.0)
