@@ -68,25 +68,24 @@ class ThresholdRuleForm(forms.ModelForm):
         return dead_band
 
 
-_THRESHOLD_FIELDS = ("direction", "level3_threshold", "level2_threshold", "level1_threshold", "dead_band", "is_active")
+_THRESHOLD_FIELDS = ("direction", "level3_threshold", "level2_threshold", "level1_threshold", "dead_band")
 
 
-class SensorTypeRuleInline(admin.TabularInline):
+class _RuleInline(admin.TabularInline):
     model = ThresholdRule
     form = ThresholdRuleForm
-    fk_name = "sensor_type"
-    fields = ("name", *_THRESHOLD_FIELDS)
+    fields = ("name", *_THRESHOLD_FIELDS, "is_active")
     extra = 0
+
+
+class SensorTypeRuleInline(_RuleInline):
+    fk_name = "sensor_type"
     verbose_name = _("threshold rule on every sensor of this type")
     verbose_name_plural = _("threshold rules on every sensor of this type")
 
 
-class SensorRuleInline(admin.TabularInline):
-    model = ThresholdRule
-    form = ThresholdRuleForm
+class SensorRuleInline(_RuleInline):
     fk_name = "sensor"
-    fields = ("name", *_THRESHOLD_FIELDS)
-    extra = 0
     verbose_name = _("threshold rule of this sensor (overrides its type's rules)")
     verbose_name_plural = _("threshold rules of this sensor (override its type's rules)")
 
@@ -178,7 +177,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
         (
             _("Thresholds"),
             {
-                "fields": _THRESHOLD_FIELDS[:-1],
+                "fields": _THRESHOLD_FIELDS,
                 "description": _(
                     "Level I is the most severe. For an upper limit Level III < Level II < Level I; "
                     "for a lower limit Level III > Level II > Level I."
