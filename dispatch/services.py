@@ -81,6 +81,9 @@ def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: 
     changed = False
     if warning.level < order.level:
         order.level = warning.level
+        if order.status == WorkOrderStatus.PENDING and deadline < order.ack_deadline:
+            # Not yet acknowledged: the worse level's shorter deadline applies.
+            order.ack_deadline = deadline
         WorkOrderEvent.objects.create(
             work_order=order,
             kind=WorkOrderEventKind.ESCALATED,

@@ -155,6 +155,8 @@ def test_escalation_raises_the_level_of_existing_orders(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=warning, department__code="gas-company")
     assert order.level == 1
     assert [e.kind for e in order.events.all()] == ["created", "escalated"]
+    # Still unacknowledged: Level I's 15 minutes apply, not Level III's 30.
+    assert (order.ack_deadline - order.created_at).total_seconds() <= 15 * 60 + 5
 
 
 def test_a_flare_up_sends_reported_orders_back_for_acknowledgement(city, reach, staff_a, duty_officer):
