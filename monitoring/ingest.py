@@ -2,7 +2,7 @@
 
 This is the hot path of the platform (every reading of the city passes
 here), so items are checked with straight Python rather than a DRF
-serializer per item; ``bench/ingest.py`` measures it.
+serializer per item; ``bench/run.py`` (``make bench``) measures it.
 """
 
 import json
