@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench lint format clean
+.PHONY: help run test setup services stop status bench lint format messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
@@ -30,6 +30,9 @@ bench: ## run bench/run.py
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh
+
+messages: ## update and compile the zh_Hans catalogues (makemessages, no locations)
+	@bash scripts/messages.sh
 
 format: ## ruff format and ruff check --fix
 	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .
