@@ -3,13 +3,10 @@
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from rest_framework import permissions, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
-
-from citysafety.roles import is_duty_officer
 
 
 class DomainError(Exception):
@@ -34,10 +31,3 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # names a model; DRF's "Not found." is translated and says enough.
         exc = NotFound()
     return drf_exception_handler(exc, context)
-
-
-class IsDutyOfficer(permissions.BasePermission):
-    message = gettext_lazy("Only duty officers and administrators may do this.")
-
-    def has_permission(self, request, view) -> bool:
-        return is_duty_officer(request.user)

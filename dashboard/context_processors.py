@@ -3,8 +3,8 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from citysafety.roles import is_duty_officer
-from dispatch.selectors import department_of
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_of
 
 
 def roles(request: HttpRequest) -> dict:

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from citysafety.roles import is_duty_officer
+from organisation.roles import is_duty_officer
 
 
 @login_required

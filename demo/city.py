@@ -28,10 +28,11 @@ from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.prepared import PreparedGeometry, prep
 
-from citysafety.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
-from dispatch.models import Department, DepartmentKind, Membership, RoutingPolicy
-from monitoring.models import District, Gateway, RiskCategory, RiskDomain, Sensor, SensorType
+from dispatch.models import RoutingPolicy
+from monitoring.models import Gateway, RiskCategory, RiskDomain, Sensor, SensorType
 from monitoring.services import gateway_create
+from organisation.models import Department, DepartmentKind, District, Membership
+from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from warning.models import Direction, Level, ThresholdRule
 
 # GB/T 2260 code of Hefei (合肥市) with the "156" country prefix that

@@ -1,77 +1,17 @@
-"""Admin for departments, their members, routing policies and (read-only) work orders.
+"""Admin for routing policies and (read-only) work orders.
 
-Users get their department on the user page: the auth app's UserAdmin is
-replaced by a subclass with a membership inline, the same way warning/admin.py
-extends monitoring's admins.
+Departments and their members are the organisation app's (organisation/admin.py).
 """
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin as AuthUserAdmin
-from django.contrib.auth.models import AbstractUser
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.models import Department, Membership, RoutingPolicy, WorkOrder, WorkOrderEvent
-from monitoring.admin import DistrictListFilter, with_count
+from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
 from warning import admin as warning_admin
 from warning.models import Level, Warning
-
-User = get_user_model()
-
-
-class MembershipForm(forms.ModelForm):
-    class Meta:
-        model = Membership
-        fields = ("user", "department")
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        user = cleaned.get("user")
-        if user is not None and user.pk is not None:
-            other = Membership.objects.filter(user=user).exclude(pk=self.instance.pk).select_related("department")
-            other = other.first()
-            if other is not None:
-                self.add_error(
-                    "user",
-                    _(
-                        "%(user)s already works for %(department)s; a user belongs to one department. "
-                        "Remove that membership first, or change it on the user's page."
-                    )
-                    % {"user": user, "department": other.department},
-                )
-        return cleaned
-
-
-class DepartmentMembershipInline(admin.TabularInline):
-    model = Membership
-    form = MembershipForm
-    fields = ("user",)
-    autocomplete_fields = ("user",)
-    extra = 0
-    verbose_name = _("member")
-    verbose_name_plural = _("members")
-
-
-@admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "kind", "district", "email", "phone", "member_count")
-    list_filter = ("kind", ("district", DistrictListFilter))
-    list_select_related = ("district",)
-    search_fields = ("code", "name", "email")
-    autocomplete_fields = ("district",)
-    inlines = (DepartmentMembershipInline,)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Department]:
-        # The district is joined (list_select_related) for its name, not its boundary.
-        queryset = super().get_queryset(request).defer("district__boundary")
-        return with_count(queryset, member_count="memberships")
-
-    @admin.display(description=_("members"), ordering="member_count")
-    def member_count(self, obj: Department) -> int:
-        return obj.member_count
 
 
 class RoutingPolicyForm(forms.ModelForm):
@@ -227,36 +167,3 @@ admin.site.unregister(Warning)
 @admin.register(Warning)
 class WarningAdmin(warning_admin.WarningAdmin):
     inlines = (*warning_admin.WarningAdmin.inlines, WarningWorkOrderInline)
-
-
-class UserMembershipInline(admin.StackedInline):
-    model = Membership
-    form = MembershipForm
-    fields = ("department",)
-    autocomplete_fields = ("department",)
-    can_delete = True
-    max_num = 1
-    verbose_name = verbose_name_plural = _("department")
-
-
-admin.site.unregister(User)
-
-
-@admin.register(User)
-class UserAdmin(AuthUserAdmin):
-    inlines = (*AuthUserAdmin.inlines, UserMembershipInline)
-    list_display = (*AuthUserAdmin.list_display, "department", "roles")
-    list_filter = (*AuthUserAdmin.list_filter, "membership__department")
-    list_select_related = ("membership__department",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[AbstractUser]:
-        return super().get_queryset(request).prefetch_related("groups")
-
-    @admin.display(description=_("department"), ordering="membership__department__name")
-    def department(self, obj: AbstractUser) -> str:
-        membership = getattr(obj, "membership", None)
-        return membership.department.name if membership else "-"
-
-    @admin.display(description=_("roles"))
-    def roles(self, obj: AbstractUser) -> str:
-        return ", ".join(group.name for group in obj.groups.all()) or "-"

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from citysafety import realtime
-from citysafety.roles import is_duty_officer
-from dispatch.selectors import department_id_of
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_id_of
 
 
 class LiveConsumer(JsonWebsocketConsumer):

@@ -3,56 +3,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.models import District, RiskDomain
+from monitoring.models import RiskDomain
+from organisation.models import Department
 from warning.models import Level, Warning
-
-
-class DepartmentKind(models.TextChoices):
-    ENTERPRISE = "enterprise", _("Operating enterprise / asset owner")
-    INDUSTRY = "industry", _("Industry department")
-    DISTRICT_GOVERNMENT = "district_government", _("District government")
-    COMMAND_OFFICE = "command_office", _("City command office")
-
-
-class Department(models.Model):
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=120)
-    kind = models.CharField(_("kind"), max_length=20, choices=DepartmentKind.choices)
-    # Set for a district government: routing finds it by the sensor's district.
-    district = models.OneToOneField(
-        District,
-        models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="government",
-        verbose_name=_("district governed"),
-    )
-    email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(_("phone"), max_length=40, blank=True)
-
-    class Meta:
-        ordering = ["kind", "code"]
-        verbose_name = _("department")
-        verbose_name_plural = _("departments")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Membership(models.Model):
-    """The department a user works for. One department per user."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="membership", verbose_name=_("user")
-    )
-    department = models.ForeignKey(Department, models.CASCADE, related_name="memberships", verbose_name=_("department"))
-
-    class Meta:
-        verbose_name = _("department membership")
-        verbose_name_plural = _("department memberships")
-
-    def __str__(self) -> str:
-        return f"{self.user} @ {self.department}"
 
 
 class RoutingPolicy(models.Model):

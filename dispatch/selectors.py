@@ -3,24 +3,11 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, QuerySet
 
-from citysafety.roles import is_duty_officer
-from dispatch.models import Department, Membership, RoutingPolicy, WorkOrder, WorkOrderEvent
+from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
 from monitoring.models import Sensor
-
-
-def department_id_of(user: AbstractBaseUser | AnonymousUser) -> int | None:
-    if not user.is_authenticated:
-        return None
-    cached = getattr(user, "_department_id", False)
-    if cached is False:
-        cached = Membership.objects.filter(user_id=user.pk).values_list("department_id", flat=True).first()
-        user._department_id = cached
-    return cached
-
-
-def department_of(user: AbstractBaseUser | AnonymousUser) -> Department | None:
-    department_id = department_id_of(user)
-    return Department.objects.filter(pk=department_id).first() if department_id else None
+from organisation.models import Department
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_id_of, government_of_district
 
 
 def policy_departments(policy: RoutingPolicy, sensor: Sensor) -> list[Department]:
@@ -29,7 +16,7 @@ def policy_departments(policy: RoutingPolicy, sensor: Sensor) -> list[Department
     if policy.include_sensor_owner and sensor.owner_department_id:
         departments.append(Department.objects.get(pk=sensor.owner_department_id))
     if policy.include_district_government and sensor.district_id:
-        government = Department.objects.filter(district_id=sensor.district_id).first()
+        government = government_of_district(sensor.district_id)
         if government is not None:
             departments.append(government)
     return departments

@@ -11,16 +11,11 @@ from django.utils.translation import gettext as _
 
 from citysafety import realtime
 from citysafety.api import DomainError
-from citysafety.roles import is_duty_officer
 from dispatch import selectors
-from dispatch.models import (
-    Department,
-    RoutingPolicy,
-    WorkOrder,
-    WorkOrderEvent,
-    WorkOrderEventKind,
-    WorkOrderStatus,
-)
+from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent, WorkOrderEventKind, WorkOrderStatus
+from organisation.models import Department
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_id_of
 from warning import services as warning_services
 from warning.models import Warning, WarningStatus
 
@@ -205,7 +200,7 @@ def work_orders_mark_overdue(*, now=None) -> int:
 def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> WorkOrder:
     order = WorkOrder.objects.select_for_update().filter(pk=work_order_id).first()
     # The same answer for "absent" and "another department's": nothing leaks.
-    if order is None or order.department_id != selectors.department_id_of(user):
+    if order is None or order.department_id != department_id_of(user):
         raise Http404(_("No such work order for your department."))
     return order
 

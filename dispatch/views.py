@@ -5,10 +5,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from citysafety.roles import is_duty_officer
 from dispatch import selectors
 from dispatch.api.serializers import WorkOrderSerializer
-from dispatch.models import Department, WorkOrderStatus
+from dispatch.models import WorkOrderStatus
+from organisation.models import Department
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_of
 
 # Open orders rendered into the page for its first paint; the page then
 # loads the rest (and stays current) through the API and the websocket.
@@ -19,7 +21,7 @@ INITIAL_ORDERS = 100
 def work_orders(request: HttpRequest) -> HttpResponse:
     user = request.user
     duty = is_duty_officer(user)
-    department = selectors.department_of(user)
+    department = department_of(user)
     orders = list(
         selectors.work_orders_visible_to(user)
         .exclude(status=WorkOrderStatus.CLOSED)

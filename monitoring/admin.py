@@ -1,4 +1,4 @@
-"""Admin for what an administrator configures: domains, districts, sensor types, sensors, gateways.
+"""Admin for what an administrator configures: domains, sensor types, sensors, gateways.
 
 Threshold rules belong to the warning app, which monitoring never imports;
 warning/admin.py re-registers the SensorType and Sensor admins below with
@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.template.response import TemplateResponse
@@ -21,7 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from monitoring import services
-from monitoring.models import District, Gateway, Reading, RiskDomain, Sensor, SensorType
+from monitoring.models import Gateway, Reading, RiskDomain, Sensor, SensorType
+from organisation import admin as organisation_admin
+from organisation.admin import DistrictListFilter, with_count
+from organisation.models import District
 
 
 @admin.register(RiskDomain)
@@ -32,32 +35,17 @@ class RiskDomainAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
 
 
-def with_count(queryset: QuerySet, **counts: str) -> QuerySet:
-    """Annotate counts of related rows, keeping the model's default order.
-
-    A GROUP BY query drops ``Meta.ordering``; the list sets its own order,
-    but the autocomplete pages the queryset as it comes.
-    """
-    annotations = {name: Count(relation) for name, relation in counts.items()}
-    return queryset.annotate(**annotations).order_by(*queryset.model._meta.ordering)
-
-
-class DistrictListFilter(admin.RelatedFieldListFilter):
-    """Filter by district without loading every district's boundary for the choices."""
-
-    def field_choices(self, field: object, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return list(District.objects.order_by("code").values_list("pk", "name"))
+# The district list counts each district's sensors; organisation knows no
+# sensors, so the count is added by re-registering a subclass here.
+admin.site.unregister(District)
 
 
 @admin.register(District)
-class DistrictAdmin(LeafletGeoAdmin):
-    list_display = ("code", "name", "sensor_count")
-    search_fields = ("code", "name")
+class DistrictAdmin(organisation_admin.DistrictAdmin):
+    list_display = (*organisation_admin.DistrictAdmin.list_display, "sensor_count")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[District]:
-        # A boundary can weigh hundreds of kilobytes: the list and the
-        # autocomplete never show it, the change form loads it when it asks.
-        return with_count(super().get_queryset(request).defer("boundary"), sensor_count="sensors")
+        return with_count(super().get_queryset(request), sensor_count="sensors")
 
     @admin.display(description=_("sensors"), ordering="sensor_count")
     def sensor_count(self, obj: District) -> int:

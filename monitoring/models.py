@@ -3,6 +3,8 @@ import hashlib
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
 
+from organisation.models import Department, District
+
 
 class RiskCategory(models.TextChoices):
     LIFELINE = "lifeline", _("Urban lifelines")
@@ -23,22 +25,6 @@ class RiskDomain(models.Model):
         ordering = ["sort_order", "code"]
         verbose_name = _("risk domain")
         verbose_name_plural = _("risk domains")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class District(models.Model):
-    """An administrative district (区/县) of the city, with its boundary."""
-
-    code = models.CharField(_("code"), max_length=12, unique=True, help_text=_("GB/T 2260 code"))
-    name = models.CharField(_("name"), max_length=80)
-    boundary = models.MultiPolygonField(_("boundary"), srid=4326)
-
-    class Meta:
-        ordering = ["code"]
-        verbose_name = _("district")
-        verbose_name_plural = _("districts")
 
     def __str__(self) -> str:
         return self.name
@@ -107,10 +93,9 @@ class Sensor(models.Model):
     district = models.ForeignKey(
         District, models.SET_NULL, null=True, blank=True, related_name="sensors", verbose_name=_("district")
     )
-    # A string reference: the owner (权属单位) is a department, which the
-    # dispatch app defines; monitoring never imports it.
+    # The owner (权属单位): level III warnings go to it.
     owner_department = models.ForeignKey(
-        "dispatch.Department",
+        Department,
         models.SET_NULL,
         null=True,
         blank=True,

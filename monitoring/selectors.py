@@ -5,8 +5,10 @@ import json
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import FloatField, Func, QuerySet
 
-from citysafety.roles import is_duty_officer
-from monitoring.models import District, Sensor
+from monitoring.models import Sensor
+from organisation.models import District
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_id_of
 
 
 def sensors_visible_to(user: AbstractBaseUser) -> QuerySet[Sensor]:
@@ -14,7 +16,7 @@ def sensors_visible_to(user: AbstractBaseUser) -> QuerySet[Sensor]:
     sensors = Sensor.objects.filter(is_active=True)
     if is_duty_officer(user):
         return sensors
-    department_id = getattr(getattr(user, "membership", None), "department_id", None)
+    department_id = department_id_of(user)
     return sensors.filter(owner_department_id=department_id) if department_id else sensors.none()
 
 

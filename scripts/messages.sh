@@ -12,7 +12,9 @@ manage makemessages -l zh_Hans --no-location --no-obsolete "${ignore[@]}" -v 0
 manage makemessages -l zh_Hans --no-location --no-obsolete -d djangojs "${ignore[@]}" -i static/vendor -v 0
 sed -i '/^"POT-Creation-Date: /d' locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/LC_MESSAGES/djangojs.po
 compile_messages
-log "Catalogues updated; untranslated messages:"
+log "Catalogues updated; messages still to translate (untranslated or fuzzy):"
 for domain in django djangojs; do
-    msgattrib --untranslated --no-wrap "locale/zh_Hans/LC_MESSAGES/$domain.po" | grep '^msgid ' | grep -v '^msgid ""$' || true
+    for which in --untranslated --only-fuzzy; do
+        msgattrib "$which" --no-wrap "locale/zh_Hans/LC_MESSAGES/$domain.po" | grep '^msgid ' | grep -v '^msgid ""$' || true
+    done
 done

@@ -2,8 +2,8 @@
 
 import pytest
 
-from citysafety.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from monitoring.services import gateway_create
+from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from tests.factories import DepartmentFactory, UserFactory
 
 pytest.register_assert_rewrite("tests.live")

@@ -5,8 +5,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
-from dispatch.models import Department, DepartmentKind, Membership, RoutingPolicy
-from monitoring.models import District, Gateway, RiskCategory, RiskDomain, Sensor, SensorType
+from dispatch.models import RoutingPolicy
+from monitoring.models import Gateway, RiskCategory, RiskDomain, Sensor, SensorType
+from organisation.models import Department, DepartmentKind, District, Membership
 from warning.models import Direction, ThresholdRule
 
 

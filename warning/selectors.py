@@ -7,8 +7,8 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from citysafety.roles import is_duty_officer
 from monitoring.models import Sensor
+from organisation.roles import is_duty_officer
 from warning.models import RuleState, ThresholdRule, Warning, WarningStatus
 
 

@@ -5,10 +5,10 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from citysafety.api import IsDutyOfficer
 from dispatch import selectors, services
 from dispatch.api.filters import WorkOrderFilter
 from dispatch.api.serializers import CloseSerializer, NoteSerializer, ReportSerializer, WorkOrderSerializer
+from organisation.permissions import IsDutyOfficer
 from warning import selectors as warning_selectors
 from warning.api.serializers import WarningDetailSerializer
 

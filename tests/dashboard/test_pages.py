@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from citysafety.roles import DEPARTMENT_STAFF
 from monitoring.models import Reading
+from organisation.roles import DEPARTMENT_STAFF
 from tests.factories import (
     DistrictFactory,
     RiskDomainFactory,

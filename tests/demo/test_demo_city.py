@@ -9,7 +9,6 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 from django.test import override_settings
 
-from citysafety.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from demo.city import (
     DEMO_GATEWAYS,
     DEPARTMENT_PASSWORD,
@@ -20,8 +19,10 @@ from demo.city import (
     URBAN_DISTRICTS,
     USERS,
 )
-from dispatch.models import Department, DepartmentKind, Membership, RoutingPolicy
-from monitoring.models import District, Gateway, RiskDomain, Sensor, SensorType
+from dispatch.models import RoutingPolicy
+from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
+from organisation.models import Department, DepartmentKind, District, Membership
+from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from warning.models import ThresholdRule
 
 HEFEI = {
@@ -77,7 +78,7 @@ def test_district_boundaries_are_valid_with_rfc_7946_winding():
     # And as PostGIS sees the stored rows (ST_IsPolygonCCW also checks holes).
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM monitoring_district WHERE ST_IsValid(boundary) AND ST_IsPolygonCCW(boundary)"
+            "SELECT count(*) FROM organisation_district WHERE ST_IsValid(boundary) AND ST_IsPolygonCCW(boundary)"
         )
         assert cursor.fetchone()[0] == len(HEFEI)
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dispatch.models import DepartmentKind
 from monitoring.models import Reading, Sensor
+from organisation.models import DepartmentKind
 from tests.factories import (
     DepartmentFactory,
     DistrictFactory,

@@ -1,26 +1,15 @@
-"""Departments, members and routing are configured in admin; work orders are only looked at there."""
+"""Routing is configured in admin; work orders are only looked at there."""
 
 from datetime import timedelta
 
 import pytest
-from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from dispatch.admin import UserAdmin
-from dispatch.models import (
-    DepartmentKind,
-    Membership,
-    RoutingPolicy,
-    WorkOrder,
-    WorkOrderEvent,
-    WorkOrderEventKind,
-    WorkOrderStatus,
-)
+from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent, WorkOrderEventKind, WorkOrderStatus
+from organisation.models import DepartmentKind
 from tests.factories import (
     DepartmentFactory,
-    DistrictFactory,
     RiskDomainFactory,
     RoutingPolicyFactory,
     SensorFactory,
@@ -77,10 +66,8 @@ def _policy_form(domain, **overrides: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("url", "shows"),
     [
-        ("/admin/dispatch/department/", "Gas company"),
         ("/admin/dispatch/routingpolicy/", "Gas company"),
         ("/admin/dispatch/workorder/", "Gas company"),
-        ("/admin/auth/user/", "Gas company"),
     ],
 )
 def test_each_changelist_lists_its_rows(admin_client, url, shows):
@@ -100,9 +87,7 @@ def test_each_changelist_lists_its_rows(admin_client, url, shows):
 @pytest.mark.parametrize(
     ("url", "field"),
     [
-        ("/admin/dispatch/department/add/", 'name="kind"'),
         ("/admin/dispatch/routingpolicy/add/", 'name="ack_deadline_minutes"'),
-        ("/admin/auth/user/add/", 'name="membership-0-department"'),
     ],
 )
 def test_each_configurable_model_has_an_add_page(admin_client, url, field):
@@ -110,110 +95,6 @@ def test_each_configurable_model_has_an_add_page(admin_client, url, field):
 
     assert response.status_code == 200
     assert field in response.content.decode()
-
-
-# --- Departments and members --------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_department_page_adds_members_inline(admin_client):
-    district = DistrictFactory(name="Shushan")
-    alice = UserFactory(username="alice")
-
-    response = admin_client.post(
-        "/admin/dispatch/department/add/",
-        {
-            "code": "shushan-gov",
-            "name": "Shushan district government",
-            "kind": DepartmentKind.DISTRICT_GOVERNMENT,
-            "district": district.pk,
-            "memberships-TOTAL_FORMS": "1",
-            "memberships-INITIAL_FORMS": "0",
-            "memberships-0-user": alice.pk,
-        },
-    )
-
-    assert response.status_code == 302
-    membership = Membership.objects.get(user=alice)
-    assert membership.department.district == district
-    listing = admin_client.get("/admin/dispatch/department/", {"kind__exact": DepartmentKind.DISTRICT_GOVERNMENT})
-    (row,) = listing.context["cl"].result_list
-    assert row.member_count == 1
-    assert "Shushan" in listing.content.decode()
-
-
-@pytest.mark.django_db
-def test_a_user_of_another_department_is_refused_with_what_to_do(admin_client):
-    water = DepartmentFactory(code="water-co", name="Water company")
-    gas = DepartmentFactory(code="gas-co", name="Gas company")
-    bob = UserFactory(username="bob", department=water)
-
-    response = admin_client.post(
-        f"/admin/dispatch/department/{gas.pk}/change/",
-        {
-            "code": gas.code,
-            "name": gas.name,
-            "kind": gas.kind,
-            "memberships-TOTAL_FORMS": "1",
-            "memberships-INITIAL_FORMS": "0",
-            "memberships-0-user": bob.pk,
-        },
-    )
-
-    (inline,) = response.context["inline_admin_formsets"]
-    assert inline.formset.errors == [
-        {
-            "user": [
-                "bob already works for Water company; a user belongs to one department. "
-                "Remove that membership first, or change it on the user's page."
-            ]
-        }
-    ]
-    assert Membership.objects.get(user=bob).department == water
-
-
-@pytest.mark.django_db
-def test_user_page_shows_and_changes_the_department(admin_client):
-    water = DepartmentFactory(code="water-co", name="Water company")
-    gas = DepartmentFactory(code="gas-co", name="Gas company")
-    bob = UserFactory(username="bob", department=water)
-    url = f"/admin/auth/user/{bob.pk}/change/"
-
-    page = admin_client.get(url)
-    membership = Membership.objects.get(user=bob)
-    assert f'<option value="{water.pk}" selected>Water company</option>' in page.content.decode()
-
-    form = page.context["adminform"].form
-    data = {k: v for k, v in form.initial.items() if v is not None and k not in {"password", "groups"}}
-    data.update(
-        {
-            "date_joined_0": bob.date_joined.strftime("%Y-%m-%d"),
-            "date_joined_1": bob.date_joined.strftime("%H:%M:%S"),
-            "user_permissions": [],
-            "membership-TOTAL_FORMS": "1",
-            "membership-INITIAL_FORMS": "1",
-            "membership-0-id": membership.pk,
-            "membership-0-user": bob.pk,
-            "membership-0-department": gas.pk,
-        }
-    )
-    data = {k: v for k, v in data.items() if k not in {"date_joined", "last_login", "user_permissions"}}
-    data["is_active"] = "on"
-    response = admin_client.post(url, data)
-
-    assert response.status_code == 302, response.context["adminform"].form.errors
-    assert Membership.objects.get(user=bob).department == gas
-
-
-@pytest.mark.django_db
-def test_user_list_filters_by_department(admin_client):
-    water = DepartmentFactory(code="water-co", name="Water company")
-    UserFactory(username="bob", department=water)
-    UserFactory(username="carol", department=DepartmentFactory(code="gas-co", name="Gas company"))
-
-    response = admin_client.get("/admin/auth/user/", {"membership__department__id__exact": water.pk})
-
-    assert [u.username for u in response.context["cl"].result_list] == ["bob"]
 
 
 # --- Routing policies --------------------------------------------------------------------
@@ -350,7 +231,3 @@ def test_warning_page_lists_the_work_orders_it_caused(admin_client):
     assert "Gas company" in html
     assert f"/admin/dispatch/workorder/{order.pk}/change/" in html
     assert "Awaiting acknowledgement" in html
-
-
-def test_user_model_admin_is_the_extended_one():
-    assert isinstance(admin.site._registry[get_user_model()], UserAdmin)

@@ -19,11 +19,12 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from citysafety.roles import DEPARTMENT_STAFF, DUTY_OFFICER
 from dispatch import services as dispatch_services
-from dispatch.models import DepartmentKind, WorkOrder, WorkOrderStatus
+from dispatch.models import WorkOrder, WorkOrderStatus
 from monitoring.models import Sensor
 from monitoring.services import gateway_create
+from organisation.models import DepartmentKind
+from organisation.roles import DEPARTMENT_STAFF, DUTY_OFFICER
 from tests.e2e.conftest import log_in
 from tests.factories import (
     DepartmentFactory,

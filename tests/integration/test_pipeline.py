@@ -162,7 +162,7 @@ def test_an_anonymous_socket_is_closed_as_signed_out(daphne_server):
 def test_a_person_moved_to_another_department_stops_hearing_the_old_one(
     daphne_server, celery_worker_process, city, gateway, staff_a, department_b
 ):
-    from dispatch.models import Membership
+    from organisation.models import Membership
 
     ws = socket_for(daphne_server, staff_a)
     try:

@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from monitoring.admin import CappedCountPaginator
-from monitoring.models import District, Gateway, Reading, RiskDomain, Sensor, SensorStatus, SensorType
+from monitoring.models import Gateway, Reading, RiskDomain, Sensor, SensorStatus, SensorType
 from monitoring.services import gateway_create
+from organisation.models import District
 from tests.factories import (
     DepartmentFactory,
     DistrictFactory,
@@ -52,7 +53,6 @@ def _token_messages(response) -> list[re.Match]:
     ("model", "shows"),
     [
         ("riskdomain", "Urban gas"),
-        ("district", "Shushan"),
         ("sensortype", "Methane detector"),
         ("sensor", "S-LIST-1"),
         ("gateway", "gw-list"),
@@ -74,7 +74,7 @@ def test_each_changelist_lists_its_rows(admin_client, model, shows):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model", ["riskdomain", "district", "sensortype", "sensor", "gateway"])
+@pytest.mark.parametrize("model", ["riskdomain", "sensortype", "sensor", "gateway"])
 def test_each_configurable_model_has_an_add_page(admin_client, model):
     response = admin_client.get(f"/admin/monitoring/{model}/add/")
 
@@ -104,7 +104,7 @@ def test_sensor_location_is_edited_on_a_leaflet_map_served_from_bundled_static_f
 def test_district_boundary_is_edited_on_a_leaflet_map(admin_client):
     district = DistrictFactory()
 
-    html = admin_client.get(f"/admin/monitoring/district/{district.pk}/change/").content.decode()
+    html = admin_client.get(f"/admin/organisation/district/{district.pk}/change/").content.decode()
 
     assert '<script src="/static/leaflet/leaflet.js"></script>' in html
     assert "geodjango_id_boundary.geom_type = 'MultiPolygon'" in html
@@ -456,7 +456,7 @@ def test_district_list_counts_its_sensors(admin_client):
     district = DistrictFactory(name="Baohe")
     SensorFactory.create_batch(2, district=district)
 
-    response = admin_client.get("/admin/monitoring/district/")
+    response = admin_client.get("/admin/organisation/district/")
 
     (row,) = response.context["cl"].result_list
     assert isinstance(row, District)

@@ -3,7 +3,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from citysafety.api import IsDutyOfficer
+from organisation.permissions import IsDutyOfficer
 from warning import selectors
 from warning.api.filters import WarningFilter
 from warning.api.serializers import WarningDetailSerializer, WarningSummarySerializer

@@ -1,7 +1,8 @@
 """The people who use the platform, as Django groups.
 
-Group names are data shared by every app; the department a user belongs to
-is the dispatch app's business (``dispatch.selectors.department_of``).
+Group names are data shared by every app (the groups are created by this
+app's migrations); the department a person works for is
+``organisation.selectors.department_of``.
 """
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser

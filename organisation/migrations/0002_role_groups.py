@@ -1,0 +1,21 @@
+"""The role groups every app checks (organisation.roles); dispatch 0003 made
+them before they moved here, so an existing database keeps its groups."""
+
+from django.db import migrations
+
+ROLE_GROUPS = ("duty_officer", "department_staff", "administrator")
+
+
+def create_role_groups(apps, schema_editor):
+    group_model = apps.get_model("auth", "Group")
+    for name in ROLE_GROUPS:
+        group_model.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("organisation", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [migrations.RunPython(create_role_groups, migrations.RunPython.noop)]
