@@ -34,7 +34,7 @@ BACKLOG_LIMIT = 2000
 
 
 class RuleLike(Protocol):
-    """ThresholdRule, or the catalogue's RuleSpec: the same field names."""
+    """A ThresholdRule, saved or the catalogue's unsaved one."""
 
     direction: str
     level3_threshold: float

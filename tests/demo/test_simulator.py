@@ -8,7 +8,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from demo.city import SENSOR_TYPES
+from demo.catalogue import SENSOR_TYPES
 from demo.simulator import (
     LOCAL_TZ,
     MAX_BATCH_ITEMS,
