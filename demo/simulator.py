@@ -12,82 +12,30 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import requests
+from django.conf import settings
 
 from monitoring.models import Gateway, Sensor
 from monitoring.services import gateway_issue_token
+from warning.evaluation import classify, recovery_limit, value_at_level
 from warning.models import ThresholdRule
+from warning.selectors import rules_for_sensors
 
 # Daily cycles follow the city's clock, whatever zone the caller uses.
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-# The ingest API refuses larger batches.
-MAX_BATCH_ITEMS = 1000
 # Readings kept for re-sending after a failed post (connection refused, 5xx):
 # about eight rounds of the busiest demo gateway.
 BACKLOG_LIMIT = 2000
 
 
-# --- Thresholds -------------------------------------------------------------
+# --- Levels -----------------------------------------------------------------
 
 
-class RuleLike(Protocol):
-    """ThresholdRule, or the catalogue's RuleSpec: the same field names."""
-
-    direction: str
-    level3_threshold: float
-    level2_threshold: float
-    level1_threshold: float
-    dead_band: float
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    above: bool
-    level3: float
-    level2: float
-    level1: float
-    dead_band: float = 0.0
-
-    @classmethod
-    def from_rule(cls, rule: RuleLike) -> "Thresholds":
-        return cls(
-            above=rule.direction == "above",
-            level3=rule.level3_threshold,
-            level2=rule.level2_threshold,
-            level1=rule.level1_threshold,
-            dead_band=rule.dead_band,
-        )
-
-    def _beyond(self, value: float, threshold: float) -> bool:
-        return value >= threshold if self.above else value <= threshold
-
-    def level_of(self, value: float) -> int | None:
-        """The most severe level the value reaches (1 = most severe), or None."""
-        for level, threshold in ((1, self.level1), (2, self.level2), (3, self.level3)):
-            if self._beyond(value, threshold):
-                return level
-        return None
-
-    def is_recovered(self, value: float) -> bool:
-        """Back inside the Level III threshold by at least the dead band."""
-        if self.above:
-            return value < self.level3 - self.dead_band
-        return value > self.level3 + self.dead_band
-
-    def within_band(self, level: int, fraction: float) -> float:
-        """A value at ``fraction`` (0..1) of the way through one level's band.
-
-        Level III's band runs from its threshold to Level II's, Level II's to
-        Level I's; Level I's band is open, so it is taken as wide as Level II's.
-        """
-        if level == 3:
-            return self.level3 + fraction * (self.level2 - self.level3)
-        if level == 2:
-            return self.level2 + fraction * (self.level1 - self.level2)
-        return self.level1 + fraction * (self.level1 - self.level2)
+def level_reached(rule: ThresholdRule, value: float) -> int | None:
+    """The level the platform's evaluation gives the value (None: normal)."""
+    return classify(rule, value, in_warning=False) or None
 
 
 # --- Normal values ----------------------------------------------------------
@@ -219,7 +167,7 @@ SCENARIOS: dict[IncidentKind, Scenario] = {
 }
 
 
-def incident_trajectory(thresholds: Thresholds, start: float, scenario: Scenario, rng: random.Random) -> list[float]:
+def incident_trajectory(rule: ThresholdRule, start: float, scenario: Scenario, rng: random.Random) -> list[float]:
     """Values that cross Level III, II and I in that order, then recover.
 
     Each value lies well inside its level's band (never on a threshold), and
@@ -228,14 +176,14 @@ def incident_trajectory(thresholds: Thresholds, start: float, scenario: Scenario
     """
 
     def band(level: int) -> float:
-        return thresholds.within_band(level, rng.uniform(0.3, 0.7))
+        return value_at_level(rule, level, rng.uniform(0.3, 0.7))
 
-    limit = thresholds.level3 - thresholds.dead_band if thresholds.above else thresholds.level3 + thresholds.dead_band
+    limit = recovery_limit(rule)
     onset = [start + (limit - start) * (step + 1) / (scenario.onset + 1) * 0.8 for step in range(scenario.onset)]
     values = [*onset]
     values += [band(3) for _ in range(scenario.hold)]
     values += [band(2) for _ in range(scenario.hold)]
-    values += [thresholds.within_band(1, rng.uniform(0.2, 0.6)) for _ in range(scenario.peak)]
+    values += [value_at_level(rule, 1, rng.uniform(0.2, 0.6)) for _ in range(scenario.peak)]
     values += [band(2) for _ in range(scenario.recede)]
     values += [band(3) for _ in range(scenario.recede)]
     values += [(start + limit) / 2, start]
@@ -248,7 +196,8 @@ class SimSensor:
     type_code: str
     gateway: str
     unit: str = ""
-    thresholds: Thresholds | None = None
+    # The rule the platform evaluates the sensor by; None: no incident plays here.
+    rule: ThresholdRule | None = None
 
     def format(self, value: float) -> str:
         return f"{value:g} {self.unit}".strip()
@@ -332,7 +281,7 @@ class Simulation:
         return [
             s
             for s in self.sensors
-            if s.type_code == sensor_type and s.thresholds is not None and s.code not in self.incidents
+            if s.type_code == sensor_type and s.rule is not None and s.code not in self.incidents
         ]
 
     def start_incident(self, kind: IncidentKind, at: datetime) -> Incident | None:
@@ -345,7 +294,7 @@ class Simulation:
         # One decimal finer than normal readings: still tidy, and too fine
         # to round a value onto a threshold.
         decimals = PROFILES[sensor.type_code].decimals + 1
-        trajectory = incident_trajectory(sensor.thresholds, start, SCENARIOS[kind], self.rng)
+        trajectory = incident_trajectory(sensor.rule, start, SCENARIOS[kind], self.rng)
         values = [round(v, decimals) for v in trajectory]
         incident = Incident(kind=kind, sensor=sensor, values=values)
         self.incidents[sensor.code] = incident
@@ -367,10 +316,10 @@ class Simulation:
             self._next_incident_at = at.timestamp() + self.incident_every
 
     def _incident_value(self, incident: Incident) -> tuple[float, IncidentEvent | None]:
-        thresholds = incident.sensor.thresholds
-        before = thresholds.level_of(incident.values[incident.step - 1]) if incident.step else None
+        rule = incident.sensor.rule
+        before = level_reached(rule, incident.values[incident.step - 1]) if incident.step else None
         value = incident.next_value()
-        level = thresholds.level_of(value)
+        level = level_reached(rule, value)
         if incident.finished:
             del self.incidents[incident.sensor.code]
             return value, IncidentEvent(incident, "ended", value, level)
@@ -402,7 +351,7 @@ class Simulation:
 # --- Posting ----------------------------------------------------------------
 
 
-def chunked(items: Sequence[dict], size: int = MAX_BATCH_ITEMS) -> Iterator[list[dict]]:
+def chunked(items: Sequence[dict], size: int) -> Iterator[list[dict]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
 
@@ -509,7 +458,8 @@ class Poster:
         report = RoundReport()
         for gateway, items in items_by_gateway.items():
             pending = self.backlog.pop(gateway, []) + items
-            for chunk in chunked(pending):
+            # The API's own limit: a larger batch would be refused whole.
+            for chunk in chunked(pending, settings.INGEST_MAX_BATCH):
                 result = post_readings(self.session, self.url, self.tokens[gateway], chunk)
                 self._account(report, gateway, chunk, result)
         report.kept_for_retry = sum(len(items) for items in self.backlog.values())
@@ -578,28 +528,23 @@ def run_rounds(
 
 
 def demo_sensors(gateway_codes: Iterable[str]) -> list[SimSensor]:
-    """The active sensors served by the given gateways, with their thresholds.
-
-    A rule on the sensor itself overrides its type's rule, as in evaluation.
-    """
-    codes = list(gateway_codes)
-    type_rules: dict[int, Thresholds] = {}
-    sensor_rules: dict[int, Thresholds] = {}
-    for rule in ThresholdRule.objects.filter(is_active=True).order_by("id"):
-        if rule.sensor_id is not None:
-            sensor_rules.setdefault(rule.sensor_id, Thresholds.from_rule(rule))
-        else:
-            type_rules.setdefault(rule.sensor_type_id, Thresholds.from_rule(rule))
-    sensors = Sensor.objects.filter(gateway__code__in=codes, is_active=True).select_related("sensor_type", "gateway")
+    """The active sensors served by the given gateways, each with a rule that
+    evaluation applies to it (the oldest, should it have several)."""
+    sensors = list(
+        Sensor.objects.filter(gateway__code__in=list(gateway_codes), is_active=True)
+        .select_related("sensor_type", "gateway")
+        .order_by("code")
+    )
+    rules = rules_for_sensors(sensors)
     return [
         SimSensor(
             code=sensor.code,
             type_code=sensor.sensor_type.code,
             gateway=sensor.gateway.code,
             unit=sensor.sensor_type.unit,
-            thresholds=sensor_rules.get(sensor.pk) or type_rules.get(sensor.sensor_type_id),
+            rule=rules[sensor.pk][0] if sensor.pk in rules else None,
         )
-        for sensor in sensors.order_by("code")
+        for sensor in sensors
     ]
 
 

@@ -9,16 +9,16 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 from django.test import override_settings
 
-from demo.city import (
+from demo.catalogue import (
     DEMO_GATEWAYS,
     DEPARTMENT_PASSWORD,
     DEPARTMENTS,
     DOMAINS,
     LIFELINE_DOMAINS,
     SENSOR_TYPES,
-    URBAN_DISTRICTS,
     USERS,
 )
+from demo.geography import URBAN_DISTRICTS
 from dispatch.models import RoutingPolicy
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
 from organisation.models import Department, DepartmentKind, District, Membership
@@ -150,6 +150,20 @@ def test_every_sensor_type_has_a_threshold_rule_with_ordered_thresholds():
         rules = ThresholdRule.objects.filter(sensor_type=sensor_type, sensor=None, is_active=True)
         assert rules.count() == 1, sensor_type.code
         rules.get().full_clean()
+
+
+def test_each_type_rule_carries_the_catalogues_thresholds_and_the_catalogue_stays_unsaved():
+    for spec in SENSOR_TYPES:
+        rule = ThresholdRule.objects.get(sensor_type__code=spec.code, sensor=None)
+
+        assert (rule.direction, rule.thresholds(), rule.dead_band) == (
+            spec.rule.direction,
+            spec.rule.thresholds(),
+            spec.rule.dead_band,
+        ), spec.code
+        # The loader saved a copy: the simulator and the tests read the catalogue's rule as it was.
+        assert spec.rule.pk is None
+        assert spec.rule.sensor_type_id is None
 
 
 def test_the_demo_users_sign_in_with_their_roles_and_departments():

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from citysafety.celery import app as celery_app
-from demo.city import load_demo_city
+from demo.loading import load_demo_city
 from demo.simulator import IncidentKind, Poster, Simulation, demo_sensors, issue_tokens, run_rounds
 from dispatch.models import WorkOrder
 from monitoring.models import Reading, Sensor

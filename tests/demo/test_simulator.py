@@ -8,10 +8,9 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from demo.city import SENSOR_TYPES
+from demo.catalogue import SENSOR_TYPES
 from demo.simulator import (
     LOCAL_TZ,
-    MAX_BATCH_ITEMS,
     PROFILES,
     SCENARIOS,
     IncidentKind,
@@ -19,7 +18,6 @@ from demo.simulator import (
     Scenario,
     SimSensor,
     Simulation,
-    Thresholds,
     chunked,
     incident_trajectory,
     normal_value,
@@ -28,8 +26,10 @@ from demo.simulator import (
     run_rounds,
     sensor_bias,
 )
+from warning.evaluation import NORMAL, classify
+from warning.models import Direction, ThresholdRule
 
-THRESHOLDS = {spec.code: Thresholds.from_rule(spec.rule) for spec in SENSOR_TYPES}
+RULES = {spec.code: spec.rule for spec in SENSOR_TYPES}
 UNITS = {spec.code: spec.unit for spec in SENSOR_TYPES}
 MIDNIGHT = datetime(2026, 7, 15, tzinfo=LOCAL_TZ)
 
@@ -39,13 +39,23 @@ def whole_day(step_minutes: int = 5) -> Iterator[datetime]:
         yield MIDNIGHT + timedelta(minutes=minute)
 
 
+def level_of(rule: ThresholdRule, value: float) -> int | None:
+    """The level the platform's evaluation opens or escalates to; None: normal."""
+    return classify(rule, value, in_warning=False) or None
+
+
+def recovers(rule: ThresholdRule, value: float) -> bool:
+    """Whether the platform's evaluation recovers a warning in force at this value."""
+    return classify(rule, value, in_warning=True) == NORMAL
+
+
 def severity(level: int | None) -> int:
     """0 when normal, 1 for Level III … 3 for Level I: bigger is worse."""
     return 0 if level is None else 4 - level
 
 
 def sim_sensor(code: str, type_code: str, gateway: str = "gw-test") -> SimSensor:
-    return SimSensor(code, type_code, gateway, UNITS[type_code], THRESHOLDS[type_code])
+    return SimSensor(code, type_code, gateway, UNITS[type_code], RULES[type_code])
 
 
 # --- Normal days ------------------------------------------------------------
@@ -57,16 +67,16 @@ def test_every_demo_sensor_type_has_a_profile():
 
 @pytest.mark.parametrize("type_code", [spec.code for spec in SENSOR_TYPES])
 def test_normal_values_stay_inside_level_iii_all_day(type_code):
-    profile, thresholds = PROFILES[type_code], THRESHOLDS[type_code]
+    profile, rule = PROFILES[type_code], RULES[type_code]
     rng = random.Random(7)
     # The sensors furthest from the base, and one in the middle.
     for bias in (-profile.spread, 0.0, profile.spread):
         for at in whole_day():
             value = normal_value(profile, at, bias, rng)
 
-            assert thresholds.level_of(value) is None, (type_code, at, value)
+            assert level_of(rule, value) is None, (type_code, at, value)
             # Inside by the dead band too, so a recovered warning stays recovered.
-            assert thresholds.is_recovered(value), (type_code, at, value)
+            assert recovers(rule, value), (type_code, at, value)
 
 
 def test_water_pressure_dips_at_the_morning_and_evening_peaks():
@@ -103,8 +113,8 @@ def test_sensors_of_one_type_differ_but_each_keeps_its_bias():
 # --- Incidents --------------------------------------------------------------
 
 
-def assert_crosses_each_level_in_order_and_recovers(values: list[float], thresholds: Thresholds) -> None:
-    levels = [thresholds.level_of(v) for v in values]
+def assert_crosses_each_level_in_order_and_recovers(values: list[float], rule: ThresholdRule) -> None:
+    levels = [level_of(rule, v) for v in values]
     worst_so_far = 0
     peak_index = levels.index(1)
     for index, level in enumerate(levels[: peak_index + 1]):
@@ -116,47 +126,54 @@ def assert_crosses_each_level_in_order_and_recovers(values: list[float], thresho
     assert falling == sorted(falling, reverse=True), values
     assert levels.index(3) < levels.index(2) < levels.index(1)
     assert levels[0] is None
-    assert thresholds.is_recovered(values[-2])
-    assert thresholds.is_recovered(values[-1])
+    assert recovers(rule, values[-2])
+    assert recovers(rule, values[-1])
 
 
 @pytest.mark.parametrize("kind", list(IncidentKind))
 @pytest.mark.parametrize("seed", range(5))
 def test_each_incident_crosses_level_iii_ii_and_i_in_order_then_recovers(kind, seed):
     scenario = SCENARIOS[kind]
-    thresholds = THRESHOLDS[scenario.sensor_type]
+    rule = RULES[scenario.sensor_type]
     profile = PROFILES[scenario.sensor_type]
     rng = random.Random(seed)
     start = normal_value(profile, MIDNIGHT, 0.0, rng)
 
-    values = incident_trajectory(thresholds, start, scenario, rng)
+    values = incident_trajectory(rule, start, scenario, rng)
 
-    assert_crosses_each_level_in_order_and_recovers([start, *values], thresholds)
+    assert_crosses_each_level_in_order_and_recovers([start, *values], rule)
     assert values[-1] == start
 
 
 def test_the_incidents_play_on_the_sensors_of_the_seeded_scenarios():
     assert SCENARIOS[IncidentKind.GAS_LEAK].sensor_type == "gas-methane"
     assert SCENARIOS[IncidentKind.PIPE_BURST].sensor_type == "water-pressure"
-    assert THRESHOLDS["water-pressure"].above is False  # a burst is a pressure drop
+    assert RULES["water-pressure"].direction == Direction.BELOW  # a burst is a pressure drop
     assert SCENARIOS[IncidentKind.RIVER_RISING].sensor_type == "river-level"
 
 
 @pytest.mark.parametrize(
-    "thresholds",
+    ("direction", "level3", "level2", "level1", "dead_band"),
     [
-        Thresholds(above=True, level3=1.0, level2=1.5, level1=3.0, dead_band=0.2),
-        Thresholds(above=False, level3=-5.0, level2=-10.0, level1=-12.0, dead_band=1.0),
-        Thresholds(above=False, level3=50.0, level2=40.0, level1=10.0, dead_band=0.0),
+        (Direction.ABOVE, 1.0, 1.5, 3.0, 0.2),
+        (Direction.BELOW, -5.0, -10.0, -12.0, 1.0),
+        (Direction.BELOW, 50.0, 40.0, 10.0, 0.0),
     ],
 )
-def test_an_incident_crosses_the_levels_of_any_rule(thresholds):
-    start = thresholds.level3 - 2 if thresholds.above else thresholds.level3 + 3
+def test_an_incident_crosses_the_levels_of_any_rule(direction, level3, level2, level1, dead_band):
+    rule = ThresholdRule(
+        direction=direction,
+        level3_threshold=level3,
+        level2_threshold=level2,
+        level1_threshold=level1,
+        dead_band=dead_band,
+    )
+    start = level3 - 2 if direction == Direction.ABOVE else level3 + 3
     scenario = Scenario("any", onset=2, hold=1, peak=1, recede=1)
 
-    values = incident_trajectory(thresholds, start, scenario, random.Random(0))
+    values = incident_trajectory(rule, start, scenario, random.Random(0))
 
-    assert_crosses_each_level_in_order_and_recovers([start, *values], thresholds)
+    assert_crosses_each_level_in_order_and_recovers([start, *values], rule)
 
 
 def test_a_simulation_plays_an_incident_round_by_round_then_returns_to_normal():
@@ -164,7 +181,7 @@ def test_a_simulation_plays_an_incident_round_by_round_then_returns_to_normal():
     sensors.append(sim_sensor("WSP-0001", "water-pressure", "gw-water"))
     simulation = Simulation(sensors, rng=random.Random(4))
     incident = simulation.start_incident(IncidentKind.GAS_LEAK, MIDNIGHT)
-    thresholds = THRESHOLDS["gas-methane"]
+    rule = RULES["gas-methane"]
     played, others, events = [], [], []
 
     at = MIDNIGHT
@@ -177,8 +194,8 @@ def test_a_simulation_plays_an_incident_round_by_round_then_returns_to_normal():
     after = simulation.round(at).items_by_gateway
 
     assert played == incident.values
-    assert_crosses_each_level_in_order_and_recovers(played, thresholds)
-    assert all(thresholds.level_of(v) is None for v in others)
+    assert_crosses_each_level_in_order_and_recovers(played, rule)
+    assert all(level_of(rule, v) is None for v in others)
     assert events[0].startswith(f"incident gas_leak started at {incident.sensor.code}")
     assert [e.split(": ")[1].split(" (")[0] for e in events if ": Level" in e][:3] == [
         "Level III",
@@ -186,7 +203,7 @@ def test_a_simulation_plays_an_incident_round_by_round_then_returns_to_normal():
         "Level I",
     ]
     assert events[-1].startswith(f"incident gas_leak at {incident.sensor.code} ended")
-    assert all(thresholds.level_of(i["value"]) is None for i in after["gw-test"])
+    assert all(level_of(rule, i["value"]) is None for i in after["gw-test"])
 
 
 def test_periodic_incidents_start_every_interval_on_a_sensor_of_the_right_type():
@@ -205,7 +222,7 @@ def test_periodic_incidents_start_every_interval_on_a_sensor_of_the_right_type()
 
 
 def test_an_incident_needs_a_sensor_with_a_threshold_rule():
-    bare = SimSensor("WSP-0001", "water-pressure", "gw-water", "MPa", thresholds=None)
+    bare = SimSensor("WSP-0001", "water-pressure", "gw-water", "MPa", rule=None)
     simulation = Simulation([bare], rng=random.Random(0))
 
     assert simulation.start_incident(IncidentKind.PIPE_BURST, MIDNIGHT) is None
@@ -226,14 +243,14 @@ def test_readings_carry_zone_aware_iso_timestamps():
     assert item == {"sensor": "GAS-0001", "observed_at": "2026-07-15T08:30:00+08:00", "value": 1.25}
 
 
-def test_batches_are_chunked_to_at_most_1000_readings():
-    items = [{"sensor": f"S{n}"} for n in range(2 * MAX_BATCH_ITEMS + 1)]
+def test_batches_are_chunked_to_at_most_the_size_given():
+    items = [{"sensor": f"S{n}"} for n in range(2001)]
 
-    chunks = list(chunked(items))
+    chunks = list(chunked(items, 1000))
 
     assert [len(c) for c in chunks] == [1000, 1000, 1]
     assert [i for c in chunks for i in c] == items
-    assert list(chunked([])) == []
+    assert list(chunked([], 1000)) == []
 
 
 def test_a_round_groups_every_sensor_by_gateway():
@@ -265,12 +282,15 @@ def test_each_gateway_posts_once_per_round_with_its_own_token(stub_api):
     assert str(report) == "accepted 2, duplicates 0, errors 0"
 
 
-def test_a_big_gateway_posts_chunks_of_at_most_1000(stub_api):
+@pytest.mark.parametrize(("max_batch", "sizes"), [(1000, [1000, 1000, 500]), (1200, [1200, 1200, 100])])
+def test_a_big_gateway_posts_chunks_no_larger_than_the_api_accepts(stub_api, settings, max_batch, sizes):
+    settings.INGEST_MAX_BATCH = max_batch
     items = [reading_item(f"GAS-{n:04d}", MIDNIGHT, 0.5) for n in range(2500)]
     with requests.Session() as session:
         report = Poster(session, stub_api.url, {"gw-gas": "t"}).post_round({"gw-gas": items})
 
-    assert [len(r["body"]) for r in stub_api.requests] == [1000, 1000, 500]
+    assert [len(r["body"]) for r in stub_api.requests] == sizes
+    assert [i for r in stub_api.requests for i in r["body"]] == items
     assert report.accepted == 2500
 
 

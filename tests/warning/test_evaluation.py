@@ -11,7 +11,7 @@ from citysafety.api import DomainError
 from monitoring.models import Reading, Sensor
 from tests.factories import SensorFactory, ThresholdRuleFactory
 from warning import services
-from warning.evaluation import HOLD, NORMAL, classify
+from warning.evaluation import HOLD, NORMAL, classify, recovery_limit, value_at_level
 from warning.models import Direction, RuleState, ThresholdRule, Warning, WarningStatus
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +76,56 @@ def test_classify_an_upper_limit(rule, value, in_warning, expected):
 def test_classify_a_lower_limit(value, expected):
     rule = ThresholdRule(direction=Direction.BELOW, level3_threshold=0.2, level2_threshold=0.16, level1_threshold=0.12)
     assert classify(rule, value, in_warning=False) == expected
+
+
+UPPER = ThresholdRule(
+    direction=Direction.ABOVE, level3_threshold=10, level2_threshold=20, level1_threshold=50, dead_band=1
+)
+LOWER = ThresholdRule(
+    direction=Direction.BELOW, level3_threshold=0.2, level2_threshold=0.16, level1_threshold=0.12, dead_band=0.01
+)
+
+
+@pytest.mark.parametrize("rule", [UPPER, LOWER], ids=["upper", "lower"])
+@pytest.mark.parametrize("level", [1, 2, 3])
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.5, 0.99])
+def test_a_value_picked_for_a_level_is_classified_at_that_level(rule, level, fraction):
+    value = value_at_level(rule, level, fraction)
+
+    assert classify(rule, value, in_warning=False) == level
+    assert classify(rule, value, in_warning=True) == level
+
+
+@pytest.mark.parametrize(
+    ("rule", "level", "fraction", "expected"),
+    [
+        (UPPER, 3, 0.0, 10),  # on the threshold: reaching it counts
+        (UPPER, 3, 0.5, 15),
+        (UPPER, 2, 0.5, 35),
+        (UPPER, 1, 0.5, 65),  # Level I's open band is taken as wide as Level II's
+        (LOWER, 3, 0.5, 0.18),
+        (LOWER, 1, 0.5, 0.10),
+    ],
+)
+def test_a_value_for_a_level_lies_that_far_through_its_band(rule, level, fraction, expected):
+    assert value_at_level(rule, level, fraction) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0])
+def test_a_fraction_outside_the_band_is_refused(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        value_at_level(UPPER, 2, fraction)
+
+
+@pytest.mark.parametrize(
+    ("rule", "limit", "inside", "past"),
+    [(UPPER, 9, 9.5, 8.9), (LOWER, 0.21, 0.205, 0.215)],
+    ids=["upper", "lower"],
+)
+def test_a_warning_holds_inside_the_recovery_limit_and_recovers_past_it(rule, limit, inside, past):
+    assert recovery_limit(rule) == pytest.approx(limit)
+    assert classify(rule, inside, in_warning=True) == HOLD
+    assert classify(rule, past, in_warning=True) == NORMAL
 
 
 def test_a_normal_reading_opens_nothing(sensor, feed):

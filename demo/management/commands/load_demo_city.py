@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from demo.city import DEPARTMENT_PASSWORD, USERS, load_demo_city
+from demo.catalogue import DEPARTMENT_PASSWORD, USERS
+from demo.loading import load_demo_city
 
 
 class Command(BaseCommand):

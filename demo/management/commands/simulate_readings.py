@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo.city import DEMO_GATEWAYS
+from demo.catalogue import DEMO_GATEWAYS
 from demo.simulator import IncidentKind, Poster, Simulation, demo_sensors, issue_tokens, run_rounds
 
 
