@@ -3,14 +3,12 @@
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from citysafety import realtime
-from citysafety.api import DomainError
+from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from citysafety.roles import is_duty_officer
 from dispatch import selectors
 from dispatch.models import (
@@ -113,7 +111,7 @@ def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: 
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status != WorkOrderStatus.PENDING:
-            raise DomainError(
+            raise ConflictError(
                 _("This work order is already %(status)s; only an order awaiting acknowledgement can be acknowledged.")
                 % {"status": order.get_status_display()}
             )
@@ -132,13 +130,13 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
     """处置反馈: the department reports how it handled the warning."""
     report = (report or "").strip()
     if not report:
-        raise DomainError(_("Describe how the warning was handled before reporting."))
+        raise InvalidInputError(_("Describe how the warning was handled before reporting."), field="report")
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status == WorkOrderStatus.PENDING:
-            raise DomainError(_("Acknowledge the work order before reporting on it."))
+            raise ConflictError(_("Acknowledge the work order before reporting on it."))
         if order.status != WorkOrderStatus.ACKNOWLEDGED:
-            raise DomainError(
+            raise ConflictError(
                 _("This work order is already %(status)s; its report cannot change.")
                 % {"status": order.get_status_display()}
             )
@@ -157,13 +155,13 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
 def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
     """A duty officer closes the warning once every work order is reported."""
     if not is_duty_officer(user):
-        raise PermissionDenied(_("Only duty officers may close a warning."))
+        raise NotAllowedError(_("Only duty officers may close a warning."))
     with transaction.atomic():
         warning = warning_services.warning_lock_open(warning_id=warning_id)
         orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).select_related("department"))
         waiting = [order.department.name for order in orders if order.status != WorkOrderStatus.REPORTED]
         if waiting:
-            raise DomainError(
+            raise ConflictError(
                 _("Wait for every department to report before closing; still waiting for: %(names)s.")
                 # Translators: joins department names in a list ("、" in Chinese).
                 % {"names": _(", ").join(waiting)}
@@ -206,7 +204,7 @@ def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> Wor
     order = WorkOrder.objects.select_for_update().filter(pk=work_order_id).first()
     # The same answer for "absent" and "another department's": nothing leaks.
     if order is None or order.department_id != selectors.department_id_of(user):
-        raise Http404(_("No such work order for your department."))
+        raise NotFoundError(_("No such work order for your department."))
     return order
 
 
