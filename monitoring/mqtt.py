@@ -99,7 +99,7 @@ def _ingest(code: str, payload: bytes) -> dict:
     token = envelope.get("token")
     if not isinstance(token, str) or not token:
         return {"status": 401, "detail": "The payload carries no gateway token."}
-    gateway = Gateway.objects.filter(token_hash=Gateway.hash_token(token)).first()
+    gateway = Gateway.objects.for_token(token)
     if gateway is None or gateway.code != code:
         return {"status": 401, "detail": "Unknown gateway token for this topic."}
     if not gateway.is_active:

@@ -1,6 +1,5 @@
 """Every write of the monitoring app."""
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,18 +19,16 @@ def gateway_issue_token(*, gateway: Gateway) -> str:
 
     The old token stops working at once. The token is shown to a person once.
     """
-    token = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        Gateway.objects.filter(pk=gateway.pk).update(token_hash=Gateway.hash_token(token), token_prefix=token[:8])
-    gateway.token_hash = Gateway.hash_token(token)
-    gateway.token_prefix = token[:8]
+    token = gateway.set_token()
+    gateway.save(update_fields=["token_hash", "token_prefix"])
     return token
 
 
 def gateway_create(*, code: str, name: str) -> tuple[Gateway, str]:
     """Create a gateway and return it with its first token."""
-    token = secrets.token_urlsafe(32)
-    gateway = Gateway.objects.create(code=code, name=name, token_hash=Gateway.hash_token(token), token_prefix=token[:8])
+    gateway = Gateway(code=code, name=name)
+    token = gateway.set_token()
+    gateway.save()
     return gateway, token
 
 
