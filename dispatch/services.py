@@ -152,8 +152,8 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
     return order
 
 
-def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
-    """A duty officer closes the warning once every work order is reported."""
+def warning_close_with_work_orders(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
+    """A duty officer closes the warning, and its work orders with it, once every order is reported."""
     if not is_duty_officer(user):
         raise NotAllowedError(_("Only duty officers may close a warning."))
     with transaction.atomic():

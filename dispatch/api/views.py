@@ -59,6 +59,6 @@ class WarningCloseView(APIView):
         get_object_or_404(warning_selectors.warnings_visible_to(request.user), pk=pk)
         body = CloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.warning_close(warning_id=pk, user=request.user, note=body.validated_data["note"])
+        services.warning_close_with_work_orders(warning_id=pk, user=request.user, note=body.validated_data["note"])
         warning = warning_selectors.warnings_visible_to(request.user).prefetch_related("transitions").get(pk=pk)
         return Response(WarningDetailSerializer(warning).data, status=status.HTTP_200_OK)

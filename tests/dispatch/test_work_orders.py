@@ -66,7 +66,9 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
 
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a, note="On our way")
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Closed the valve, fixed the leak.")
-    closed = services.warning_close(warning_id=warning.pk, user=duty_officer, note="Leak repaired, area safe.")
+    closed = services.warning_close_with_work_orders(
+        warning_id=warning.pk, user=duty_officer, note="Leak repaired, area safe."
+    )
 
     order.refresh_from_db()
     assert closed.status == "closed"
@@ -112,7 +114,7 @@ def test_closing_before_every_order_is_reported_is_refused(city, reach, staff_a,
     services.work_order_report(work_order_id=gas_order.pk, user=staff_a, report="Fixed")
 
     with pytest.raises(ConflictError, match="still waiting for: ") as error:
-        services.warning_close(warning_id=warning.pk, user=duty_officer, note="Done")
+        services.warning_close_with_work_orders(warning_id=warning.pk, user=duty_officer, note="Done")
     assert "Housing bureau" in str(error.value)
     assert "Yaohai government" in str(error.value)
     warning.refresh_from_db()
@@ -171,7 +173,7 @@ def test_a_flare_up_sends_reported_orders_back_for_acknowledgement(city, reach, 
     assert not order.is_overdue
     assert [e.kind for e in order.events.all()][-1] == "reopened"
     with pytest.raises(ConflictError, match="still waiting for: Gas company"):
-        services.warning_close(warning_id=warning.pk, user=duty_officer, note="Done")
+        services.warning_close_with_work_orders(warning_id=warning.pk, user=duty_officer, note="Done")
 
 
 def test_a_recovery_leaves_reported_orders_reported(city, reach, staff_a):
