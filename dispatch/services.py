@@ -1,6 +1,6 @@
 """Every write of the dispatch app. A work order's status changes only here."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -116,12 +116,7 @@ def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: 
                 % {"status": order.get_status_display()}
             )
         now = timezone.now()
-        order.status = WorkOrderStatus.ACKNOWLEDGED
-        order.acknowledged_at = now
-        order.save(update_fields=["status", "acknowledged_at"])
-        WorkOrderEvent.objects.create(
-            work_order=order, kind=WorkOrderEventKind.ACKNOWLEDGED, actor=user, note=note.strip(), created_at=now
-        )
+        _move(order, WorkOrderStatus.ACKNOWLEDGED, user, note.strip(), now, acknowledged_at=now)
         _push_after_commit([order.pk])
     return order
 
@@ -141,13 +136,7 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
                 % {"status": order.get_status_display()}
             )
         now = timezone.now()
-        order.status = WorkOrderStatus.REPORTED
-        order.reported_at = now
-        order.report = report
-        order.save(update_fields=["status", "reported_at", "report"])
-        WorkOrderEvent.objects.create(
-            work_order=order, kind=WorkOrderEventKind.REPORTED, actor=user, note=report, created_at=now
-        )
+        _move(order, WorkOrderStatus.REPORTED, user, report, now, reported_at=now, report=report)
         _push_after_commit([order.pk])
     return order
 
@@ -169,12 +158,7 @@ def warning_close_with_work_orders(*, warning_id: int, user: AbstractBaseUser, n
         warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note)
         now = timezone.now()
         for order in orders:
-            order.status = WorkOrderStatus.CLOSED
-            order.closed_at = now
-            order.save(update_fields=["status", "closed_at"])
-            WorkOrderEvent.objects.create(
-                work_order=order, kind=WorkOrderEventKind.CLOSED, actor=user, note=warning.disposal_note, created_at=now
-            )
+            _move(order, WorkOrderStatus.CLOSED, user, warning.disposal_note, now, closed_at=now)
         _push_after_commit([order.pk for order in orders])
     return warning
 
@@ -198,6 +182,25 @@ def work_orders_mark_overdue(*, now=None) -> int:
                 marked.append(order_id)
     _push_after_commit(marked)
     return len(marked)
+
+
+# The timeline step that records a person's move of an order to each status.
+_EVENT_OF_MOVE = {
+    WorkOrderStatus.ACKNOWLEDGED: WorkOrderEventKind.ACKNOWLEDGED,
+    WorkOrderStatus.REPORTED: WorkOrderEventKind.REPORTED,
+    WorkOrderStatus.CLOSED: WorkOrderEventKind.CLOSED,
+}
+
+
+def _move(
+    order: WorkOrder, status: WorkOrderStatus, actor: AbstractBaseUser, note: str, now: datetime, **fields: object
+) -> None:
+    """Move a locked order to ``status``, writing ``fields`` with it, and add the step to its timeline."""
+    order.status = status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", *fields])
+    WorkOrderEvent.objects.create(work_order=order, kind=_EVENT_OF_MOVE[status], actor=actor, note=note, created_at=now)
 
 
 def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> WorkOrder:
