@@ -60,11 +60,15 @@ class DomainErrorMiddleware:
 
 
 def _way_back(request: HttpRequest) -> str:
-    """The page the person came from, if it is ours and not this one; else the landing page."""
+    """The page the person came from, if it is ours; else the landing page.
+
+    Not the page that refused a GET: it would refuse again, and again.
+    """
     referer = request.headers.get("referer", "")
+    refused_itself = request.method == "GET" and referer == request.build_absolute_uri()
     if (
         referer
-        and referer != request.build_absolute_uri()
+        and not refused_itself
         and url_has_allowed_host_and_scheme(
             referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         )

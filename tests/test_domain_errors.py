@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.messages import get_messages
 from django.http import HttpRequest
 from django.test import override_settings
 from django.urls import path
@@ -188,5 +189,20 @@ def test_a_page_shows_a_refusal_as_a_message_on_the_page_the_person_came_from(pa
 @pytest.mark.urls(__name__)
 def test_a_refusal_never_sends_the_person_to_another_site(page_client):
     response = page_client.post("/refuse/conflict/", HTTP_REFERER="https://elsewhere.example/")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+@pytest.mark.urls(__name__)
+def test_a_form_that_posts_to_its_own_page_comes_back_to_it_with_the_message(page_client):
+    response = page_client.post("/refuse/invalid/", HTTP_REFERER="http://testserver/refuse/invalid/")
+    assert response.status_code == 302
+    assert response["Location"] == "http://testserver/refuse/invalid/"
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["This order is already acknowledged."]
+
+
+@pytest.mark.urls(__name__)
+def test_a_page_that_refuses_to_show_itself_sends_the_person_home_not_round_in_circles(page_client):
+    response = page_client.get("/refuse/conflict/", HTTP_REFERER="http://testserver/refuse/conflict/")
     assert response.status_code == 302
     assert response["Location"] == "/"
