@@ -7,17 +7,34 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from citysafety import errors
+
+# The one table from the domain's errors to the API's status codes: an error
+# takes the status of its most specific class listed (TooLargeError is an
+# InvalidInputError, yet 413).
+STATUS_OF_ERROR: dict[type[errors.DomainError], int] = {
+    errors.NotFoundError: status.HTTP_404_NOT_FOUND,
+    errors.NotAllowedError: status.HTTP_403_FORBIDDEN,
+    errors.ConflictError: status.HTTP_409_CONFLICT,
+    errors.TooLargeError: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    errors.InvalidInputError: status.HTTP_400_BAD_REQUEST,
+    errors.DomainError: status.HTTP_400_BAD_REQUEST,
+}
 
 
-class DomainError(Exception):
-    """An operation that the current state does not allow, said for a person."""
-
-    status_code = status.HTTP_409_CONFLICT
+def status_of(error: errors.DomainError) -> int:
+    return next(STATUS_OF_ERROR[cls] for cls in type(error).__mro__ if cls in STATUS_OF_ERROR)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, DomainError):
-        return Response({"detail": str(exc)}, status=exc.status_code)
+    if isinstance(exc, errors.DomainError):
+        set_rollback()
+        # An error in one field has the shape of a serializer's field error:
+        # a client reads every field error of the API the same way.
+        field = getattr(exc, "field", None)
+        return Response({field: [str(exc)]} if field else {"detail": str(exc)}, status=status_of(exc))
     if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
     ):

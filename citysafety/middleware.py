@@ -1,8 +1,14 @@
 from collections.abc import Callable
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+
+from citysafety import errors
 
 
 class DatabaseUnavailableMiddleware:
@@ -24,3 +30,48 @@ class DatabaseUnavailableMiddleware:
             response["Retry-After"] = "30"
             return response
         return None
+
+
+class DomainErrorMiddleware:
+    """Pages answer a refused operation with the 404 or 403 page or a message, never a 500.
+
+    Not found and not allowed become the site's own 404 and 403 pages; any
+    other refusal goes back where the person came from, the reason shown as
+    a message. DRF views answer through ``citysafety.api.exception_handler``
+    and never reach here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # Raised here, Django's own handling renders the 404 and 403 pages.
+        if isinstance(exception, errors.NotFoundError):
+            raise Http404(str(exception)) from exception
+        if isinstance(exception, errors.NotAllowedError):
+            raise PermissionDenied(str(exception)) from exception
+        if isinstance(exception, errors.DomainError):
+            messages.error(request, str(exception))
+            return HttpResponseRedirect(_way_back(request))
+        return None
+
+
+def _way_back(request: HttpRequest) -> str:
+    """The page the person came from, if it is ours; else the landing page.
+
+    Not the page that refused a GET: it would refuse again, and again.
+    """
+    referer = request.headers.get("referer", "")
+    refused_itself = request.method == "GET" and referer == request.build_absolute_uri()
+    if (
+        referer
+        and not refused_itself
+        and url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return referer
+    return reverse("home")

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "citysafety.middleware.DatabaseUnavailableMiddleware",
+    "citysafety.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "citysafety.urls"

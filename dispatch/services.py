@@ -1,16 +1,14 @@
 """Every write of the dispatch app. A work order's status changes only here."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from citysafety import realtime
-from citysafety.api import DomainError
+from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch import selectors
 from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent, WorkOrderEventKind, WorkOrderStatus
 from organisation.models import Department
@@ -108,17 +106,12 @@ def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: 
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status != WorkOrderStatus.PENDING:
-            raise DomainError(
+            raise ConflictError(
                 _("This work order is already %(status)s; only an order awaiting acknowledgement can be acknowledged.")
                 % {"status": order.get_status_display()}
             )
         now = timezone.now()
-        order.status = WorkOrderStatus.ACKNOWLEDGED
-        order.acknowledged_at = now
-        order.save(update_fields=["status", "acknowledged_at"])
-        WorkOrderEvent.objects.create(
-            work_order=order, kind=WorkOrderEventKind.ACKNOWLEDGED, actor=user, note=note.strip(), created_at=now
-        )
+        _move(order, WorkOrderStatus.ACKNOWLEDGED, user, note.strip(), now, acknowledged_at=now)
         _push_after_commit([order.pk])
     return order
 
@@ -127,38 +120,32 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
     """处置反馈: the department reports how it handled the warning."""
     report = (report or "").strip()
     if not report:
-        raise DomainError(_("Describe how the warning was handled before reporting."))
+        raise InvalidInputError(_("Describe how the warning was handled before reporting."), field="report")
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status == WorkOrderStatus.PENDING:
-            raise DomainError(_("Acknowledge the work order before reporting on it."))
+            raise ConflictError(_("Acknowledge the work order before reporting on it."))
         if order.status != WorkOrderStatus.ACKNOWLEDGED:
-            raise DomainError(
+            raise ConflictError(
                 _("This work order is already %(status)s; its report cannot change.")
                 % {"status": order.get_status_display()}
             )
         now = timezone.now()
-        order.status = WorkOrderStatus.REPORTED
-        order.reported_at = now
-        order.report = report
-        order.save(update_fields=["status", "reported_at", "report"])
-        WorkOrderEvent.objects.create(
-            work_order=order, kind=WorkOrderEventKind.REPORTED, actor=user, note=report, created_at=now
-        )
+        _move(order, WorkOrderStatus.REPORTED, user, report, now, reported_at=now, report=report)
         _push_after_commit([order.pk])
     return order
 
 
-def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
-    """A duty officer closes the warning once every work order is reported."""
+def warning_close_with_work_orders(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
+    """A duty officer closes the warning, and its work orders with it, once every order is reported."""
     if not is_duty_officer(user):
-        raise PermissionDenied(_("Only duty officers may close a warning."))
+        raise NotAllowedError(_("Only duty officers may close a warning."))
     with transaction.atomic():
         warning = warning_services.warning_lock_open(warning_id=warning_id)
         orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).select_related("department"))
         waiting = [order.department.name for order in orders if order.status != WorkOrderStatus.REPORTED]
         if waiting:
-            raise DomainError(
+            raise ConflictError(
                 _("Wait for every department to report before closing; still waiting for: %(names)s.")
                 # Translators: joins department names in a list ("、" in Chinese).
                 % {"names": _(", ").join(waiting)}
@@ -166,12 +153,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warn
         warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note)
         now = timezone.now()
         for order in orders:
-            order.status = WorkOrderStatus.CLOSED
-            order.closed_at = now
-            order.save(update_fields=["status", "closed_at"])
-            WorkOrderEvent.objects.create(
-                work_order=order, kind=WorkOrderEventKind.CLOSED, actor=user, note=warning.disposal_note, created_at=now
-            )
+            _move(order, WorkOrderStatus.CLOSED, user, warning.disposal_note, now, closed_at=now)
         _push_after_commit([order.pk for order in orders])
     return warning
 
@@ -197,11 +179,30 @@ def work_orders_mark_overdue(*, now=None) -> int:
     return len(marked)
 
 
+# The timeline step that records a person's move of an order to each status.
+_EVENT_OF_MOVE = {
+    WorkOrderStatus.ACKNOWLEDGED: WorkOrderEventKind.ACKNOWLEDGED,
+    WorkOrderStatus.REPORTED: WorkOrderEventKind.REPORTED,
+    WorkOrderStatus.CLOSED: WorkOrderEventKind.CLOSED,
+}
+
+
+def _move(
+    order: WorkOrder, status: WorkOrderStatus, actor: AbstractBaseUser, note: str, now: datetime, **fields: object
+) -> None:
+    """Move a locked order to ``status``, writing ``fields`` with it, and add the step to its timeline."""
+    order.status = status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", *fields])
+    WorkOrderEvent.objects.create(work_order=order, kind=_EVENT_OF_MOVE[status], actor=actor, note=note, created_at=now)
+
+
 def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> WorkOrder:
     order = WorkOrder.objects.select_for_update().filter(pk=work_order_id).first()
     # The same answer for "absent" and "another department's": nothing leaks.
     if order is None or order.department_id != department_id_of(user):
-        raise Http404(_("No such work order for your department."))
+        raise NotFoundError(_("No such work order for your department."))
     return order
 
 

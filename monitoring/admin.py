@@ -104,7 +104,7 @@ class GatewayAdmin(admin.ModelAdmin):
     """The token is a secret: only a hash is stored, and the token itself is shown once.
 
     ``token_hash`` and ``token_prefix`` are not editable model fields, so no
-    form ever carries them; a new token comes from the services only.
+    form ever carries them; a new token comes from ``Gateway.set_token`` only.
     """
 
     list_display = ("code", "name", "is_active", "token_prefix", "sensor_count", "created_at", "last_seen_at")
@@ -139,15 +139,10 @@ class GatewayAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        # token_hash is required and never in the form: the service creates the
-        # gateway with its first token. The admin goes on with ``obj`` (log
-        # entry, redirect), so it takes over the created row.
-        gateway, token = services.gateway_create(code=obj.code, name=obj.name)
-        obj.pk = gateway.pk
-        obj.token_hash, obj.token_prefix, obj.created_at = gateway.token_hash, gateway.token_prefix, gateway.created_at
-        obj._state.adding, obj._state.db = False, gateway._state.db
-        if obj.is_active != gateway.is_active:
-            obj.save(update_fields=["is_active"])
+        # A new gateway is born with its first token (token_hash is required
+        # and never in the form); the token is shown now or never.
+        token = obj.set_token()
+        super().save_model(request, obj, form, change)
         _announce_token(request, obj, token)
 
     @admin.action(description=_("Issue a new API token for the selected gateways"), permissions=["change"])

@@ -3,6 +3,10 @@
 This is the hot path of the platform (every reading of the city passes
 here), so items are checked with straight Python rather than a DRF
 serializer per item; ``bench/run.py`` (``make bench``) measures it.
+
+What it tells a gateway is in English whatever language the request names,
+as the authentication's answers are: the same words every time, for the
+people who configure gateways.
 """
 
 import json
@@ -11,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+
+from citysafety.errors import InvalidInputError
 
 
 class NonFinite(float):
@@ -25,7 +31,7 @@ def _parse_constant(name: str) -> NonFinite:
     return NonFinite(float(name.lower().replace("infinity", "inf")))
 
 
-class MalformedBodyError(ValueError):
+class MalformedBodyError(InvalidInputError):
     """The body as a whole cannot be read as a batch."""
 
 

@@ -1,4 +1,5 @@
 import hashlib
+import secrets
 
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
@@ -53,8 +54,19 @@ class SensorType(models.Model):
         return f"{self.name} ({self.unit})" if self.unit else self.name
 
 
+class GatewayQuerySet(models.QuerySet):
+    def for_token(self, token: str) -> "Gateway | None":
+        """The gateway whose token this is, active or not; None if it is nobody's."""
+        return self.filter(token_hash=Gateway.hash_token(token)).first()
+
+
 class Gateway(models.Model):
-    """A data gateway that posts readings for the sensors it serves."""
+    """A data gateway that posts readings for the sensors it serves.
+
+    Its API token lives here, from birth to look-up: ``set_token`` makes one
+    and keeps only its hash, ``Gateway.objects.for_token`` finds the gateway
+    a token belongs to.
+    """
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
@@ -65,6 +77,8 @@ class Gateway(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+
+    objects = GatewayQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -77,6 +91,17 @@ class Gateway(models.Model):
     @staticmethod
     def hash_token(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+    def set_token(self) -> str:
+        """Give the gateway a new random token and return it; not saved.
+
+        Only the hash and the first characters are kept: the token itself
+        is shown to a person once and cannot be recovered.
+        """
+        token = secrets.token_urlsafe(32)
+        self.token_hash = self.hash_token(token)
+        self.token_prefix = token[:8]
+        return token
 
 
 class SensorStatus(models.TextChoices):

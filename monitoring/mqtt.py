@@ -17,8 +17,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from citysafety.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotAllowedError,
+    NotFoundError,
+    TooLargeError,
+)
 from monitoring import services
-from monitoring.ingest import MalformedBodyError, load_json
+from monitoring.ingest import load_json
 from monitoring.models import Gateway
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,24 @@ def subscription() -> str:
 
 def result_topic(gateway_code: str) -> str:
     return f"{settings.MQTT_TOPIC_PREFIX}/{gateway_code}/results"
+
+
+# The bridge's answer to each of the domain's errors. Gateways read the
+# numbers as they would over HTTP, so they are HTTP's; the table is the
+# bridge's own: it answers without the REST framework. An error takes the
+# status of its most specific class listed.
+STATUS_OF_ERROR: dict[type[DomainError], int] = {
+    NotFoundError: 404,
+    NotAllowedError: 403,
+    ConflictError: 409,
+    TooLargeError: 413,
+    InvalidInputError: 400,
+    DomainError: 400,
+}
+
+
+def status_of(error: DomainError) -> int:
+    return next(STATUS_OF_ERROR[cls] for cls in type(error).__mro__ if cls in STATUS_OF_ERROR)
 
 
 @dataclass(frozen=True)
@@ -59,25 +85,24 @@ def handle_message(topic: str, payload: bytes) -> Reply | None:
     reply_to = result_topic(code)
     try:
         return Reply(reply_to, _ingest(code, payload))
+    except DomainError as error:
+        return Reply(reply_to, {"status": status_of(error), "detail": str(error)})
     except (OperationalError, InterfaceError):
         log.warning("Database unavailable while ingesting MQTT batch of %s", code, exc_info=True)
         return Reply(reply_to, {"status": 503, "detail": "The database is unavailable; publish again shortly."})
 
 
 def _ingest(code: str, payload: bytes) -> dict:
-    try:
-        envelope = load_json(payload)
-    except MalformedBodyError as exc:
-        return {"status": 400, "detail": str(exc)}
+    envelope = load_json(payload)
     if not isinstance(envelope, dict) or "readings" not in envelope:
         return {"status": 400, "detail": 'The payload must be an object {"token": "…", "readings": […]}.'}
     token = envelope.get("token")
     if not isinstance(token, str) or not token:
         return {"status": 401, "detail": "The payload carries no gateway token."}
-    gateway = Gateway.objects.filter(token_hash=Gateway.hash_token(token)).first()
+    gateway = Gateway.objects.for_token(token)
     if gateway is None or gateway.code != code:
         return {"status": 401, "detail": "Unknown gateway token for this topic."}
     if not gateway.is_active:
         return {"status": 401, "detail": "This gateway is disabled."}
-    code, body = services.batch_answer(gateway=gateway, data=envelope["readings"])
-    return {"status": code, **body}
+    result = services.readings_ingest(gateway=gateway, batch=envelope["readings"])
+    return {"status": 422 if result.errors else 200, **result.as_dict()}

@@ -1,6 +1,5 @@
 """Every write of the monitoring app."""
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,8 +8,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
+from citysafety.errors import InvalidInputError, TooLargeError
 from monitoring.events import readings_stored
-from monitoring.ingest import ItemError, MalformedBodyError, SensorRef, as_batch, sensor_codes, validate_items
+from monitoring.ingest import ItemError, SensorRef, as_batch, sensor_codes, validate_items
 from monitoring.models import Gateway, Sensor
 
 
@@ -19,18 +19,16 @@ def gateway_issue_token(*, gateway: Gateway) -> str:
 
     The old token stops working at once. The token is shown to a person once.
     """
-    token = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        Gateway.objects.filter(pk=gateway.pk).update(token_hash=Gateway.hash_token(token), token_prefix=token[:8])
-    gateway.token_hash = Gateway.hash_token(token)
-    gateway.token_prefix = token[:8]
+    token = gateway.set_token()
+    gateway.save(update_fields=["token_hash", "token_prefix"])
     return token
 
 
 def gateway_create(*, code: str, name: str) -> tuple[Gateway, str]:
     """Create a gateway and return it with its first token."""
-    token = secrets.token_urlsafe(32)
-    gateway = Gateway.objects.create(code=code, name=name, token_hash=Gateway.hash_token(token), token_prefix=token[:8])
+    gateway = Gateway(code=code, name=name)
+    token = gateway.set_token()
+    gateway.save()
     return gateway, token
 
 
@@ -39,6 +37,14 @@ class IngestResult:
     accepted: int
     duplicates: int
     errors: list[ItemError]
+
+    def as_dict(self) -> dict:
+        """What a gateway is told, over HTTP and MQTT alike."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in self.errors],
+        }
 
 
 _INSERT_READINGS = """
@@ -77,12 +83,21 @@ def sensors_lock(cursor, sensor_ids: list[int]) -> None:
     )
 
 
-def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
-    """Store a gateway's batch: valid items in bulk, the rest described.
+def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
+    """Store a gateway's batch (parsed JSON): valid items in bulk, the rest described.
 
-    A reading already stored for the same (sensor, observed_at) is counted as
-    a duplicate and left as it was, so a retried batch changes nothing.
+    A batch that is not a list, is empty or is too large is refused whole
+    (InvalidInputError, TooLargeError) and nothing is stored. A reading
+    already stored for the same (sensor, observed_at) is counted as a
+    duplicate and left as it was, so a retried batch changes nothing.
     """
+    items = as_batch(batch)
+    if not items:
+        raise InvalidInputError("The batch is empty: send at least one reading.")
+    if len(items) > settings.INGEST_MAX_BATCH:
+        raise TooLargeError(
+            f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted at once."
+        )
     codes = sensor_codes(items)
     sensors = {
         code: SensorRef(id=pk, gateway_id=gw, is_active=active)
@@ -132,30 +147,6 @@ def readings_ingest(*, gateway: Gateway, items: list) -> IngestResult:
 
     duplicates = batch.duplicates_in_batch + len(batch.rows) - len(inserted)
     return IngestResult(accepted=len(inserted), duplicates=duplicates, errors=batch.errors)
-
-
-def batch_answer(*, gateway: Gateway, data: object) -> tuple[int, dict]:
-    """Ingest a parsed batch and say what HTTP would answer: (status, body).
-
-    Shared by the HTTP API and the MQTT bridge, so both refuse the same
-    batches with the same words.
-    """
-    try:
-        items = as_batch(data)
-    except MalformedBodyError as exc:
-        return 400, {"detail": str(exc)}
-    if not items:
-        return 400, {"detail": "The batch is empty: send at least one reading."}
-    if len(items) > settings.INGEST_MAX_BATCH:
-        return 413, {
-            "detail": f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted at once."
-        }
-    result = readings_ingest(gateway=gateway, items=items)
-    return (422 if result.errors else 200), {
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in result.errors],
-    }
 
 
 def sensors_mark_offline(*, now: datetime | None = None) -> int:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from citysafety import realtime
-from citysafety.api import DomainError
+from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Sensor
 from monitoring.services import sensors_lock
 from warning import selectors
@@ -317,9 +317,9 @@ def warning_lock_open(*, warning_id: int) -> Warning:
     """Lock an open warning for a change, inside the caller's transaction."""
     warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
     if warning is None:
-        raise DomainError(_("This warning does not exist."))
+        raise NotFoundError(_("This warning does not exist."))
     if warning.status == WarningStatus.CLOSED:
-        raise DomainError(_("This warning is already closed."))
+        raise ConflictError(_("This warning is already closed."))
     return warning
 
 
@@ -331,7 +331,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warn
     """
     note = (note or "").strip()
     if not note:
-        raise DomainError(_("Write a disposal note before closing the warning."))
+        raise InvalidInputError(_("Write a disposal note before closing the warning."), field="note")
     with transaction.atomic():
         warning = warning_lock_open(warning_id=warning_id)
         warning.status = WarningStatus.CLOSED

@@ -1,5 +1,5 @@
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -23,6 +23,11 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.work_orders_visible_to(self.request.user).order_by("-created_at", "-id")
 
+    def _valid_body(self, serializer_class: type[serializers.Serializer]) -> dict:
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
     def _respond(self, order_id: int) -> Response:
         return Response(WorkOrderSerializer(selectors.work_orders_with_details().get(pk=order_id)).data)
 
@@ -30,22 +35,16 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         """签收: acknowledge the order (department staff of its department)."""
-        body = NoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        order = services.work_order_acknowledge(
-            work_order_id=int(pk), user=request.user, note=body.validated_data["note"]
-        )
+        note = self._valid_body(NoteSerializer)["note"]
+        order = services.work_order_acknowledge(work_order_id=int(pk), user=request.user, note=note)
         return self._respond(order.pk)
 
     @extend_schema(request=ReportSerializer, responses=WorkOrderSerializer)
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         """处置反馈: report how the department handled it."""
-        body = ReportSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        order = services.work_order_report(
-            work_order_id=int(pk), user=request.user, report=body.validated_data["report"]
-        )
+        report = self._valid_body(ReportSerializer)["report"]
+        order = services.work_order_report(work_order_id=int(pk), user=request.user, report=report)
         return self._respond(order.pk)
 
 
@@ -59,6 +58,6 @@ class WarningCloseView(APIView):
         get_object_or_404(warning_selectors.warnings_visible_to(request.user), pk=pk)
         body = CloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.warning_close(warning_id=pk, user=request.user, note=body.validated_data["note"])
+        services.warning_close_with_work_orders(warning_id=pk, user=request.user, note=body.validated_data["note"])
         warning = warning_selectors.warnings_visible_to(request.user).prefetch_related("transitions").get(pk=pk)
         return Response(WarningDetailSerializer(warning).data, status=status.HTTP_200_OK)

@@ -17,7 +17,7 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme.lower() not in ("bearer", "token") or not token.strip():
             raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <gateway token>'.")
-        gateway = Gateway.objects.filter(token_hash=Gateway.hash_token(token.strip())).first()
+        gateway = Gateway.objects.for_token(token.strip())
         if gateway is None:
             raise exceptions.AuthenticationFailed("Unknown gateway token.")
         if not gateway.is_active:

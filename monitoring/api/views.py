@@ -5,9 +5,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citysafety.errors import TooLargeError
 from monitoring import selectors, services
 from monitoring.api.authentication import GatewayTokenAuthentication, IsGateway
-from monitoring.ingest import MalformedBodyError, load_json
+from monitoring.ingest import load_json
 
 _ITEM_ERROR = inline_serializer(
     "ReadingError",
@@ -59,15 +60,13 @@ class ReadingBatchView(APIView):
     )
     def post(self, request):
         try:
-            data = load_json(request.body)
-        except RequestDataTooBig:
-            return Response(
-                {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-            )
-        except MalformedBodyError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        code, body = services.batch_answer(gateway=request.auth, data=data)
-        return Response(body, status=code)
+            body = request.body
+        except RequestDataTooBig as exc:
+            raise TooLargeError("The request body is too large.") from exc
+        # A refused batch raises, and citysafety.api answers 400 or 413.
+        result = services.readings_ingest(gateway=request.auth, batch=load_json(body))
+        answer = status.HTTP_422_UNPROCESSABLE_ENTITY if result.errors else status.HTTP_200_OK
+        return Response(result.as_dict(), status=answer)
 
 
 class SensorMapView(APIView):

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from citysafety.api import DomainError
+from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from dispatch import services
 from dispatch.models import WorkOrder, WorkOrderStatus
 
@@ -66,7 +66,9 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
 
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a, note="On our way")
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Closed the valve, fixed the leak.")
-    closed = services.warning_close(warning_id=warning.pk, user=duty_officer, note="Leak repaired, area safe.")
+    closed = services.warning_close_with_work_orders(
+        warning_id=warning.pk, user=duty_officer, note="Leak repaired, area safe."
+    )
 
     order.refresh_from_db()
     assert closed.status == "closed"
@@ -84,7 +86,7 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
 
 def test_reporting_before_acknowledging_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
-    with pytest.raises(DomainError, match="Acknowledge the work order before reporting"):
+    with pytest.raises(ConflictError, match="Acknowledge the work order before reporting"):
         services.work_order_report(work_order_id=order.pk, user=staff_a, report="Done")
     order.refresh_from_db()
     assert order.status == WorkOrderStatus.PENDING
@@ -93,7 +95,7 @@ def test_reporting_before_acknowledging_is_refused(city, reach, staff_a):
 def test_acknowledging_twice_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    with pytest.raises(DomainError, match="already Acknowledged"):
+    with pytest.raises(ConflictError, match="already Acknowledged"):
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
     assert order.events.filter(kind="acknowledged").count() == 1
 
@@ -101,7 +103,7 @@ def test_acknowledging_twice_is_refused(city, reach, staff_a):
 def test_an_empty_report_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    with pytest.raises(DomainError, match="Describe how"):
+    with pytest.raises(InvalidInputError, match="Describe how"):
         services.work_order_report(work_order_id=order.pk, user=staff_a, report="   ")
 
 
@@ -111,8 +113,8 @@ def test_closing_before_every_order_is_reported_is_refused(city, reach, staff_a,
     services.work_order_acknowledge(work_order_id=gas_order.pk, user=staff_a)
     services.work_order_report(work_order_id=gas_order.pk, user=staff_a, report="Fixed")
 
-    with pytest.raises(DomainError, match="still waiting for: ") as error:
-        services.warning_close(warning_id=warning.pk, user=duty_officer, note="Done")
+    with pytest.raises(ConflictError, match="still waiting for: ") as error:
+        services.warning_close_with_work_orders(warning_id=warning.pk, user=duty_officer, note="Done")
     assert "Housing bureau" in str(error.value)
     assert "Yaohai government" in str(error.value)
     warning.refresh_from_db()
@@ -120,10 +122,8 @@ def test_closing_before_every_order_is_reported_is_refused(city, reach, staff_a,
 
 
 def test_staff_of_another_department_cannot_act_on_the_order(city, reach, staff_b):
-    from django.http import Http404
-
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
-    with pytest.raises(Http404):
+    with pytest.raises(NotFoundError):
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_b)
     order.refresh_from_db()
     assert order.status == WorkOrderStatus.PENDING
@@ -172,8 +172,8 @@ def test_a_flare_up_sends_reported_orders_back_for_acknowledgement(city, reach, 
     assert order.status == WorkOrderStatus.PENDING
     assert not order.is_overdue
     assert [e.kind for e in order.events.all()][-1] == "reopened"
-    with pytest.raises(DomainError, match="still waiting for: Gas company"):
-        services.warning_close(warning_id=warning.pk, user=duty_officer, note="Done")
+    with pytest.raises(ConflictError, match="still waiting for: Gas company"):
+        services.warning_close_with_work_orders(warning_id=warning.pk, user=duty_officer, note="Done")
 
 
 def test_a_recovery_leaves_reported_orders_reported(city, reach, staff_a):

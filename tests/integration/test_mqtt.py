@@ -2,15 +2,17 @@
 
 import json
 import queue
+import re
 import uuid
 from datetime import timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from monitoring.models import Reading
+from monitoring.models import Gateway, Reading
 from tests.factories import SensorFactory
 from tests.live import VENV_BIN, start, wait_for
 
@@ -101,3 +103,29 @@ def test_bad_mqtt_messages_get_specific_replies_and_keep_the_valid_readings(brid
     assert "finite" in reply["errors"][0]["message"]
     assert Reading.objects.get().value == 3.5
     assert bridge.popen.poll() is None
+
+
+def test_a_gateway_added_in_the_admin_publishes_with_the_token_it_was_shown(bridge, mqtt_client, admin_client):
+    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    added = admin_client.post(
+        "/admin/monitoring/gateway/add/", {"code": "gw-east", "name": "East gateway", "is_active": "on"}, follow=True
+    )
+    (token,) = [
+        m["token"]
+        for m in (
+            re.search(r"gateway gw-east: (?P<token>[\w-]+) —", str(message))
+            for message in get_messages(added.wsgi_request)
+        )
+        if m
+    ]
+    sensor = SensorFactory(code="GAS-0001", gateway=Gateway.objects.get(code="gw-east"))
+    when = (timezone.now() - timedelta(seconds=5)).isoformat()
+
+    reply = publish(
+        mqtt_client,
+        "gw-east",
+        {"token": token, "readings": [{"sensor": "GAS-0001", "observed_at": when, "value": 2.5}]},
+    )
+
+    assert reply == {"status": 200, "accepted": 1, "duplicates": 0, "errors": []}
+    assert Reading.objects.get(sensor=sensor).value == 2.5

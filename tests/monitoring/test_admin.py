@@ -368,6 +368,29 @@ def test_issuing_a_token_needs_change_permission(client, admin_user):
     assert Gateway.hash_token(token) == gateway.token_hash
 
 
+@pytest.mark.django_db
+def test_the_token_shown_when_a_gateway_is_added_authenticates_its_readings(admin_client, client):
+    response = admin_client.post(
+        "/admin/monitoring/gateway/add/", {"code": "gw-east", "name": "East gateway", "is_active": "on"}, follow=True
+    )
+    (message,) = _token_messages(response)
+    gateway = Gateway.objects.get(code="gw-east")
+    SensorFactory(code="GAS-0001", gateway=gateway)
+    client.logout()
+
+    readings = [{"sensor": "GAS-0001", "observed_at": timezone.now().isoformat(), "value": 1.5}]
+    posted = client.post(
+        "/api/v1/readings/",
+        readings,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {message['token']}",
+    )
+
+    assert posted.status_code == 200, posted.content
+    assert posted.json() == {"accepted": 1, "duplicates": 0, "errors": []}
+    assert Gateway.objects.for_token(message["token"]) == gateway
+
+
 # --- Readings: the big table ----------------------------------------------------
 
 

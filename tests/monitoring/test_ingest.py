@@ -201,6 +201,15 @@ def test_an_oversized_batch_is_refused_whole(client, gateway, sensors):
     assert not Reading.objects.exists()
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=100)
+def test_a_body_over_the_upload_limit_is_refused_whole(client, gateway, sensors):
+    body = [{"sensor": "GAS-0001", "observed_at": iso(i), "value": 1} for i in range(3)]
+    response = post(client, gateway, body)
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+    assert not Reading.objects.exists()
+
+
 def test_a_missing_token_is_refused(client, sensors):
     response = client.post(URL, data="[]", content_type="application/json")
     assert response.status_code == 401

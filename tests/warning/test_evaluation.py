@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from citysafety.api import DomainError
+from citysafety.errors import InvalidInputError
 from monitoring.models import Reading, Sensor
 from tests.factories import SensorFactory, ThresholdRuleFactory
 from warning import services
@@ -288,7 +288,7 @@ def test_the_database_refuses_a_second_open_warning(sensor, rule, feed):
 def test_closing_needs_a_disposal_note(sensor, feed, duty_officer):
     feed(30.0)
     warning = open_warning(sensor)
-    with pytest.raises(DomainError, match="disposal note"):
+    with pytest.raises(InvalidInputError, match="disposal note"):
         services.warning_close(warning_id=warning.pk, user=duty_officer, note="  ")
     assert open_warning(sensor).status == WarningStatus.ACTIVE
 
