@@ -1,7 +1,10 @@
 import hashlib
+from enum import nonmember
 
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
+
+from citysafety.choices import SLATE, STEEL, TEAL, ChoiceSet
 
 
 class RiskCategory(models.TextChoices):
@@ -93,10 +96,13 @@ class Gateway(models.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
 
-class SensorStatus(models.TextChoices):
+class SensorStatus(ChoiceSet, models.TextChoices):
     UNKNOWN = "unknown", _("No data yet")
     ONLINE = "online", _("Online")
     OFFLINE = "offline", _("Offline")
+
+    colours = nonmember({"UNKNOWN": SLATE, "ONLINE": TEAL, "OFFLINE": STEEL})
+    display_order = nonmember(("ONLINE", "OFFLINE", "UNKNOWN"))
 
 
 class Sensor(models.Model):
