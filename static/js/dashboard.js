@@ -281,7 +281,7 @@
     const meta = [w.domain.name, w.district ? w.district.name : null, w.sensor.code].filter(Boolean).join(" · ");
     return html`<li class="${classes}" data-warning-id="${w.id}" data-level="${w.level}" data-status="${w.status}" tabindex="0"
         role="button" aria-label="${CS.label("level", w.level)} ${w.sensor.name}">
-      ${CS.orders.levelBadge(w.level)}
+      ${CS.workOrderCards.levelBadge(w.level)}
       <div class="wi-main">
         <div class="wi-title" title="${w.sensor.name}">${w.sensor.name}</div>
         <div class="wi-meta" title="${meta}">${meta}</div>
@@ -291,7 +291,7 @@
         <time class="wi-time" datetime="${w.opened_at}" title="${fmt.dateTime(w.opened_at)}" data-rel-time="${w.opened_at}">${fmt.relative(w.opened_at)}</time>
       </div>
       <div class="wi-foot">
-        ${CS.orders.statusChip("warningStatus", w.status, w.status_display)}
+        ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
         <span class="muted">${gettext("Peak")} ${fmt.value(w.peak_value, w.sensor.unit)}</span>
       </div>
     </li>`;
@@ -434,7 +434,7 @@
   const panel = document.getElementById("warning-detail");
   let detailToken = 0;
 
-  const cards = new CS.orders.OrderCards({
+  const cards = new CS.workOrderCards.OrderCards({
     urls: { acknowledge: urls.acknowledge, report: urls.report },
     departmentId: null,
     onUpdated: (order) => applyOrder(order),
@@ -497,7 +497,7 @@
       const reached = level >= w.level && w.status !== "recovered" ? "reached" : "";
       const current = level === w.level ? "current" : "";
       return html`<tr class="${reached} ${current}">
-        <td>${CS.orders.levelBadge(level)}</td>
+        <td>${CS.workOrderCards.levelBadge(level)}</td>
         <td class="num">${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
       </tr>`;
     });
@@ -570,11 +570,11 @@
     CS.patch(
       panel,
       html`<div class="detail-head level-${w.level}" data-detail-id="${w.id}">
-        ${CS.orders.levelBadge(w.level)}
+        ${CS.workOrderCards.levelBadge(w.level)}
         <div>
           <h2 id="detail-title">${w.sensor.name}</h2>
           <div class="sub">${sub}</div>
-          <div class="sub">${CS.orders.statusChip("warningStatus", w.status, w.status_display)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
+          <div class="sub">${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
         </div>
         <button type="button" class="btn btn-ghost close-x" data-close-detail aria-label="${gettext("Close")}" title="${gettext("Close")}">×</button>
       </div>

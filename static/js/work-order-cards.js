@@ -263,5 +263,5 @@
     }
   }
 
-  CS.orders = { OrderCards, isOverdue, timeline, levelBadge, statusChip };
+  CS.workOrderCards = { OrderCards, isOverdue, timeline, levelBadge, statusChip };
 })();

@@ -26,7 +26,7 @@
     department: "",
   };
 
-  const cards = new CS.orders.OrderCards({
+  const cards = new CS.workOrderCards.OrderCards({
     urls: config.urls,
     departmentId: config.department ? config.department.id : null,
     onUpdated: (order) => {
@@ -82,7 +82,7 @@
   function sortKey(order) {
     return [
       STATUS_RANK[order.status] ?? 9,
-      CS.orders.isOverdue(order) ? 0 : 1,
+      CS.workOrderCards.isOverdue(order) ? 0 : 1,
       order.level,
       -new Date(order.created_at).getTime(),
     ];
@@ -99,7 +99,7 @@
     let orders = [...source.values()];
     if (state.department) orders = orders.filter((o) => String(o.department.id) === state.department);
     if (state.view === "open") {
-      if (state.status === "overdue") orders = orders.filter((o) => CS.orders.isOverdue(o));
+      if (state.status === "overdue") orders = orders.filter((o) => CS.workOrderCards.isOverdue(o));
       else if (state.status) orders = orders.filter((o) => o.status === state.status);
       return orders.sort(compare);
     }
@@ -110,7 +110,7 @@
     const open = [...state.open.values()];
     const counts = {
       pending: open.filter((o) => o.status === "pending").length,
-      overdue: open.filter((o) => CS.orders.isOverdue(o)).length,
+      overdue: open.filter((o) => CS.workOrderCards.isOverdue(o)).length,
       acknowledged: open.filter((o) => o.status === "acknowledged").length,
       reported: open.filter((o) => o.status === "reported").length,
     };
@@ -244,7 +244,7 @@
   let overdueBefore = -1;
   CS.onTick((now) => {
     if (Math.floor(now / 1000) % 5) return;
-    const overdue = [...state.open.values()].filter((o) => CS.orders.isOverdue(o, now)).length;
+    const overdue = [...state.open.values()].filter((o) => CS.workOrderCards.isOverdue(o, now)).length;
     if (overdue !== overdueBefore && overdueBefore !== -1) render();
     else renderCounters();
     overdueBefore = overdue;
