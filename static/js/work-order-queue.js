@@ -10,7 +10,6 @@
   const statusSelect = document.getElementById("filter-status");
   const baseTitle = document.title;
 
-  const STATUS_RANK = { pending: 0, acknowledged: 1, reported: 2, closed: 3 };
   // A failed resync is tried again after this long.
   const RETRY_MS = 5000;
 
@@ -79,9 +78,12 @@
     render();
   }
 
+  // Statuses in the order of their choices: the furthest from done first.
+  const statusRank = new Map(CS.values("orderStatus").map((status, index) => [status, index]));
+
   function sortKey(order) {
     return [
-      STATUS_RANK[order.status] ?? 9,
+      statusRank.get(order.status) ?? statusRank.size,
       CS.workOrderCards.isOverdue(order) ? 0 : 1,
       order.level,
       -new Date(order.created_at).getTime(),
@@ -106,21 +108,18 @@
     return orders.sort((a, b) => new Date(b.closed_at || b.created_at) - new Date(a.closed_at || a.created_at));
   }
 
+  /** The counters the page shows ([data-stat]): an order status, or "overdue". */
   function renderCounters() {
     const open = [...state.open.values()];
-    const counts = {
-      pending: open.filter((o) => o.status === "pending").length,
-      overdue: open.filter((o) => CS.workOrderCards.isOverdue(o)).length,
-      acknowledged: open.filter((o) => o.status === "acknowledged").length,
-      reported: open.filter((o) => o.status === "reported").length,
-    };
-    for (const [key, value] of Object.entries(counts)) {
-      const node = document.querySelector(`[data-stat="${key}"]`);
-      if (!node) continue;
+    const count = (stat) =>
+      stat === "overdue" ? open.filter((o) => CS.workOrderCards.isOverdue(o)).length : open.filter((o) => o.status === stat).length;
+    for (const node of document.querySelectorAll("[data-stat]")) {
+      const value = count(node.dataset.stat);
       node.textContent = state.openLoaded ? (state.openComplete ? String(value) : `${value}+`) : "–";
       node.classList.toggle("nonzero", value > 0);
     }
-    document.title = counts.pending ? `(${counts.pending}) ${baseTitle}` : baseTitle;
+    const pending = count("pending");
+    document.title = pending ? `(${pending}) ${baseTitle}` : baseTitle;
   }
 
   function render() {
@@ -232,10 +231,10 @@
       CS.toast(
         t(gettext("New work order WO-%(id)s: %(level)s, %(sensor)s"), {
           id: order.id,
-          level: CS.label("level", order.level),
+          level: CS.shortLabel("level", order.level),
           sensor: order.warning.sensor.name,
         }),
-        { kind: `level-${order.level}`, timeout: 10000 },
+        { colour: CS.colour("level", order.level), timeout: 10000 },
       );
     }
     render();
