@@ -7,7 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from citysafety.choices import choices_json
+from dispatch.views import WORK_ORDER_CARD_CHOICES
+from monitoring.models import SensorStatus
 from organisation.roles import is_duty_officer
+from warning.models import Direction, Level, TransitionKind, WarningStatus
 
 
 @login_required
@@ -41,5 +45,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tileUrl": settings.MAP_TILE_URL,
             "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
         },
+        "choices": choices_json(
+            {
+                **WORK_ORDER_CARD_CHOICES,
+                "transitionKind": TransitionKind,
+                "direction": Direction,
+                "sensorStatus": SensorStatus,
+            }
+        ),
     }
-    return render(request, "dashboard/dashboard.html", {"config": config})
+    return render(
+        request,
+        "dashboard/dashboard.html",
+        {"config": config, "levels": Level.displayed(), "statuses": WarningStatus},
+    )

@@ -1,8 +1,11 @@
+from enum import nonmember
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.choices import AMBER, BLUE, GREY, RED, TEAL, ChoiceSet
 from monitoring.models import RiskDomain
 from organisation.models import Department
 from warning.models import Level, Warning
@@ -43,11 +46,13 @@ class RoutingPolicy(models.Model):
         return f"{self.domain} · {self.get_level_display()}"
 
 
-class WorkOrderStatus(models.TextChoices):
+class WorkOrderStatus(ChoiceSet, models.TextChoices):
     PENDING = "pending", _("Awaiting acknowledgement")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     REPORTED = "reported", _("Reported")
     CLOSED = "closed", _("Closed")
+
+    colours = nonmember({"PENDING": AMBER, "ACKNOWLEDGED": BLUE, "REPORTED": TEAL, "CLOSED": GREY})
 
 
 class WorkOrder(models.Model):
@@ -80,7 +85,7 @@ class WorkOrder(models.Model):
         return f"WO-{self.pk} {self.department}"
 
 
-class WorkOrderEventKind(models.TextChoices):
+class WorkOrderEventKind(ChoiceSet, models.TextChoices):
     CREATED = "created", _("Dispatched")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     REPORTED = "reported", _("Handling reported")
@@ -88,6 +93,18 @@ class WorkOrderEventKind(models.TextChoices):
     ESCALATED = "escalated", _("Warning escalated")
     REOPENED = "reopened", _("Reopened")
     CLOSED = "closed", _("Closed")
+
+    colours = nonmember(
+        {
+            "CREATED": BLUE,
+            "ACKNOWLEDGED": BLUE,
+            "REPORTED": TEAL,
+            "OVERDUE": RED,
+            "ESCALATED": RED,
+            "REOPENED": BLUE,
+            "CLOSED": GREY,
+        }
+    )
 
 
 class WorkOrderEvent(models.Model):

@@ -5,16 +5,26 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from citysafety.choices import choices_json
 from dispatch import selectors
 from dispatch.api.serializers import WorkOrderSerializer
-from dispatch.models import WorkOrderStatus
+from dispatch.models import WorkOrderEventKind, WorkOrderStatus
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_of
+from warning.models import Level, WarningStatus
 
 # Open orders rendered into the page for its first paint; the page then
 # loads the rest (and stays current) through the API and the websocket.
 INITIAL_ORDERS = 100
+
+# What a work-order card shows, here and in the dashboard's warning detail.
+WORK_ORDER_CARD_CHOICES = {
+    "level": Level,
+    "warningStatus": WarningStatus,
+    "orderStatus": WorkOrderStatus,
+    "eventKind": WorkOrderEventKind,
+}
 
 
 @login_required
@@ -39,9 +49,10 @@ def work_orders(request: HttpRequest) -> HttpResponse:
         "departments": departments,
         "orders": WorkOrderSerializer(orders[:INITIAL_ORDERS], many=True).data,
         "ordersComplete": len(orders) <= INITIAL_ORDERS,
+        "choices": choices_json(WORK_ORDER_CARD_CHOICES),
     }
     return render(
         request,
         "dispatch/work_orders.html",
-        {"config": config, "has_scope": duty or department is not None},
+        {"config": config, "has_scope": duty or department is not None, "statuses": WorkOrderStatus},
     )

@@ -1,9 +1,11 @@
 import hashlib
 import secrets
+from enum import nonmember
 
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.choices import SLATE, STEEL, TEAL, ChoiceSet
 from organisation.models import Department, District
 
 
@@ -104,10 +106,13 @@ class Gateway(models.Model):
         return token
 
 
-class SensorStatus(models.TextChoices):
+class SensorStatus(ChoiceSet, models.TextChoices):
     UNKNOWN = "unknown", _("No data yet")
     ONLINE = "online", _("Online")
     OFFLINE = "offline", _("Offline")
+
+    colours = nonmember({"UNKNOWN": SLATE, "ONLINE": TEAL, "OFFLINE": STEEL})
+    display_order = nonmember(("ONLINE", "OFFLINE", "UNKNOWN"))
 
 
 class Sensor(models.Model):

@@ -20,19 +20,17 @@ from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
 from warning.models import Level, ThresholdRule, Warning, WarningTransition
 
-# Badge colours readable on the admin's light and dark themes.
-_LEVEL_STYLE = {1: ("#c62828", "#fff"), 2: ("#ef6c00", "#fff"), 3: ("#f9a825", "#000")}
-
 
 def level_badge(level: int | None) -> str:
     if level is None:
         return "-"
-    background, colour = _LEVEL_STYLE[level]
+    choice = Level(level)
+    # The badge sets its own text colour, so it reads on the admin's light and dark themes alike.
     return format_html(
         '<span style="background:{};color:{};padding:1px 6px;border-radius:3px;white-space:nowrap">{}</span>',
-        background,
-        colour,
-        Level(level).label,
+        choice.colour.hex,
+        choice.colour.text,
+        choice.label,
     )
 
 

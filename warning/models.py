@@ -1,26 +1,32 @@
+from enum import nonmember
+
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
 from monitoring.models import Sensor, SensorType
 
 
-class Level(models.IntegerChoices):
+class Level(ChoiceSet, models.IntegerChoices):
     """Chinese practice: Level I (一级, red) is the most severe."""
 
     I = 1, _("Level I (red)")  # noqa: E741 - the level's own name
     II = 2, _("Level II (orange)")
     III = 3, _("Level III (yellow)")
 
+    colours = nonmember({"I": RED, "II": ORANGE, "III": YELLOW})
+    # Badges and counters, where the colour already says which.
+    short_labels = nonmember({"I": _("Level I"), "II": _("Level II"), "III": _("Level III")})
 
-LEVEL_COLOURS = {1: "red", 2: "orange", 3: "yellow"}
 
-
-class Direction(models.TextChoices):
+class Direction(ChoiceSet, models.TextChoices):
     ABOVE = "above", _("Above the thresholds")
     BELOW = "below", _("Below the thresholds")
+
+    symbols = nonmember({"ABOVE": "≥", "BELOW": "≤"})
 
 
 class ThresholdRule(models.Model):
@@ -148,10 +154,12 @@ class ThresholdRule(models.Model):
         return {1: self.level1_threshold, 2: self.level2_threshold, 3: self.level3_threshold}
 
 
-class WarningStatus(models.TextChoices):
+class WarningStatus(ChoiceSet, models.TextChoices):
     ACTIVE = "active", _("Active")
     RECOVERED = "recovered", _("Recovered")
     CLOSED = "closed", _("Closed")
+
+    colours = nonmember({"ACTIVE": RED, "RECOVERED": TEAL, "CLOSED": GREY})
 
 
 class Warning(models.Model):
@@ -200,15 +208,18 @@ class Warning(models.Model):
 
     @property
     def colour(self) -> str:
-        return LEVEL_COLOURS[self.level]
+        """The level's colour by name, as the API gives it ("red")."""
+        return Level(self.level).colour.name
 
 
-class TransitionKind(models.TextChoices):
+class TransitionKind(ChoiceSet, models.TextChoices):
     OPENED = "opened", _("Opened")
     ESCALATED = "escalated", _("Escalated")
     RECOVERED = "recovered", _("Recovered")
     REACTIVATED = "reactivated", _("Reactivated")
     CLOSED = "closed", _("Closed")
+
+    colours = nonmember({"OPENED": RED, "ESCALATED": RED, "RECOVERED": TEAL, "REACTIVATED": RED, "CLOSED": GREY})
 
 
 class WarningTransition(models.Model):

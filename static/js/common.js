@@ -99,35 +99,31 @@
     },
   };
 
-  // --- Domain labels (translated here: pushes are rendered server-side in
-  // the server's language, the page must speak the reader's) --------------
-  CS.labels = {
-    level: { 1: gettext("Level I"), 2: gettext("Level II"), 3: gettext("Level III") },
-    warningStatus: { active: gettext("Active"), recovered: gettext("Recovered"), closed: gettext("Closed") },
-    orderStatus: {
-      pending: gettext("Awaiting acknowledgement"),
-      acknowledged: gettext("Acknowledged"),
-      reported: gettext("Reported"),
-      closed: gettext("Closed"),
-    },
-    eventKind: {
-      created: gettext("Dispatched"),
-      acknowledged: gettext("Acknowledged"),
-      reported: gettext("Handling reported"),
-      overdue: gettext("Acknowledgement overdue"),
-      closed: gettext("Closed"),
-    },
-    transitionKind: {
-      opened: gettext("Opened"),
-      escalated: gettext("Escalated"),
-      recovered: gettext("Recovered"),
-      reactivated: gettext("Reactivated"),
-      closed: gettext("Closed"),
-    },
-    sensorStatus: { online: gettext("Online"), offline: gettext("Offline"), unknown: gettext("No data yet") },
-    direction: { above: "≥", below: "≤" },
+  // --- Choices: levels, statuses, kinds ---------------------------------------
+  // Their labels (in the reader's language) and colours come from the page's
+  // JSON config, made from the Python choice classes; this file keeps no copy.
+  // Pushed messages carry labels in the server's language, so the page does
+  // not use those. Each group lists its values in the order pages show them.
+  CS.choices = {}; // set by CS.config()
+  CS.choice = (group, value) => (CS.choices[group] && CS.choices[group][value]) || null;
+  /** The values of a group, in order (as strings: JSON keys). */
+  CS.values = (group) => Object.keys(CS.choices[group] || {});
+  CS.label = (group, value, fallback) => {
+    const choice = CS.choice(group, value);
+    return (choice && choice.label) || fallback || (value == null || value === "" ? "–" : String(value));
   };
-  CS.label = (group, key, fallback) => (CS.labels[group] && CS.labels[group][key]) || fallback || key || "–";
+  /** "Level I" where the colour already says "(red)". */
+  CS.shortLabel = (group, value, fallback) => {
+    const choice = CS.choice(group, value);
+    return (choice && choice.short) || CS.label(group, value, fallback);
+  };
+  CS.symbol = (group, value) => (CS.choice(group, value) || {}).symbol || "";
+  CS.colour = (group, value) => (CS.choice(group, value) || {}).colour || "";
+  /** Inline style giving an element its choice's colour (CSS reads var(--c) and var(--c-text)). */
+  CS.colourStyle = (group, value) => {
+    const choice = CS.choice(group, value);
+    return choice && choice.colour ? `--c: ${choice.colour}; --c-text: ${choice.textColour || "#fff"}` : "";
+  };
 
   // --- Safe HTML templates -------------------------------------------------
   class Raw {
@@ -264,17 +260,22 @@
   /** "/api/v1/warnings/0/" → "/api/v1/warnings/42/" */
   CS.urlFor = (template, id) => template.replace("/0/", `/${encodeURIComponent(id)}/`);
 
+  /** A page's JSON config (json_script); the choices in it become CS.choices. */
   CS.config = (id) => {
     const node = document.getElementById(id);
-    return node ? JSON.parse(node.textContent) : {};
+    const config = node ? JSON.parse(node.textContent) : {};
+    if (config.choices) CS.choices = config.choices;
+    return config;
   };
 
   // --- Small UI pieces ------------------------------------------------------
-  CS.toast = (message, { kind = "", timeout = 6000 } = {}) => {
+  /** kind: "ok" or "error"; colour: a choice's colour for its edge (a warning's level). */
+  CS.toast = (message, { kind = "", colour = "", timeout = 6000 } = {}) => {
     const box = document.getElementById("toasts");
     if (!box) return;
     const node = document.createElement("div");
     node.className = `toast ${kind ? `t-${kind}` : ""}`;
+    if (colour) node.style.setProperty("--c", colour);
     node.textContent = message;
     box.append(node);
     while (box.children.length > 4) box.firstElementChild.remove();

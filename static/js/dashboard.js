@@ -11,15 +11,9 @@
   const urls = config.urls;
   const baseTitle = document.title;
 
-  const COLOURS = {
-    1: "#ff3b3b",
-    2: "#ff8c1a",
-    3: "#ffd21a",
-    online: "#22c3a6",
-    offline: "#7b8496",
-    unknown: "#4b5a78",
-  };
-  const WARNING_MARKER_SIZE = { 1: 24, 2: 19, 3: 16 };
+  // Levels and sensor statuses, their labels and colours: from the config (CS.choices).
+  const LEVELS = CS.values("level").map(Number); // most severe first
+  const SENSOR_STATUSES = CS.values("sensorStatus");
   // Sensor status and latest values are not pushed; refresh them this often.
   const SENSOR_REFRESH_MS = 60000;
   // A failed resync is tried again after this long.
@@ -84,19 +78,20 @@
       const node = L.DomUtil.create("div", "map-legend");
       node.innerHTML = String(html`
         <h4>${gettext("Warnings")}</h4>
-        <div class="row"><span class="dot dot-level-1"></span>${gettext("Level I (red)")}</div>
-        <div class="row"><span class="dot dot-level-2"></span>${gettext("Level II (orange)")}</div>
-        <div class="row"><span class="dot dot-level-3"></span>${gettext("Level III (yellow)")}</div>
+        ${LEVELS.map((level) => html`<div class="row">${dot("level", level)}${CS.label("level", level)}</div>`)}
         <div class="sep"></div>
         <h4>${gettext("Sensors")}</h4>
-        <div class="row"><span class="dot dot-online"></span>${gettext("Online")}</div>
-        <div class="row"><span class="dot dot-offline"></span>${gettext("Offline")}</div>
-        <div class="row"><span class="dot dot-unknown"></span>${gettext("No data yet")}</div>`);
+        ${SENSOR_STATUSES.map((status) => html`<div class="row">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)}</div>`)}`);
       L.DomEvent.disableClickPropagation(node);
       return node;
     },
   });
   new Legend().addTo(map);
+
+  /** A legend dot in a choice's colour (a sensor without data yet: a ring, as on the map). */
+  function dot(group, value) {
+    return html`<span class="dot dot-${value}" style="${CS.colourStyle(group, value)}"></span>`;
+  }
 
   const sensorMarkers = new Map(); // sensor id → circleMarker
   const warningMarkers = new Map(); // warning id → {marker, key}
@@ -114,11 +109,13 @@
 
   function sensorStyle(props, level) {
     if (level) {
-      return { radius: 7, color: "#0b1324", weight: 1.5, fillColor: COLOURS[level], fillOpacity: 1 };
+      return { radius: 7, color: "#0b1324", weight: 1.5, fillColor: CS.colour("level", level), fillOpacity: 1 };
     }
-    if (props.status === "online") return { radius: 4, color: "#0b1324", weight: 1, fillColor: COLOURS.online, fillOpacity: 0.9 };
-    if (props.status === "offline") return { radius: 4, color: "#0b1324", weight: 1, fillColor: COLOURS.offline, fillOpacity: 0.9 };
-    return { radius: 3.5, color: COLOURS.unknown, weight: 2, fillColor: "#0b1324", fillOpacity: 0.6 };
+    // A sensor without data yet is a ring: nothing known to fill it with.
+    if (props.status !== "unknown" && CS.colour("sensorStatus", props.status)) {
+      return { radius: 4, color: "#0b1324", weight: 1, fillColor: CS.colour("sensorStatus", props.status), fillOpacity: 0.9 };
+    }
+    return { radius: 3.5, color: CS.colour("sensorStatus", "unknown"), weight: 2, fillColor: "#0b1324", fillOpacity: 0.6 };
   }
 
   function renderSensors() {
@@ -161,14 +158,14 @@
       return;
     }
     node.classList.remove("is-error");
-    const counts = { online: 0, offline: 0, unknown: 0 };
-    for (const feature of state.sensors.values()) counts[feature.properties.status] = (counts[feature.properties.status] || 0) + 1;
+    const counts = new Map(SENSOR_STATUSES.map((status) => [status, 0]));
+    for (const feature of state.sensors.values()) counts.set(feature.properties.status, (counts.get(feature.properties.status) || 0) + 1);
     CS.patch(
       node,
       html`<span class="sum">${gettext("Sensors")} <b>${state.sensors.size}</b></span>
-        <span class="sum"><span class="dot dot-online"></span>${gettext("Online")} <b>${counts.online}</b></span>
-        <span class="sum"><span class="dot dot-offline"></span>${gettext("Offline")} <b>${counts.offline}</b></span>
-        <span class="sum"><span class="dot dot-unknown"></span>${gettext("No data yet")} <b>${counts.unknown}</b></span>
+        ${SENSOR_STATUSES.map(
+          (status) => html`<span class="sum">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)} <b>${counts.get(status)}</b></span>`,
+        )}
         <span class="sum">${gettext("Updated")} ${fmt.short(state.sensorsAt)}</span>`,
     );
   }
@@ -192,7 +189,7 @@
       </dl>
       ${warnings.map(
         (w) =>
-          html`<button type="button" class="btn btn-sm" data-open-warning="${w.id}">${CS.label("level", w.level)} · ${gettext("Open warning detail")}</button>`,
+          html`<button type="button" class="btn btn-sm" data-open-warning="${w.id}">${CS.shortLabel("level", w.level)} · ${gettext("Open warning detail")}</button>`,
       )}
     </div>`;
     L.popup({ maxWidth: 320 }).setLatLng([lat, lng]).setContent(String(content)).openOn(map);
@@ -205,14 +202,22 @@
     }
   });
 
+  /** Active warnings' markers: 16 px at the mildest level, 4 px more for each level more severe. */
+  function markerSize(level) {
+    const rank = LEVELS.indexOf(level);
+    return 16 + 4 * (rank < 0 ? 0 : LEVELS.length - 1 - rank);
+  }
+
   function warningIcon(warning) {
     // Recovered warnings wait for a person to close them: shown, but quieter.
-    const size = warning.status === "active" ? WARNING_MARKER_SIZE[warning.level] || 16 : 12;
+    const size = warning.status === "active" ? markerSize(warning.level) : 12;
     const selected = warning.id === state.selected ? "selected" : "";
     return L.divIcon({
       className: "warning-marker",
       iconSize: [size, size],
-      html: `<span class="wm level-${warning.level} status-${warning.status} ${selected}" data-warning-id="${warning.id}"></span>`,
+      html: String(
+        html`<span class="wm level-${warning.level} status-${warning.status} ${selected}" style="${CS.colourStyle("level", warning.level)}" data-warning-id="${warning.id}"></span>`,
+      ),
     });
   }
 
@@ -228,7 +233,7 @@
         const marker = L.marker([lat, lng], {
           icon: warningIcon(warning),
           zIndexOffset,
-          title: `${CS.label("level", warning.level)} · ${warning.sensor.name}`,
+          title: `${CS.shortLabel("level", warning.level)} · ${warning.sensor.name}`,
           keyboard: true,
           riseOnHover: true,
         });
@@ -280,8 +285,8 @@
     ].join(" ");
     const meta = [w.domain.name, w.district ? w.district.name : null, w.sensor.code].filter(Boolean).join(" · ");
     return html`<li class="${classes}" data-warning-id="${w.id}" data-level="${w.level}" data-status="${w.status}" tabindex="0"
-        role="button" aria-label="${CS.label("level", w.level)} ${w.sensor.name}">
-      ${CS.orders.levelBadge(w.level)}
+        role="button" aria-label="${CS.shortLabel("level", w.level)} ${w.sensor.name}" style="${CS.colourStyle("level", w.level)}">
+      ${CS.workOrderCards.levelBadge(w.level)}
       <div class="wi-main">
         <div class="wi-title" title="${w.sensor.name}">${w.sensor.name}</div>
         <div class="wi-meta" title="${meta}">${meta}</div>
@@ -291,7 +296,7 @@
         <time class="wi-time" datetime="${w.opened_at}" title="${fmt.dateTime(w.opened_at)}" data-rel-time="${w.opened_at}">${fmt.relative(w.opened_at)}</time>
       </div>
       <div class="wi-foot">
-        ${CS.orders.statusChip("warningStatus", w.status, w.status_display)}
+        ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
         <span class="muted">${gettext("Peak")} ${fmt.value(w.peak_value, w.sensor.unit)}</span>
       </div>
     </li>`;
@@ -331,7 +336,7 @@
 
   function counts() {
     if (!state.warningsComplete && state.apiCounts) return state.apiCounts;
-    const result = { open: 0, recovered: 0, active_by_level: { 1: 0, 2: 0, 3: 0 } };
+    const result = { open: 0, recovered: 0, active_by_level: Object.fromEntries(LEVELS.map((level) => [level, 0])) };
     for (const w of state.warnings.values()) {
       result.open += 1;
       if (w.status === "recovered") result.recovered += 1;
@@ -344,7 +349,7 @@
   function renderCounters() {
     if (!state.warningsLoaded) return;
     const c = counts();
-    const values = { 1: c.active_by_level[1], 2: c.active_by_level[2], 3: c.active_by_level[3], recovered: c.recovered };
+    const values = { ...Object.fromEntries(LEVELS.map((level) => [level, c.active_by_level[level]])), recovered: c.recovered };
     for (const [key, value] of Object.entries(values)) {
       const button = document.querySelector(key === "recovered" ? "[data-counter-status=recovered]" : `[data-counter-level="${key}"]`);
       const node = button.querySelector("[data-count]");
@@ -361,7 +366,7 @@
       button.setAttribute("aria-pressed", String(state.filters.level === Number(button.dataset.counterLevel)));
     }
     document.querySelector("[data-counter-status=recovered]").setAttribute("aria-pressed", String(state.filters.status === "recovered"));
-    const red = c.active_by_level[1];
+    const red = c.active_by_level[LEVELS[0]];
     document.title = c.open ? `(${red ? `${red}/` : ""}${c.open}) ${baseTitle}` : baseTitle;
   }
 
@@ -434,7 +439,7 @@
   const panel = document.getElementById("warning-detail");
   let detailToken = 0;
 
-  const cards = new CS.orders.OrderCards({
+  const cards = new CS.workOrderCards.OrderCards({
     urls: { acknowledge: urls.acknowledge, report: urls.report },
     departmentId: null,
     onUpdated: (order) => applyOrder(order),
@@ -492,12 +497,12 @@
   }
 
   function thresholdRows(w) {
-    const direction = CS.labels.direction[w.rule.direction] || "";
-    return [3, 2, 1].map((level) => {
+    const direction = CS.symbol("direction", w.rule.direction);
+    return [...LEVELS].reverse().map((level) => {
       const reached = level >= w.level && w.status !== "recovered" ? "reached" : "";
       const current = level === w.level ? "current" : "";
       return html`<tr class="${reached} ${current}">
-        <td>${CS.orders.levelBadge(level)}</td>
+        <td>${CS.workOrderCards.levelBadge(level)}</td>
         <td class="num">${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
       </tr>`;
     });
@@ -506,9 +511,9 @@
   function transitionLine(tr, unit) {
     const levels =
       tr.from_level && tr.from_level !== tr.to_level
-        ? `${CS.label("level", tr.from_level)} → ${CS.label("level", tr.to_level)}`
-        : CS.label("level", tr.to_level);
-    return html`<li class="k-${tr.kind}">
+        ? `${CS.shortLabel("level", tr.from_level)} → ${CS.shortLabel("level", tr.to_level)}`
+        : CS.shortLabel("level", tr.to_level);
+    return html`<li class="k-${tr.kind}" style="${CS.colourStyle("transitionKind", tr.kind)}">
       <div class="tl-head">
         <span class="tl-kind">${CS.label("transitionKind", tr.kind, tr.kind_display)}</span>
         <span class="tl-actor">${levels}</span>
@@ -569,12 +574,12 @@
     const orderList = orders ? [...orders.values()].sort((a, b) => a.id - b.id) : null;
     CS.patch(
       panel,
-      html`<div class="detail-head level-${w.level}" data-detail-id="${w.id}">
-        ${CS.orders.levelBadge(w.level)}
+      html`<div class="detail-head level-${w.level}" data-detail-id="${w.id}" style="${CS.colourStyle("level", w.level)}">
+        ${CS.workOrderCards.levelBadge(w.level)}
         <div>
           <h2 id="detail-title">${w.sensor.name}</h2>
           <div class="sub">${sub}</div>
-          <div class="sub">${CS.orders.statusChip("warningStatus", w.status, w.status_display)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
+          <div class="sub">${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
         </div>
         <button type="button" class="btn btn-ghost close-x" data-close-detail aria-label="${gettext("Close")}" title="${gettext("Close")}">×</button>
       </div>
@@ -589,9 +594,9 @@
             <div class="value-box"><span class="vb-label">${gettext("First value")}</span><span class="vb-value">${fmt.number(w.first_value)}</span><span class="vb-unit">${unit}</span></div>
           </div>
           <dl class="kv">
-            <dt>${gettext("Opened")}</dt><dd>${fmt.dateTime(w.opened_at)}</dd>
+            <dt>${CS.label("transitionKind", "opened")}</dt><dd>${fmt.dateTime(w.opened_at)}</dd>
             <dt>${gettext("Last reading")}</dt><dd>${fmt.dateTime(w.last_observed_at)}</dd>
-            ${w.recovered_at ? html`<dt>${gettext("Recovered")}</dt><dd>${fmt.dateTime(w.recovered_at)}</dd>` : ""}
+            ${w.recovered_at ? html`<dt>${CS.label("transitionKind", "recovered")}</dt><dd>${fmt.dateTime(w.recovered_at)}</dd>` : ""}
             <dt>${gettext("Address")}</dt><dd>${w.sensor.address || "–"}</dd>
             <dt>${gettext("Location")}</dt><dd class="mono">${w.sensor.location[0].toFixed(5)}, ${w.sensor.location[1].toFixed(5)}</dd>
           </dl>
@@ -707,7 +712,7 @@
   /** What a pushed warning means for the duty officer, or null when it is no news. */
   function newsOf(warning, known) {
     if (warning.status !== "active") return null;
-    const params = { level: CS.label("level", warning.level), sensor: warning.sensor.name };
+    const params = { level: CS.shortLabel("level", warning.level), sensor: warning.sensor.name };
     if (!known) return t(gettext("New %(level)s warning: %(sensor)s"), params);
     if (warning.level < known.level) return t(gettext("Escalated to %(level)s: %(sensor)s"), params);
     if (known.status !== "active") return t(gettext("Active again at %(level)s: %(sensor)s"), params);
@@ -722,7 +727,7 @@
       if (news) {
         state.fresh.add(warning.id);
         setTimeout(() => state.fresh.delete(warning.id), 2500);
-        CS.toast(news, { kind: `level-${warning.level}`, timeout: 10000 });
+        CS.toast(news, { colour: CS.colour("level", warning.level), timeout: 10000 });
       }
       render();
     } else if (message.type === "work_order.changed") {

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from warning.models import LEVEL_COLOURS, Warning, WarningTransition
+from warning.models import Warning, WarningTransition
 
 
 def display_name(user) -> str | None:
@@ -56,7 +56,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
         ]
 
     def get_colour(self, warning) -> str:
-        return LEVEL_COLOURS[warning.level]
+        return warning.colour
 
     def get_domain(self, warning) -> dict:
         domain = warning.sensor.sensor_type.domain

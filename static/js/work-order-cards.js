@@ -10,11 +10,11 @@
   const SOON_MS = 5 * 60 * 1000;
 
   function levelBadge(level) {
-    return html`<span class="level-badge level-${level}">${CS.label("level", level)}</span>`;
+    return html`<span class="level-badge level-${level}" style="${CS.colourStyle("level", level)}">${CS.shortLabel("level", level)}</span>`;
   }
 
   function statusChip(group, status, display) {
-    return html`<span class="status-chip s-${status}">${CS.label(group, status, display)}</span>`;
+    return html`<span class="status-chip s-${status}" style="${CS.colourStyle(group, status)}">${CS.label(group, status, display)}</span>`;
   }
 
   function isOverdue(order, now = Date.now()) {
@@ -25,7 +25,7 @@
   function timeline(events) {
     if (!events.length) return html`<p class="muted">${gettext("No events yet.")}</p>`;
     return html`<ol class="timeline">${events.map(
-      (event) => html`<li class="k-${event.kind}">
+      (event) => html`<li class="k-${event.kind}" style="${CS.colourStyle("eventKind", event.kind)}">
         <div class="tl-head">
           <span class="tl-kind">${CS.label("eventKind", event.kind, event.kind_display)}</span>
           <time class="tl-time" datetime="${event.created_at}" title="${fmt.dateTime(event.created_at)}">${fmt.short(event.created_at)}</time>
@@ -93,13 +93,13 @@
       const sub = showWarning
         ? [`WO-${order.id}`, w.sensor.code, w.domain.name, w.district ? w.district.name : null].filter(Boolean).join(" · ")
         : `WO-${order.id}`;
-      return html`<article class="${classes}" data-order-id="${order.id}" data-status="${order.status}">
+      return html`<article class="${classes}" data-order-id="${order.id}" data-status="${order.status}" style="${CS.colourStyle("level", order.level)}">
         <header class="wo-head">
           ${levelBadge(order.level)}
           <div class="wo-title"><h3 title="${title}">${title}</h3><div class="sub" title="${sub}">${sub}</div>
             ${
               showWarning && w.level !== order.level && w.status !== "closed"
-                ? html`<div class="level-now">${t(gettext("The warning is now at %(level)s"), { level: CS.label("level", w.level) })}</div>`
+                ? html`<div class="level-now">${t(gettext("The warning is now at %(level)s"), { level: CS.shortLabel("level", w.level) })}</div>`
                 : ""
             }
           </div>
@@ -120,7 +120,7 @@
                 ? html`<div class="wo-fact"><span class="f-label">${gettext("Current value")} · ${CS.label("warningStatus", w.status, w.status_display)}</span><span class="f-value">${fmt.value(w.last_value, w.sensor.unit)}</span></div>`
                 : ""
             }
-            <div class="wo-fact"><span class="f-label">${gettext("Dispatched")}</span><span class="f-value" title="${fmt.dateTime(order.created_at)}">${fmt.short(order.created_at)}</span></div>
+            <div class="wo-fact"><span class="f-label">${CS.label("eventKind", "created")}</span><span class="f-value" title="${fmt.dateTime(order.created_at)}">${fmt.short(order.created_at)}</span></div>
             ${
               order.status === "closed"
                 ? html`<div class="wo-fact"><span class="f-label">${gettext("Closed at")}</span><span class="f-value" title="${fmt.dateTime(order.closed_at)}">${fmt.short(order.closed_at)}</span></div>`
@@ -263,5 +263,5 @@
     }
   }
 
-  CS.orders = { OrderCards, isOverdue, timeline, levelBadge, statusChip };
+  CS.workOrderCards = { OrderCards, isOverdue, timeline, levelBadge, statusChip };
 })();

@@ -10,7 +10,6 @@
   const statusSelect = document.getElementById("filter-status");
   const baseTitle = document.title;
 
-  const STATUS_RANK = { pending: 0, acknowledged: 1, reported: 2, closed: 3 };
   // A failed resync is tried again after this long.
   const RETRY_MS = 5000;
 
@@ -26,7 +25,7 @@
     department: "",
   };
 
-  const cards = new CS.orders.OrderCards({
+  const cards = new CS.workOrderCards.OrderCards({
     urls: config.urls,
     departmentId: config.department ? config.department.id : null,
     onUpdated: (order) => {
@@ -79,10 +78,13 @@
     render();
   }
 
+  // Statuses in the order of their choices: the furthest from done first.
+  const statusRank = new Map(CS.values("orderStatus").map((status, index) => [status, index]));
+
   function sortKey(order) {
     return [
-      STATUS_RANK[order.status] ?? 9,
-      CS.orders.isOverdue(order) ? 0 : 1,
+      statusRank.get(order.status) ?? statusRank.size,
+      CS.workOrderCards.isOverdue(order) ? 0 : 1,
       order.level,
       -new Date(order.created_at).getTime(),
     ];
@@ -99,28 +101,25 @@
     let orders = [...source.values()];
     if (state.department) orders = orders.filter((o) => String(o.department.id) === state.department);
     if (state.view === "open") {
-      if (state.status === "overdue") orders = orders.filter((o) => CS.orders.isOverdue(o));
+      if (state.status === "overdue") orders = orders.filter((o) => CS.workOrderCards.isOverdue(o));
       else if (state.status) orders = orders.filter((o) => o.status === state.status);
       return orders.sort(compare);
     }
     return orders.sort((a, b) => new Date(b.closed_at || b.created_at) - new Date(a.closed_at || a.created_at));
   }
 
+  /** The counters the page shows ([data-stat]): an order status, or "overdue". */
   function renderCounters() {
     const open = [...state.open.values()];
-    const counts = {
-      pending: open.filter((o) => o.status === "pending").length,
-      overdue: open.filter((o) => CS.orders.isOverdue(o)).length,
-      acknowledged: open.filter((o) => o.status === "acknowledged").length,
-      reported: open.filter((o) => o.status === "reported").length,
-    };
-    for (const [key, value] of Object.entries(counts)) {
-      const node = document.querySelector(`[data-stat="${key}"]`);
-      if (!node) continue;
+    const count = (stat) =>
+      stat === "overdue" ? open.filter((o) => CS.workOrderCards.isOverdue(o)).length : open.filter((o) => o.status === stat).length;
+    for (const node of document.querySelectorAll("[data-stat]")) {
+      const value = count(node.dataset.stat);
       node.textContent = state.openLoaded ? (state.openComplete ? String(value) : `${value}+`) : "–";
       node.classList.toggle("nonzero", value > 0);
     }
-    document.title = counts.pending ? `(${counts.pending}) ${baseTitle}` : baseTitle;
+    const pending = count("pending");
+    document.title = pending ? `(${pending}) ${baseTitle}` : baseTitle;
   }
 
   function render() {
@@ -232,10 +231,10 @@
       CS.toast(
         t(gettext("New work order WO-%(id)s: %(level)s, %(sensor)s"), {
           id: order.id,
-          level: CS.label("level", order.level),
+          level: CS.shortLabel("level", order.level),
           sensor: order.warning.sensor.name,
         }),
-        { kind: `level-${order.level}`, timeout: 10000 },
+        { colour: CS.colour("level", order.level), timeout: 10000 },
       );
     }
     render();
@@ -244,7 +243,7 @@
   let overdueBefore = -1;
   CS.onTick((now) => {
     if (Math.floor(now / 1000) % 5) return;
-    const overdue = [...state.open.values()].filter((o) => CS.orders.isOverdue(o, now)).length;
+    const overdue = [...state.open.values()].filter((o) => CS.workOrderCards.isOverdue(o, now)).length;
     if (overdue !== overdueBefore && overdueBefore !== -1) render();
     else renderCounters();
     overdueBefore = overdue;
