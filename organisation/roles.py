@@ -1,8 +1,8 @@
 """The people who use the platform, as Django groups.
 
-Group names are data shared by every app (the groups are created by this
-app's migrations); the department a person works for is
-``organisation.selectors.department_of``.
+Group names are data shared by every app (the groups were created by
+dispatch's migration 0003, before this app existed); the department a person
+works for is ``organisation.selectors.department_of``.
 """
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
