@@ -199,7 +199,7 @@ class SensorAdmin(LeafletGeoAdmin):
         "owner_department",
         "status",
         "latest",
-        "latest_observed_at",
+        "latest_at",
         "warning_level_display",
     )
     list_filter = (
@@ -211,7 +211,7 @@ class SensorAdmin(LeafletGeoAdmin):
         "owner_department",
         "is_active",
     )
-    list_select_related = ("sensor_type", "district", "owner_department")
+    list_select_related = ("sensor_type", "district", "owner_department", "state")
     search_fields = ("code", "name", "address")
     autocomplete_fields = ("sensor_type", "district", "owner_department", "gateway")
     # Written by ingestion, the liveness check and the warning app, never by hand.
@@ -241,7 +241,11 @@ class SensorAdmin(LeafletGeoAdmin):
             return
         super().save_model(request, obj, form, change)
 
-    @admin.display(description=_("latest value"), ordering="latest_value")
+    @admin.display(description=_("latest reading at"), ordering="state__latest_observed_at")
+    def latest_at(self, obj: Sensor) -> str:
+        return obj.latest_observed_at or self.get_empty_value_display()
+
+    @admin.display(description=_("latest value"), ordering="state__latest_value")
     def latest(self, obj: Sensor) -> str:
         if obj.latest_value is None:
             return self.get_empty_value_display()

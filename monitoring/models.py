@@ -3,6 +3,7 @@ import secrets
 from enum import nonmember
 
 from django.contrib.gis.db import models
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import SLATE, STEEL, TEAL, ChoiceSet
@@ -138,11 +139,6 @@ class Sensor(models.Model):
     address = models.CharField(_("address"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     status = models.CharField(_("status"), max_length=10, choices=SensorStatus.choices, default=SensorStatus.UNKNOWN)
-    latest_value = models.FloatField(_("latest value"), null=True, blank=True)
-    latest_observed_at = models.DateTimeField(_("latest reading at"), null=True, blank=True)
-    # The newest stored reading by arrival (ids grow as readings arrive): the
-    # evaluation sweep compares it with each rule's watermark.
-    latest_reading_id = models.BigIntegerField(_("newest reading id"), null=True, blank=True, editable=False)
     # Level of the sensor's most severe open warning (1 = most severe), kept
     # here by the warning app so the map never joins warnings.
     warning_level = models.PositiveSmallIntegerField(_("warning level"), null=True, blank=True)
@@ -155,6 +151,58 @@ class Sensor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def current_state(self) -> "SensorState | None":
+        """The sensor's state row; None before its first reading."""
+        try:
+            return self.state
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def latest_value(self) -> float | None:
+        state = self.current_state
+        return state.latest_value if state else None
+
+    @property
+    def latest_observed_at(self):
+        state = self.current_state
+        return state.latest_observed_at if state else None
+
+
+class SensorState(models.Model):
+    """What every stored batch changes about a sensor: its newest reading, and
+    what evaluation has yet to look at.
+
+    A row of its own, apart from the sensor's (name, location, address, …):
+    a batch of readings rewrites about 80 bytes per sensor instead of the
+    whole sensor, the sensor table keeps its size under load, and with no
+    index but the key and a low fill factor every update stays on its page
+    (a HOT update). Ingestion creates the row at a sensor's first reading.
+    """
+
+    sensor = models.OneToOneField(
+        Sensor, models.CASCADE, primary_key=True, related_name="state", verbose_name=_("sensor")
+    )
+    latest_value = models.FloatField(_("latest value"), null=True, blank=True)
+    latest_observed_at = models.DateTimeField(_("latest reading at"), null=True, blank=True)
+    # The newest stored reading by arrival (ids grow as readings arrive).
+    latest_reading_id = models.BigIntegerField(_("newest reading id"), null=True, blank=True)
+    # Set by ingestion, cleared by evaluation once every rule has seen every
+    # reading: when the oldest reading evaluation has not seen arrived (the
+    # evaluation lag), and the oldest observation time among those readings
+    # (where evaluation starts reading, so its cost does not grow with the
+    # sensor's history).
+    unevaluated_since = models.DateTimeField(_("unevaluated readings since"), null=True, blank=True)
+    unevaluated_observed_from = models.DateTimeField(_("oldest unevaluated observation"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sensor state")
+        verbose_name_plural = _("sensor states")
+
+    def __str__(self) -> str:
+        return f"{self.sensor_id}: {self.latest_value} @ {self.latest_observed_at}"
 
 
 class Reading(models.Model):

@@ -36,8 +36,8 @@ def sensors_geojson(sensors: QuerySet[Sensor]) -> dict:
             "lat",
             "status",
             "warning_level",
-            "latest_value",
-            "latest_observed_at",
+            "state__latest_value",
+            "state__latest_observed_at",
             "sensor_type__name",
             "sensor_type__unit",
             "sensor_type__domain__code",
@@ -63,8 +63,10 @@ def sensors_geojson(sensors: QuerySet[Sensor]) -> dict:
                     "district": row["district__name"],
                     "status": row["status"],
                     "warning_level": row["warning_level"],
-                    "latest_value": row["latest_value"],
-                    "latest_observed_at": row["latest_observed_at"].isoformat() if row["latest_observed_at"] else None,
+                    "latest_value": row["state__latest_value"],
+                    "latest_observed_at": (
+                        row["state__latest_observed_at"].isoformat() if row["state__latest_observed_at"] else None
+                    ),
                 },
             }
             for row in rows

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
 from dispatch.models import RoutingPolicy
-from monitoring.models import Gateway, RiskCategory, RiskDomain, Sensor, SensorType
+from monitoring.models import Gateway, RiskCategory, RiskDomain, Sensor, SensorState, SensorType
 from organisation.models import Department, DepartmentKind, District, Membership
 from warning.models import Direction, ThresholdRule
 
@@ -63,6 +63,14 @@ class SensorFactory(factory.django.DjangoModelFactory):
     sensor_type = factory.SubFactory(SensorTypeFactory)
     location = factory.LazyFunction(lambda: Point(117.23, 31.82, srid=4326))
     district = factory.SubFactory(DistrictFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, latest_value=None, latest_observed_at=None, **kwargs):
+        """``latest_value`` / ``latest_observed_at``: the state ingestion would have left."""
+        sensor = super()._create(model_class, *args, **kwargs)
+        if latest_value is not None or latest_observed_at is not None:
+            SensorState.objects.create(sensor=sensor, latest_value=latest_value, latest_observed_at=latest_observed_at)
+        return sensor
 
 
 class ThresholdRuleFactory(factory.django.DjangoModelFactory):

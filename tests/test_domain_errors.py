@@ -15,6 +15,7 @@ from citysafety.urls import urlpatterns as site_urlpatterns
 from dispatch.models import WorkOrder
 from monitoring import mqtt
 from monitoring.models import Reading
+from monitoring.services import readings_record_stored
 from tests.factories import RoutingPolicyFactory, SensorFactory, ThresholdRuleFactory
 from warning import services as warning_services
 
@@ -51,7 +52,9 @@ def order(department_a):
     sensor = SensorFactory(owner_department=department_a)
     ThresholdRuleFactory(sensor_type=sensor.sensor_type)
     RoutingPolicyFactory(domain=sensor.sensor_type.domain, level=3, include_sensor_owner=True)
-    Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=12.0)
+    readings_record_stored(
+        readings=[Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=12.0)]
+    )
     warning_services.sensor_evaluate(sensor_id=sensor.pk)
     return WorkOrder.objects.get(warning__sensor=sensor)
 

@@ -9,15 +9,18 @@ log = logging.getLogger(__name__)
 
 def enqueue_evaluation(sender, *, sensor_ids: set[int], **kwargs) -> None:
     ids = sorted(sensor_ids)
-    transaction.on_commit(lambda: _enqueue(ids))
+    transaction.on_commit(lambda: _mark(ids))
 
 
-def _enqueue(sensor_ids: list[int]) -> None:
-    from warning.tasks import evaluate_sensors
+def _mark(sensor_ids: list[int]) -> None:
+    from warning import evaluation_queue
+    from warning.tasks import drain_evaluation_queue
 
     try:
-        evaluate_sensors.delay(sensor_ids)
+        if evaluation_queue.sensors_mark(sensor_ids):
+            drain_evaluation_queue.delay()
     except Exception:
-        # The readings are committed; the periodic sweep evaluates them once
-        # the broker is back. Losing the enqueue must not fail the gateway.
-        log.warning("Could not enqueue evaluation of %d sensors; the sweep will", len(sensor_ids), exc_info=True)
+        # The readings are committed and their sensors marked unevaluated in
+        # the database; the periodic sweep evaluates them once Redis or the
+        # broker is back. Losing the mark must not fail the gateway.
+        log.warning("Could not queue evaluation of %d sensors; the sweep will", len(sensor_ids), exc_info=True)

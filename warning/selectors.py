@@ -3,13 +3,12 @@
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 
 from monitoring.models import Sensor
 from organisation.roles import is_duty_officer
-from warning.models import RuleState, ThresholdRule, Warning, WarningStatus
+from warning.models import ThresholdRule, Warning, WarningStatus
 
 
 def rules_for_sensors(sensors: list[Sensor]) -> dict[int, list[ThresholdRule]]:
@@ -72,26 +71,26 @@ def warning_payload(warning_id: int) -> dict | None:
 
 
 def sensors_with_unevaluated_readings(*, limit: int = 5000) -> list[int]:
-    """Sensors holding readings past a rule state's watermark.
+    """Sensors holding readings evaluation has not seen, the longest waiting first.
 
-    Catches what a lost task left behind (Redis or the worker down when the
-    batch was stored). Sensors with a rule but no state row yet count too.
+    Catches what a lost task or a lost mark left behind (Redis or the worker
+    down when the batch was stored). Ingestion marks each sensor's state row
+    and evaluation clears it, so this reads one narrow table; no index, on
+    purpose: an index on a column every batch writes would stop the updates
+    from staying on their page.
     """
-    recent = timezone.now() - timedelta(days=1)
-    behind = (
-        RuleState.objects.filter(sensor__latest_reading_id__gt=Coalesce(F("last_reading_id"), 0))
-        .order_by("sensor_id")
-        .values_list("sensor_id", flat=True)
-        .distinct()[:limit]
-    )
-    ids = set(behind)
-    never = (
-        Sensor.objects.filter(latest_reading_id__isnull=False, latest_observed_at__gte=recent, is_active=True)
-        .filter(Q(sensor_type__threshold_rules__is_active=True) | Q(threshold_rules__is_active=True))
-        .exclude(pk__in=RuleState.objects.values("sensor_id"))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .distinct()[:limit]
-    )
-    ids.update(never)
-    return sorted(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sensor_id FROM monitoring_sensorstate WHERE unevaluated_since IS NOT NULL"
+            " ORDER BY unevaluated_since, sensor_id LIMIT %s",
+            [limit],
+        )
+        return [sensor_id for (sensor_id,) in cursor]
+
+
+def evaluation_lag() -> timedelta:
+    """How long the oldest reading not yet evaluated has been waiting (zero when none is)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now() - min(unevaluated_since) FROM monitoring_sensorstate")
+        (lag,) = cursor.fetchone()
+    return max(lag or timedelta(0), timedelta(0))

@@ -4,6 +4,7 @@ A warning's level and status change here and nowhere else.
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,8 +16,8 @@ from django.utils.translation import gettext as _
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Sensor
-from monitoring.services import sensors_lock
-from warning import selectors
+from monitoring.services import sensor_states_lock
+from warning import evaluation_queue, selectors
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
 from warning.models import RuleState, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
@@ -34,13 +35,19 @@ MAX_READINGS_PER_RUN = 2000
 # Sensors evaluated in one transaction: few queries per chunk instead of
 # several per sensor (``bench/run.py`` measures the difference).
 CHUNK_SIZE = 200
+# A drain takes this many waiting sensors at a time, ranks them and
+# evaluates them a chunk at a time; it hands back what is left after
+# DRAIN_SECONDS, so a worker is never held by one drain for long.
+DRAIN_TAKE = 2000
+DRAIN_SECONDS = 10.0
 
 
 def sensors_evaluate(*, sensor_ids: list[int]) -> int:
     """Evaluate the new readings of these sensors; returns transitions written.
 
     Works in chunks of sensors, one transaction each, holding the sensors'
-    rows (the lock ingestion takes too, always in id order). Each rule
+    state rows (the lock ingestion takes too, always in id order). Only
+    sensors marked unevaluated by ingestion are looked at. Each rule
     evaluates the readings past its id watermark, so a retry, a second
     worker or the sweep evaluate nothing twice.
     """
@@ -51,6 +58,55 @@ def sensors_evaluate(*, sensor_ids: list[int]) -> int:
     return transitions
 
 
+def sensors_drain(*, take: int = DRAIN_TAKE, budget_seconds: float = DRAIN_SECONDS) -> int:
+    """Evaluate the sensors waiting in the queue until none waits; returns how many.
+
+    Most severe first: each take is ranked by the level its newest value
+    reaches, and merged with what this drain still holds, so a Level I
+    reading that arrives during a long drain is evaluated next, not after
+    the backlog. What is left when the time budget is spent goes back to
+    the queue for the next drain.
+    """
+    deadline = time.monotonic() + budget_seconds
+    held: list[tuple[int, int]] = []  # (rank, sensor id), most severe first
+    evaluated = 0
+    while True:
+        fresh = evaluation_queue.sensors_take(take)
+        if fresh:
+            held = sorted(held + _ranked(fresh))
+        if not held:
+            return evaluated
+        chunk, held = held[:CHUNK_SIZE], held[CHUNK_SIZE:]
+        _evaluate_chunk(sorted(sensor_id for _, sensor_id in chunk))
+        evaluated += len(chunk)
+        if time.monotonic() > deadline:
+            evaluation_queue.sensors_return([sensor_id for _, sensor_id in held])
+            return evaluated
+
+
+def _ranked(sensor_ids: list[int]) -> list[tuple[int, int]]:
+    """(rank, sensor id): the most severe level the sensor's newest value
+    reaches under its rules (1 … 3), 4 for a value that reaches none."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.id, s.sensor_type_id, st.latest_value FROM monitoring_sensor AS s"
+            " JOIN monitoring_sensorstate AS st ON st.sensor_id = s.id WHERE s.id = ANY(%s)",
+            [sensor_ids],
+        )
+        rows = cursor.fetchall()
+    found = {row[0] for row in rows}
+    rules = selectors.rules_for_sensors(
+        [Sensor(pk=sensor_id, sensor_type_id=type_id) for sensor_id, type_id, _ in rows]
+    )
+    ranked = [(4, sensor_id) for sensor_id in sensor_ids if sensor_id not in found]
+    for sensor_id, _type_id, value in rows:
+        levels = (
+            [classify(rule, value, in_warning=False) for rule in rules.get(sensor_id, ())] if value is not None else []
+        )
+        ranked.append((min((level for level in levels if level > 0), default=4), sensor_id))
+    return ranked
+
+
 def sensor_evaluate(*, sensor_id: int) -> int:
     return sensors_evaluate(sensor_ids=[sensor_id])
 
@@ -59,20 +115,33 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
     transitions = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
-            sensors_lock(cursor, sensor_ids)
-        sensors = {s.pk: s for s in Sensor.objects.select_related("sensor_type").filter(pk__in=sensor_ids)}
+            sensor_states_lock(cursor, sensor_ids)
+            cursor.execute(
+                "SELECT sensor_id, latest_reading_id, unevaluated_observed_from FROM monitoring_sensorstate"
+                " WHERE sensor_id = ANY(%s) AND unevaluated_since IS NOT NULL",
+                [sensor_ids],
+            )
+            pending = {sensor_id: (latest_id, observed_from) for sensor_id, latest_id, observed_from in cursor}
+        if not pending:
+            return 0
+        # Only what evaluation and routing read: a sensor's location and
+        # texts are not loaded for every chunk.
+        sensors = {
+            s.pk: s
+            for s in Sensor.objects.filter(pk__in=list(pending)).only(
+                "id", "sensor_type_id", "owner_department_id", "district_id"
+            )
+        }
         rules_by_sensor = selectors.rules_for_sensors(list(sensors.values()))
         pairs = {(sensor_id, rule.pk) for sensor_id, rules in rules_by_sensor.items() for rule in rules}
         states = _states_in_effect(list(sensors), pairs)
-        if not states:
-            return 0
         rules = {rule.pk: rule for rules in rules_by_sensor.values() for rule in rules}
         floor = timezone.now() - FIRST_EVALUATION_LOOKBACK
-        readings = _new_readings(states, floor)
+        readings = _new_readings(states, pending, floor)
         open_warnings = {
             (w.sensor_id, w.rule_id): w
             for w in Warning.objects.select_for_update()
-            .filter(sensor_id__in=list(rules_by_sensor))
+            .filter(sensor_id__in=list(readings))
             .exclude(status=WarningStatus.CLOSED)
         }
         moved: list[RuleState] = []
@@ -86,11 +155,20 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
             if not series:
                 continue
             warning = open_warnings.get((state.sensor_id, state.rule_id))
+            rule = rules[state.rule_id]
+            if warning is None and state.evaluated_through is not None and _all_normal(rule, series):
+                # The common case, by far: no warning, nothing to warn of.
+                # Only the watermark moves (a late reading cannot open a
+                # warning either when no value reaches a threshold).
+                state.evaluated_through = max(state.evaluated_through, max(at for _, at, _ in series))
+                state.last_reading_id = max(reading_id for reading_id, _, _ in series)
+                moved.append(state)
+                continue
             changed = 0
             for _reading_id, observed_at, value in series:
                 warning, step = _apply_reading(
                     sensors[state.sensor_id],
-                    rules[state.rule_id],
+                    rule,
                     warning,
                     observed_at,
                     value,
@@ -108,11 +186,50 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
                 transitions += changed
             state.last_reading_id = max(reading_id for reading_id, _, _ in series)
             moved.append(state)
-        if moved:
-            RuleState.objects.bulk_update(moved, ["last_reading_id", "evaluated_through"])
+        _save_watermarks(moved)
+        _clear_evaluated(pending, states)
         for sensor_id in sorted(touched_sensors):
             _refresh_sensor_level(sensor_id)
     return transitions
+
+
+def _all_normal(rule: ThresholdRule, series: list[tuple[int, datetime, float]]) -> bool:
+    return all(classify(rule, value, in_warning=False) == NORMAL for _, _, value in series)
+
+
+def _save_watermarks(states: list[RuleState]) -> None:
+    """One statement for the chunk (bulk_update built a CASE per row in
+    Python: two thirds of evaluation's time)."""
+    if not states:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE warning_rulestate AS s SET last_reading_id = v.last_reading_id,"
+            " evaluated_through = v.evaluated_through"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, last_reading_id, evaluated_through)"
+            " WHERE s.id = v.id",
+            [[s.pk for s in states], [s.last_reading_id for s in states], [s.evaluated_through for s in states]],
+        )
+
+
+def _clear_evaluated(pending: dict[int, tuple[int | None, datetime | None]], states: list[RuleState]) -> None:
+    """Clear the unevaluated marks of the sensors whose every rule has seen
+    every reading (the lock keeps new ones out meanwhile). A sensor with no
+    rule has nothing to evaluate: its mark goes too."""
+    behind = {
+        state.sensor_id
+        for state in states
+        if (latest := pending[state.sensor_id][0]) is not None
+        and (state.last_reading_id is None or state.last_reading_id < latest)
+    }
+    done = [sensor_id for sensor_id in pending if sensor_id not in behind]
+    if done:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL"
+                " WHERE sensor_id = ANY(%s)",
+                [done],
+            )
 
 
 def _states_in_effect(sensor_ids: list[int], pairs: set[tuple[int, int]]) -> list[RuleState]:
@@ -122,27 +239,33 @@ def _states_in_effect(sensor_ids: list[int], pairs: set[tuple[int, int]]) -> lis
     on the sensor) are deleted: the sweep would otherwise find them behind
     for ever.
     """
-    with connection.cursor() as cursor:
-        if pairs:
+    states = list(RuleState.objects.filter(sensor_id__in=sensor_ids).order_by("sensor_id", "rule_id"))
+    missing = pairs - {(state.sensor_id, state.rule_id) for state in states}
+    if missing:
+        with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO warning_rulestate (sensor_id, rule_id) "
                 "SELECT s, r FROM unnest(%s::bigint[], %s::bigint[]) AS p (s, r) "
                 "ON CONFLICT (sensor_id, rule_id) DO NOTHING",
-                [[s for s, _ in sorted(pairs)], [r for _, r in sorted(pairs)]],
+                [[s for s, _ in sorted(missing)], [r for _, r in sorted(missing)]],
             )
-    states = list(RuleState.objects.filter(sensor_id__in=sensor_ids).order_by("sensor_id", "rule_id"))
+        states = list(RuleState.objects.filter(sensor_id__in=sensor_ids).order_by("sensor_id", "rule_id"))
     stale = [state.pk for state in states if (state.sensor_id, state.rule_id) not in pairs]
     if stale:
         RuleState.objects.filter(pk__in=stale).delete()
     return [state for state in states if (state.sensor_id, state.rule_id) in pairs]
 
 
-def _new_readings(states: list[RuleState], floor: datetime) -> dict[int, list[tuple[int, datetime, float]]]:
+def _new_readings(
+    states: list[RuleState], pending: dict[int, tuple[int | None, datetime | None]], floor: datetime
+) -> dict[int, list[tuple[int, datetime, float]]]:
     """Each sensor's readings past its rules' watermarks, in observation order.
 
-    A rule seen for the first time starts at ``floor`` (recent history
-    only). At most MAX_READINGS_PER_RUN per sensor, the earliest to arrive
-    first; the rest wait for the next run.
+    Read from the sensor's oldest unevaluated observation on, by the index
+    on (sensor, observed_at), so the cost does not grow with the sensor's
+    history. A rule seen for the first time starts at ``floor`` (recent
+    history only). At most MAX_READINGS_PER_RUN per sensor, the earliest to
+    arrive first; the rest wait for the next run.
     """
     after: dict[int, int | None] = {}
     for state in states:
@@ -153,17 +276,26 @@ def _new_readings(states: list[RuleState], floor: datetime) -> dict[int, list[tu
             known = after[state.sensor_id]
             after[state.sensor_id] = mark if known is None else min(known, mark)
     ids = list(after)
+    start = []
+    for sensor_id in ids:
+        observed_from = pending[sensor_id][1]
+        if after[sensor_id] is None:
+            observed_from = floor if observed_from is None else max(observed_from, floor)
+        start.append(observed_from)
     readings: dict[int, list[tuple[int, datetime, float]]] = {}
+    if not ids:
+        return readings
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, sensor_id, observed_at, value FROM ("
             "  SELECT r.id, r.sensor_id, r.observed_at, r.value,"
             "         row_number() OVER (PARTITION BY r.sensor_id ORDER BY r.id) AS n"
-            "  FROM monitoring_reading AS r"
-            "  JOIN unnest(%s::bigint[], %s::bigint[]) AS w (sensor_id, after_id) ON r.sensor_id = w.sensor_id"
-            "  WHERE (w.after_id IS NOT NULL AND r.id > w.after_id) OR (w.after_id IS NULL AND r.observed_at >= %s)"
+            "  FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS w (sensor_id, after_id, observed_from)"
+            "  JOIN monitoring_reading AS r ON r.sensor_id = w.sensor_id"
+            "   AND r.observed_at >= coalesce(w.observed_from, '-infinity')"
+            "   AND (w.after_id IS NULL OR r.id > w.after_id)"
             ") AS new WHERE n <= %s ORDER BY sensor_id, observed_at, id",
-            [ids, [after[i] for i in ids], floor, MAX_READINGS_PER_RUN],
+            [ids, [after[i] for i in ids], start, MAX_READINGS_PER_RUN],
         )
         for reading_id, sensor_id, observed_at, value in cursor.fetchall():
             readings.setdefault(sensor_id, []).append((reading_id, observed_at, value))

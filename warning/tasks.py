@@ -1,7 +1,22 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from warning import selectors, services
+from warning import evaluation_queue, selectors, services
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
+def drain_evaluation_queue() -> int:
+    """Evaluate the sensors waiting in the queue, most severe first, until none waits.
+
+    Idempotent: a sensor is evaluated past its rules' watermarks only, so a
+    second drain, a retry or the sweep change nothing twice. A drain that
+    stops at its time budget leaves the rest waiting and queues another.
+    """
+    evaluation_queue.drain_started()
+    evaluated = services.sensors_drain()
+    if evaluation_queue.waiting_count() and evaluation_queue.drain_needed():
+        drain_evaluation_queue.delay()
+    return evaluated
 
 
 @shared_task(
@@ -16,9 +31,9 @@ def evaluate_sensors(sensor_ids: list[int]) -> int:
     return services.sensors_evaluate(sensor_ids=sensor_ids)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
 def evaluate_pending_sensors() -> int:
-    """The periodic sweep: evaluate what no task evaluated (lost enqueue, outage)."""
+    """The periodic sweep: evaluate what no drain evaluated (a lost mark, an outage)."""
     sensor_ids = selectors.sensors_with_unevaluated_readings()
     if sensor_ids:
         services.sensors_evaluate(sensor_ids=sensor_ids)

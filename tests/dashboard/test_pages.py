@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import Reading
+from monitoring.services import readings_record_stored
 from organisation.roles import DEPARTMENT_STAFF
 from tests.factories import (
     DistrictFactory,
@@ -76,7 +77,7 @@ def orders_for_two_departments(department_a, department_b):
     )
     now = timezone.now()
     for sensor in (sensor_a, sensor_b):
-        Reading.objects.create(sensor=sensor, observed_at=now, value=15.0)
+        readings_record_stored(readings=[Reading.objects.create(sensor=sensor, observed_at=now, value=15.0)])
         warning_services.sensor_evaluate(sensor_id=sensor.pk)
     return sensor_a, sensor_b
 

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from monitoring.models import Reading, Sensor
+from monitoring.services import readings_record_stored
 from organisation.models import DepartmentKind
 from tests.factories import (
     DepartmentFactory,
@@ -73,7 +74,7 @@ def reach():
     def reach(sensor: Sensor, value: float) -> Warning | None:
         latest = Reading.objects.filter(sensor=sensor).order_by("-observed_at").values_list("observed_at", flat=True)
         when = max(timezone.now() - timedelta(minutes=30), (latest.first() or timezone.now()) + timedelta(seconds=1))
-        Reading.objects.create(sensor=sensor, observed_at=when, value=value)
+        readings_record_stored(readings=[Reading.objects.create(sensor=sensor, observed_at=when, value=value)])
         warning_services.sensor_evaluate(sensor_id=sensor.pk)
         return Warning.objects.exclude(status=WarningStatus.CLOSED).filter(sensor=sensor).first()
 

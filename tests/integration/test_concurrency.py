@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dispatch.models import WorkOrder
 from monitoring.models import Reading
-from monitoring.services import sensors_lock
+from monitoring.services import readings_record_stored, sensor_states_lock
 from tests.factories import RoutingPolicyFactory, SensorFactory, ThresholdRuleFactory
 from tests.live import ROOT, child_env, wait_for
 from warning.evaluation import HOLD, NORMAL, classify
@@ -70,8 +70,10 @@ def test_two_processes_never_open_a_second_warning(tmp_path, department_a):
     start = timezone.now() - timedelta(minutes=30)
     values = CYCLE * CYCLES
     for i, value in enumerate(values):
-        Reading.objects.bulk_create(
-            Reading(sensor=sensor, observed_at=start + timedelta(seconds=i), value=value) for sensor in sensors
+        readings_record_stored(
+            readings=Reading.objects.bulk_create(
+                Reading(sensor=sensor, observed_at=start + timedelta(seconds=i), value=value) for sensor in sensors
+            )
         )
     stop_file.touch()
     outputs = [process.communicate(timeout=120)[0] for process in processes]
@@ -79,8 +81,10 @@ def test_two_processes_never_open_a_second_warning(tmp_path, department_a):
     assert [process.returncode for process in processes] == [0, 0], outputs
     expected = replay(rule, values)
     assert expected[:3] == ["opened", "escalated", "escalated"]
+    # No transition is counted twice (the session's Celery worker, if it
+    # runs, may evaluate some of these sensors too: stored readings are queued).
     total = sum(int(out.strip().rsplit("transitions=", 1)[1]) for out in outputs)
-    assert total == len(sensors) * len(expected)
+    assert 0 < total <= len(sensors) * len(expected)
     for sensor in sensors:
         warnings = list(Warning.objects.filter(sensor=sensor))
         assert len(warnings) == 1
@@ -113,8 +117,9 @@ def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_pa
     with transaction.atomic():
         # What ingestion does: lock the sensor, then insert its readings.
         with connection.cursor() as cursor:
-            sensors_lock(cursor, [sensor.pk])
-        Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=30.0)
+            sensor_states_lock(cursor, [sensor.pk])
+        reading = Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=1), value=30.0)
+        readings_record_stored(readings=[reading])
         other = subprocess.Popen(
             [sys.executable, str(SCRIPT), str(tmp_path / "go"), str(tmp_path / "stop"), str(sensor.pk)],
             cwd=ROOT,

@@ -495,8 +495,8 @@ def test_saving_a_sensor_keeps_what_ingestion_wrote_meanwhile(admin_client, monk
     original = type(sensor_admin).save_form
 
     def save_form_while_a_reading_arrives(self, request, form, change):
-        # A batch is stored between the form's load and its save.
-        Sensor.objects.filter(pk=sensor.pk).update(latest_value=77.0)
+        # Evaluation raises the sensor's level between the form's load and its save.
+        Sensor.objects.filter(pk=sensor.pk).update(warning_level=1)
         return original(self, request, form, change)
 
     monkeypatch.setattr(type(sensor_admin), "save_form", save_form_while_a_reading_arrives)
@@ -514,4 +514,4 @@ def test_saving_a_sensor_keeps_what_ingestion_wrote_meanwhile(admin_client, monk
 
     assert response.status_code == 302
     sensor.refresh_from_db()
-    assert (sensor.name, sensor.latest_value) == ("Renamed", 77.0)
+    assert (sensor.name, sensor.warning_level, sensor.latest_value) == ("Renamed", 1, 12.5)

@@ -8,7 +8,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from citysafety.errors import InvalidInputError
-from monitoring.models import Reading, Sensor
+from monitoring.models import Reading
+from monitoring.services import readings_record_stored
 from tests.factories import SensorFactory, ThresholdRuleFactory
 from warning import services
 from warning.evaluation import HOLD, NORMAL, classify, recovery_limit, value_at_level
@@ -44,9 +45,7 @@ def feed(sensor):
 
     def feed(*values, target=sensor):
         stored = Reading.objects.bulk_create(Reading(sensor=target, observed_at=clock.next(), value=v) for v in values)
-        Sensor.objects.filter(pk=target.pk).update(
-            latest_observed_at=clock.at, latest_value=values[-1], latest_reading_id=stored[-1].pk
-        )
+        readings_record_stored(readings=stored)
         return services.sensor_evaluate(sensor_id=target.pk)
 
     return feed
@@ -228,13 +227,14 @@ def test_evaluating_twice_changes_nothing(sensor, feed):
 
 def test_a_batch_is_evaluated_in_time_order(sensor):
     now = timezone.now()
-    Reading.objects.bulk_create(
+    stored = Reading.objects.bulk_create(
         [
             Reading(sensor=sensor, observed_at=now - timedelta(minutes=1), value=2.0),
             Reading(sensor=sensor, observed_at=now - timedelta(minutes=3), value=60.0),
             Reading(sensor=sensor, observed_at=now - timedelta(minutes=2), value=30.0),
         ]
     )
+    readings_record_stored(readings=stored)
     services.sensor_evaluate(sensor_id=sensor.pk)
 
     warning = Warning.objects.get(sensor=sensor)
@@ -259,10 +259,11 @@ def test_a_lower_limit_rule_warns_on_a_drop():
     )
     sensor = SensorFactory(sensor_type=rule.sensor_type)
     now = timezone.now()
-    Reading.objects.bulk_create(
+    stored = Reading.objects.bulk_create(
         Reading(sensor=sensor, observed_at=now - timedelta(minutes=5 - i), value=v)
         for i, v in enumerate([0.3, 0.18, 0.11])
     )
+    readings_record_stored(readings=stored)
     services.sensor_evaluate(sensor_id=sensor.pk)
     warning = Warning.objects.get(sensor=sensor)
     assert warning.level == 1
@@ -299,7 +300,7 @@ def test_the_sweep_finds_readings_no_task_evaluated(sensor, feed):
     feed(3.0)
     later = timezone.now()
     reading = Reading.objects.create(sensor=sensor, observed_at=later, value=30.0)
-    Sensor.objects.filter(pk=sensor.pk).update(latest_observed_at=later, latest_reading_id=reading.pk)
+    readings_record_stored(readings=[reading])
 
     assert selectors.sensors_with_unevaluated_readings() == [sensor.pk]
     from warning.tasks import evaluate_pending_sensors
@@ -338,10 +339,11 @@ def test_a_dead_band_as_wide_as_the_step_to_level_two_is_refused(rule):
 def store(sensor, *points):
     """Readings (minutes ago, value) arriving in the order given."""
     now = timezone.now()
-    return [
-        Reading.objects.create(sensor=sensor, observed_at=now - timedelta(minutes=minutes), value=value)
-        for minutes, value in points
-    ]
+    stored = []
+    for minutes, value in points:
+        stored.append(Reading.objects.create(sensor=sensor, observed_at=now - timedelta(minutes=minutes), value=value))
+        readings_record_stored(readings=stored[-1:])
+    return stored
 
 
 def test_a_late_reading_past_a_threshold_is_not_lost(sensor):
@@ -376,6 +378,7 @@ def test_a_late_reading_escalates_but_never_recovers(sensor):
 
 def test_a_gateway_clock_running_fast_hides_no_later_reading(sensor):
     ahead = Reading.objects.create(sensor=sensor, observed_at=timezone.now() + timedelta(minutes=4), value=2.0)
+    readings_record_stored(readings=[ahead])
     services.sensor_evaluate(sensor_id=sensor.pk)
     assert RuleState.objects.get(sensor=sensor).last_reading_id == ahead.pk
     store(sensor, (0, 30.0))  # the real clock's reading, "older" than the fast one
@@ -390,8 +393,7 @@ def test_a_state_of_a_rule_no_longer_in_effect_is_dropped_not_swept_for_ever(sen
 
     feed(3.0)
     ThresholdRuleFactory(name="Own", sensor_type=None, sensor=sensor)  # overrides the type's rule
-    later = store(sensor, (0, 4.0))[-1]
-    Sensor.objects.filter(pk=sensor.pk).update(latest_reading_id=later.pk)
+    store(sensor, (0, 4.0))
     assert selectors.sensors_with_unevaluated_readings() == [sensor.pk]
 
     services.sensor_evaluate(sensor_id=sensor.pk)
