@@ -19,9 +19,14 @@ STATUS_OF_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotAllowedError: status.HTTP_403_FORBIDDEN,
     errors.ConflictError: status.HTTP_409_CONFLICT,
     errors.TooLargeError: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    errors.OverloadedError: status.HTTP_429_TOO_MANY_REQUESTS,
     errors.InvalidInputError: status.HTTP_400_BAD_REQUEST,
     errors.DomainError: status.HTTP_400_BAD_REQUEST,
 }
+
+
+# PostgreSQL's query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+BUSY_CODES = {"57014", "55P03"}
 
 
 def status_of(error: errors.DomainError) -> int:
@@ -34,7 +39,19 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # An error in one field has the shape of a serializer's field error:
         # a client reads every field error of the API the same way.
         field = getattr(exc, "field", None)
-        return Response({field: [str(exc)]} if field else {"detail": str(exc)}, status=status_of(exc))
+        retry_after = getattr(exc, "retry_after", None)
+        return Response(
+            {field: [str(exc)]} if field else {"detail": str(exc)},
+            status=status_of(exc),
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
+        )
+    if getattr(getattr(exc, "__cause__", None), "pgcode", None) in BUSY_CODES:
+        # A lock or statement timeout: the database is there, but busy.
+        return Response(
+            {"detail": _("The platform is busy; send this again shortly.")},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "10"},
+        )
     if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
     ):

@@ -34,3 +34,11 @@ class InvalidInputError(DomainError):
 
 class TooLargeError(InvalidInputError):
     """The input is more than the platform takes at once."""
+
+
+class OverloadedError(DomainError):
+    """The platform cannot take this now; the asker should try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

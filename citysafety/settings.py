@@ -235,6 +235,16 @@ INGEST_MAX_BATCH = env.int("INGEST_MAX_BATCH", default=1000)
 INGEST_MAX_FUTURE_SECONDS = env.int("INGEST_MAX_FUTURE_SECONDS", default=300)
 # How old a reading may be: a gateway's buffer, not a clock stuck in 1970.
 INGEST_MAX_AGE_DAYS = env.int("INGEST_MAX_AGE_DAYS", default=30)
+# Overload: while the oldest unevaluated reading has waited longer than this,
+# gateways are told to come back later (429 with Retry-After) instead of
+# piling up more than evaluation can see to.
+INGEST_MAX_EVALUATION_LAG_SECONDS = env.int("INGEST_MAX_EVALUATION_LAG_SECONDS", default=60)
+# The duty officer's page says that evaluation lags once it is this far behind.
+EVALUATION_LAG_NOTICE_SECONDS = env.int("EVALUATION_LAG_NOTICE_SECONDS", default=10)
+# A batch that waits this long for its sensors' locks, or for a statement,
+# is answered 503 with Retry-After at once rather than left to hang.
+INGEST_LOCK_TIMEOUT_MS = env.int("INGEST_LOCK_TIMEOUT_MS", default=5000)
+INGEST_STATEMENT_TIMEOUT_MS = env.int("INGEST_STATEMENT_TIMEOUT_MS", default=15000)
 # Readings older than this many days are deleted (0 keeps them all).
 READING_RETENTION_DAYS = env.int("READING_RETENTION_DAYS", default=0)
 # Base map tiles; empty means the district polygons alone form the base map.

@@ -33,6 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sensors": reverse("api-sensors-geojson"),
             "warnings": reverse("warning-list"),
             "counts": reverse("warning-counts"),
+            "backlog": reverse("api-evaluation-backlog"),
             "warning": reverse("warning-detail", args=[0]),
             "close": reverse("api-warning-close", args=[0]),
             "workOrders": reverse("work-order-list"),

@@ -1,8 +1,10 @@
 """Reads shared by monitoring's views, consumers and tasks."""
 
 import json
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import FloatField, Func, QuerySet
 
 from monitoring.models import Sensor
@@ -72,6 +74,16 @@ def sensors_geojson(sensors: QuerySet[Sensor]) -> dict:
             for row in rows
         ],
     }
+
+
+def evaluation_backlog() -> tuple[timedelta, int]:
+    """(how long the oldest reading evaluation has not seen has waited, how
+    many sensors hold such readings). Ingestion marks a sensor's state,
+    evaluation clears it; one pass over the narrow state table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now() - min(unevaluated_since), count(unevaluated_since) FROM monitoring_sensorstate")
+        lag, waiting = cursor.fetchone()
+    return max(lag or timedelta(0), timedelta(0)), waiting
 
 
 def districts_geojson() -> dict:

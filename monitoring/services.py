@@ -1,5 +1,6 @@
 """Every write of the monitoring app."""
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -7,10 +8,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from citysafety.errors import InvalidInputError, TooLargeError
+from citysafety.errors import InvalidInputError, OverloadedError, TooLargeError
 from monitoring.events import readings_stored
 from monitoring.ingest import ItemError, SensorRef, as_batch, sensor_codes, validate_items
 from monitoring.models import Gateway, Reading, SensorStatus
+from monitoring.selectors import evaluation_backlog
 
 
 def gateway_issue_token(*, gateway: Gateway) -> str:
@@ -76,20 +78,21 @@ _UPDATE_STATES = """
 """
 
 
-def sensor_states_lock(cursor, sensor_ids: list[int]) -> None:
+def sensor_states_lock(cursor, sensor_ids: list[int], *, create_missing: bool = True) -> None:
     """Lock the sensors' state rows, in id order so two lockers cannot deadlock.
 
     Ingestion holds these locks from before it inserts until it commits,
     and evaluation takes them too: so when evaluation holds a sensor, every
     reading of it with a smaller id has committed, and the id watermark
-    skips none. A sensor's first reading creates its row.
+    skips none. A sensor's first reading creates its row
+    (``create_missing``; evaluation has nothing to do for a sensor without one).
     """
     ids = sorted(sensor_ids)
     cursor.execute(
         "SELECT sensor_id FROM monitoring_sensorstate WHERE sensor_id = ANY(%s) ORDER BY sensor_id FOR NO KEY UPDATE",
         [ids],
     )
-    if cursor.rowcount < len(ids):
+    if create_missing and cursor.rowcount < len(ids):
         # The new rows are this transaction's until it commits: a second
         # batch for the same new sensor waits here as it would for the lock.
         cursor.execute(
@@ -99,6 +102,33 @@ def sensor_states_lock(cursor, sensor_ids: list[int]) -> None:
         cursor.execute(
             "SELECT sensor_id FROM monitoring_sensorstate WHERE sensor_id = ANY(%s) ORDER BY sensor_id FOR NO KEY UPDATE",
             [ids],
+        )
+
+
+# The evaluation backlog as last measured by this process: (monotonic time, lag).
+_backlog_seen: tuple[float, float] = (float("-inf"), 0.0)
+BACKLOG_MEASURED_EVERY = 1.0
+
+
+def admit_batch() -> None:
+    """Refuse a batch while evaluation is too far behind (OverloadedError).
+
+    Backpressure: a gateway keeps its readings and sends them again after
+    Retry-After, and what the platform did accept is evaluated in time. The
+    backlog is measured at most once a second per process.
+    """
+    global _backlog_seen
+    limit = settings.INGEST_MAX_EVALUATION_LAG_SECONDS
+    if limit <= 0:
+        return
+    measured_at, lag = _backlog_seen
+    if time.monotonic() - measured_at > BACKLOG_MEASURED_EVERY:
+        lag = evaluation_backlog()[0].total_seconds()
+        _backlog_seen = (time.monotonic(), lag)
+    if lag > limit:
+        retry_after = int(min(max(lag / 2, 5), 120))
+        raise OverloadedError(
+            f"Evaluation is {lag:.0f} s behind; send this batch again in {retry_after} s.", retry_after=retry_after
         )
 
 
@@ -117,6 +147,7 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
         raise TooLargeError(
             f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted at once."
         )
+    admit_batch()
     codes = sensor_codes(items)
     with connection.cursor() as cursor:
         # Plain SQL: the ORM's lookup of 1,000 codes cost 4 ms of Python.
@@ -138,6 +169,10 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
 
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SET LOCAL lock_timeout = {int(settings.INGEST_LOCK_TIMEOUT_MS)};"
+            f" SET LOCAL statement_timeout = {int(settings.INGEST_STATEMENT_TIMEOUT_MS)}"
+        )
         sensor_states_lock(cursor, list({sensor_id for sensor_id, _, _ in batch.rows}))
         sensor_ids, times, values = zip(*batch.rows, strict=True)
         cursor.execute(_INSERT_READINGS, [now, list(sensor_ids), list(times), list(values)])

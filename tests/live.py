@@ -137,6 +137,10 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[Proces
         capture_output=True,
         timeout=60,
     )
+    from warning import evaluation_queue
+
+    # Purged drain tasks would leave their flag behind.
+    evaluation_queue.forget()
     worker = start(
         "celery-worker",
         [

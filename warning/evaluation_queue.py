@@ -22,10 +22,11 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 WAITING = "citysafety:evaluation:waiting"
-# Set while a drain task waits in the broker (not yet started); expires in
-# case that task is lost, so marks schedule a drain again.
+# Set while a drain task waits in the broker (not yet started). It expires
+# soon, in case that task is lost (a purge, a broker restart): a drain that
+# merely waits longer than this gets a twin, which finds little to do.
 DRAIN_QUEUED = "citysafety:evaluation:drain-queued"
-DRAIN_QUEUED_SECONDS = 30
+DRAIN_QUEUED_SECONDS = 2
 
 
 @cache
@@ -66,6 +67,11 @@ def drain_started() -> None:
 def sensors_take(limit: int) -> list[int]:
     """Take up to ``limit`` waiting sensors (each is taken by one drain only)."""
     return [int(sensor_id) for sensor_id in client().spop(WAITING, limit) or ()]
+
+
+def forget() -> None:
+    """Drop the waiting set and the flag (the tests' fresh start)."""
+    client().delete(WAITING, DRAIN_QUEUED)
 
 
 def waiting_count() -> int:

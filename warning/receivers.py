@@ -18,7 +18,12 @@ def _mark(sensor_ids: list[int]) -> None:
 
     try:
         if evaluation_queue.sensors_mark(sensor_ids):
-            drain_evaluation_queue.delay()
+            try:
+                drain_evaluation_queue.delay()
+            except Exception:
+                # Let the next batch try to queue a drain again.
+                evaluation_queue.drain_started()
+                raise
     except Exception:
         # The readings are committed and their sensors marked unevaluated in
         # the database; the periodic sweep evaluates them once Redis or the

@@ -1,7 +1,5 @@
 """Reads shared by the warning app's views, consumers and tasks."""
 
-from datetime import timedelta
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
@@ -86,11 +84,3 @@ def sensors_with_unevaluated_readings(*, limit: int = 5000) -> list[int]:
             [limit],
         )
         return [sensor_id for (sensor_id,) in cursor]
-
-
-def evaluation_lag() -> timedelta:
-    """How long the oldest reading not yet evaluated has been waiting (zero when none is)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now() - min(unevaluated_since) FROM monitoring_sensorstate")
-        (lag,) = cursor.fetchone()
-    return max(lag or timedelta(0), timedelta(0))

@@ -77,7 +77,14 @@ def sensors_drain(*, take: int = DRAIN_TAKE, budget_seconds: float = DRAIN_SECON
         if not held:
             return evaluated
         chunk, held = held[:CHUNK_SIZE], held[CHUNK_SIZE:]
-        _evaluate_chunk(sorted(sensor_id for _, sensor_id in chunk))
+        try:
+            _evaluate_chunk(sorted(sensor_id for _, sensor_id in chunk))
+        except Exception:
+            # The rest go back for the next drain; this chunk stays marked in
+            # the database for the sweep, so a sensor that fails every time
+            # cannot hold up the others' drains.
+            evaluation_queue.sensors_return([sensor_id for _, sensor_id in held])
+            raise
         evaluated += len(chunk)
         if time.monotonic() > deadline:
             evaluation_queue.sensors_return([sensor_id for _, sensor_id in held])
@@ -115,7 +122,7 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
     transitions = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
-            sensor_states_lock(cursor, sensor_ids)
+            sensor_states_lock(cursor, sensor_ids, create_missing=False)
             cursor.execute(
                 "SELECT sensor_id, latest_reading_id, unevaluated_observed_from FROM monitoring_sensorstate"
                 " WHERE sensor_id = ANY(%s) AND unevaluated_since IS NOT NULL",

@@ -1,5 +1,4 @@
 from celery import shared_task
-from django.db import OperationalError
 
 from warning import evaluation_queue, selectors, services
 
@@ -17,18 +16,6 @@ def drain_evaluation_queue() -> int:
     if evaluation_queue.waiting_count() and evaluation_queue.drain_needed():
         drain_evaluation_queue.delay()
     return evaluated
-
-
-@shared_task(
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
-def evaluate_sensors(sensor_ids: list[int]) -> int:
-    """Evaluate new readings of these sensors. Idempotent: the watermark moves."""
-    return services.sensors_evaluate(sensor_ids=sensor_ids)
 
 
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)

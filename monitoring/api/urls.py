@@ -6,4 +6,5 @@ urlpatterns = [
     path("readings/", views.ReadingBatchView.as_view(), name="api-readings"),
     path("sensors/geojson/", views.SensorMapView.as_view(), name="api-sensors-geojson"),
     path("districts/geojson/", views.DistrictMapView.as_view(), name="api-districts-geojson"),
+    path("evaluation/backlog/", views.EvaluationBacklogView.as_view(), name="api-evaluation-backlog"),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -9,6 +10,7 @@ from citysafety.errors import TooLargeError
 from monitoring import selectors, services
 from monitoring.api.authentication import GatewayTokenAuthentication, IsGateway
 from monitoring.ingest import load_json
+from organisation.permissions import IsDutyOfficer
 
 _ITEM_ERROR = inline_serializer(
     "ReadingError",
@@ -87,3 +89,34 @@ class DistrictMapView(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="GeoJSON FeatureCollection (RFC 7946)")})
     def get(self, request):
         return Response(selectors.districts_geojson())
+
+
+class EvaluationBacklogView(APIView):
+    """How far evaluation is behind ingestion: the duty officer's page shows it when it lags."""
+
+    permission_classes = [IsDutyOfficer]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "EvaluationBacklog",
+                {
+                    "lag_seconds": serializers.FloatField(
+                        help_text="How long the oldest unevaluated reading has waited"
+                    ),
+                    "waiting_sensors": serializers.IntegerField(help_text="Sensors holding unevaluated readings"),
+                    "lagging": serializers.BooleanField(help_text="Lag past EVALUATION_LAG_NOTICE_SECONDS"),
+                },
+            )
+        }
+    )
+    def get(self, request):
+        lag, waiting = selectors.evaluation_backlog()
+        seconds = round(lag.total_seconds(), 1)
+        return Response(
+            {
+                "lag_seconds": seconds,
+                "waiting_sensors": waiting,
+                "lagging": seconds >= settings.EVALUATION_LAG_NOTICE_SECONDS,
+            }
+        )

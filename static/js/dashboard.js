@@ -16,6 +16,8 @@
   const SENSOR_STATUSES = CS.values("sensorStatus");
   // Sensor status and latest values are not pushed; refresh them this often.
   const SENSOR_REFRESH_MS = 60000;
+  // How often the page asks whether evaluation lags behind.
+  const BACKLOG_CHECK_MS = 5000;
   // A failed resync is tried again after this long.
   const RETRY_MS = 5000;
 
@@ -789,6 +791,26 @@
       /* the next refresh or resync tries again */
     }
   }, SENSOR_REFRESH_MS);
+
+  // Evaluation lagging behind ingestion (a storm, a stopped worker): the
+  // warnings on screen may be late, and the duty officer must know it.
+  const lagNode = document.getElementById("evaluation-lag");
+  async function checkBacklog() {
+    try {
+      const backlog = await CS.api(urls.backlog);
+      lagNode.hidden = !backlog.lagging;
+      if (backlog.lagging) {
+        lagNode.textContent = t(gettext("Evaluation is %(lag)s behind: readings of %(sensors)s sensors wait to be checked against their thresholds."), {
+          lag: fmt.duration(backlog.lag_seconds * 1000),
+          sensors: backlog.waiting_sensors,
+        });
+      }
+    } catch (_error) {
+      /* the next check tries again; a dead API shows elsewhere */
+    }
+  }
+  checkBacklog();
+  setInterval(checkBacklog, BACKLOG_CHECK_MS);
 
   const live = CS.startLive();
   live.addEventListener("connected", () => resync());

@@ -107,10 +107,12 @@ def blocked_by_us() -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_path):
-    """The sensor row is the lock: ingestion holds it until it commits, so an
-    evaluator can never move the watermark past a reading not yet visible."""
+    """The sensor's state row is the lock: ingestion holds it until it commits,
+    so an evaluator can never move the watermark past a reading not yet visible."""
     rule = ThresholdRuleFactory()
-    sensor = SensorFactory(sensor_type=rule.sensor_type)
+    # A sensor that has reported before: its state row exists (a first
+    # reading's row is invisible to the evaluator until it commits anyway).
+    sensor = SensorFactory(sensor_type=rule.sensor_type, latest_value=1.0)
     (tmp_path / "go").touch()
     (tmp_path / "stop").touch()
 
