@@ -23,6 +23,7 @@ from citysafety.errors import (
     InvalidInputError,
     NotAllowedError,
     NotFoundError,
+    OverloadedError,
     TooLargeError,
 )
 from monitoring import services
@@ -49,6 +50,7 @@ STATUS_OF_ERROR: dict[type[DomainError], int] = {
     NotAllowedError: 403,
     ConflictError: 409,
     TooLargeError: 413,
+    OverloadedError: 429,
     InvalidInputError: 400,
     DomainError: 400,
 }
@@ -86,7 +88,10 @@ def handle_message(topic: str, payload: bytes) -> Reply | None:
     try:
         return Reply(reply_to, _ingest(code, payload))
     except DomainError as error:
-        return Reply(reply_to, {"status": status_of(error), "detail": str(error)})
+        body = {"status": status_of(error), "detail": str(error)}
+        if isinstance(error, OverloadedError):
+            body["retry_after"] = error.retry_after
+        return Reply(reply_to, body)
     except (OperationalError, InterfaceError):
         log.warning("Database unavailable while ingesting MQTT batch of %s", code, exc_info=True)
         return Reply(reply_to, {"status": 503, "detail": "The database is unavailable; publish again shortly."})

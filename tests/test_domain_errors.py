@@ -28,8 +28,15 @@ STATUSES = [
     (errors.ConflictError, 409),
     (errors.InvalidInputError, 400),
     (errors.TooLargeError, 413),
+    (errors.OverloadedError, 429),
     (errors.DomainError, 400),
 ]
+
+
+def make(error_class: type[errors.DomainError]) -> errors.DomainError:
+    if error_class is errors.OverloadedError:
+        return error_class("Said for a person.", retry_after=30)
+    return error_class("Said for a person.")
 
 
 @pytest.fixture
@@ -65,9 +72,10 @@ def post_json(client, url: str, body, **headers):
 
 @pytest.mark.parametrize(("error_class", "status"), STATUSES)
 def test_the_api_answers_each_domain_error_with_its_status_and_message(error_class, status):
-    response = api.exception_handler(error_class("Said for a person."), {})
+    response = api.exception_handler(make(error_class), {})
     assert response.status_code == status
     assert response.data == {"detail": "Said for a person."}
+    assert response.get("Retry-After") == ("30" if error_class is errors.OverloadedError else None)
 
 
 def test_the_api_names_the_field_of_an_invalid_input_as_a_serializer_does():
@@ -120,10 +128,13 @@ def publish(gateway, readings) -> dict:
 @pytest.mark.parametrize(("error_class", "status"), STATUSES)
 def test_the_mqtt_bridge_answers_each_domain_error_with_its_own_status(gateway, monkeypatch, error_class, status):
     def refuse(**kwargs):
-        raise error_class("Said for a person.")
+        raise make(error_class)
 
     monkeypatch.setattr(mqtt.services, "readings_ingest", refuse)
-    assert publish(gateway, [{}]) == {"status": status, "detail": "Said for a person."}
+    expected = {"status": status, "detail": "Said for a person."}
+    if error_class is errors.OverloadedError:
+        expected["retry_after"] = 30
+    assert publish(gateway, [{}]) == expected
 
 
 def test_the_mqtt_bridge_answers_an_empty_batch_as_invalid_input(gateway):
