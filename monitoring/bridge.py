@@ -32,7 +32,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from monitoring.mqtt import Reply, error_reply, handle_message, shared_subscription
+from monitoring.mqtt import Reply, error_reply, handle_message, shared_subscription, subscription
 
 log = logging.getLogger("monitoring.mqtt")
 
@@ -149,6 +149,12 @@ class Bridge:
         # Subscribing again when the broker kept the session is harmless, and
         # needed when it did not (a broker without persistence, restarted).
         client.subscribe(shared_subscription(), qos=1)
+        if shared_subscription() != subscription():
+            # A session from before the bridges shared the topic (or with
+            # MQTT_SHARE_GROUP empty) holds the plain subscription too, which
+            # would bring every message a second time. Its queued messages
+            # still come, once.
+            client.unsubscribe(subscription())
 
     def _on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
         refused = [code for code in reason_code_list if code.is_failure]

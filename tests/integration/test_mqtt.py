@@ -291,6 +291,35 @@ def test_two_bridges_share_the_topic_and_handle_each_message_once(mqtt_client, g
     assert min(handled) > 0, handled
 
 
+def test_a_bridge_taking_over_a_session_from_before_sharing_handles_each_message_once(mqtt_client, gateway):
+    sensor = SensorFactory(code="GAS-0001", gateway=gateway)
+    client_id = f"bridge-{uuid.uuid4().hex}"
+    # The bridge as it was: MQTT 3.1.1, a persistent session, the plain subscription.
+    subscribed = queue.Queue()
+    earlier = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    earlier.on_subscribe = lambda *args: subscribed.put(True)
+    parts = urlsplit(settings.MQTT_URL)
+    earlier.connect(parts.hostname, parts.port or 1883)
+    earlier.loop_start()
+    earlier.subscribe(f"{PREFIX}/+/readings", qos=1)
+    subscribed.get(timeout=10)
+    earlier.disconnect()
+    earlier.loop_stop()
+    publish_all(mqtt_client, [(readings_topic(gateway.code), batch(gateway, sensor, 0))])
+
+    bridge = start_bridge("mqtt-bridge", client_id=client_id)
+    try:
+        waited = mqtt_client.replies.get(timeout=30)[1]
+        publish_all(mqtt_client, [(readings_topic(gateway.code), batch(gateway, sensor, 1))])
+        published_now = mqtt_client.replies.get(timeout=30)[1]
+    finally:
+        bridge.stop()
+
+    assert waited == published_now == {"status": 200, "accepted": 5, "duplicates": 0, "errors": []}
+    assert handled_by(bridge) == 2
+    assert Reading.objects.count() == 10
+
+
 def test_the_bridge_ingests_several_messages_at_once(bridge, mqtt_client, gateway):
     sensors = [SensorFactory(code=f"GAS-{n:04}", gateway=gateway) for n in range(6)]
 
