@@ -255,11 +255,12 @@ if any(char in MQTT_SHARE_GROUP for char in "/+#"):
     raise ImproperlyConfigured(f"MQTT_SHARE_GROUP={MQTT_SHARE_GROUP!r} may not contain '/', '+' or '#'.")
 # How long the broker keeps a bridge's session (its subscription and the
 # messages queued or unacknowledged for it) after the bridge disconnects: long
-# enough to ride out a restart or a deploy.
+# enough to ride out a restart or a deploy. Not 0: the messages a bridge had
+# taken but not finished would die with its connection.
 MQTT_SESSION_EXPIRY_SECONDS = env.int("MQTT_SESSION_EXPIRY_SECONDS", default=24 * 3600)
-if not 0 <= MQTT_SESSION_EXPIRY_SECONDS <= 0xFFFFFFFF:
+if not 1 <= MQTT_SESSION_EXPIRY_SECONDS <= 0xFFFFFFFF:
     raise ImproperlyConfigured(
-        f"MQTT_SESSION_EXPIRY_SECONDS={MQTT_SESSION_EXPIRY_SECONDS} must lie between 0 and 4294967295 (MQTT's limit)."
+        f"MQTT_SESSION_EXPIRY_SECONDS={MQTT_SESSION_EXPIRY_SECONDS} must lie between 1 and 4294967295 (MQTT's limit)."
     )
 
 LEAFLET_CONFIG = {

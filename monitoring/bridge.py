@@ -80,10 +80,16 @@ class Bridge:
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._busy = 0
+        # Which connection a message came on: a packet id means something only
+        # on its own connection (after a reconnection the broker sends the
+        # unacknowledged messages again, and may give an acknowledged id to
+        # another message), so a message from an earlier one is not acknowledged.
+        self._connection = 0
+        self._session_resumed = False
         # Unbounded on purpose: the broker never has more than ``in_flight``
         # unacknowledged messages out to this bridge, and the network thread
         # must never block (it sends the acknowledgements and the replies).
-        self._queue: queue.SimpleQueue[mqtt.MQTTMessage | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[int, mqtt.MQTTMessage] | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._work, name=f"mqtt-worker-{number}", daemon=True)
             for number in range(1, workers + 1)
@@ -146,6 +152,8 @@ class Bridge:
         if reason_code.is_failure:
             log.error("MQTT connection refused: %s", reason_code)
             return
+        self._connection += 1
+        self._session_resumed = flags.session_present
         # Subscribing again when the broker kept the session is harmless, and
         # needed when it did not (a broker without persistence, restarted).
         client.subscribe(shared_subscription(), qos=1)
@@ -173,19 +181,28 @@ class Bridge:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if self._stopping.is_set():
             return  # not acknowledged: it comes again with the session
-        self._queue.put(message)
+        self._queue.put((self._connection, message))
 
     # --- Worker threads -------------------------------------------------------
 
     def _work(self) -> None:
         try:
-            while (message := self._queue.get()) is not None:
-                if not self._stopping.is_set():
-                    self._handle(message)
+            while (item := self._queue.get()) is not None:
+                received_on, message = item
+                if self._stopping.is_set():
+                    continue
+                if received_on != self._connection and self._session_resumed:
+                    continue  # the resumed session brings it again
+                try:
+                    self._handle(received_on, message)
+                except Exception:
+                    # The worker lives on; the message, unacknowledged, comes
+                    # again with the next connection.
+                    log.exception("mqtt worker failed on a message of %s", message.topic)
         finally:
             connections.close_all()
 
-    def _handle(self, message: mqtt.MQTTMessage) -> None:
+    def _handle(self, received_on: int, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             self._busy += 1
             busy = self._busy
@@ -209,9 +226,10 @@ class Bridge:
                 log.warning("mqtt %s: the reply was not confirmed; the message stays unacknowledged", message.topic)
                 return
             log.info("mqtt %s -> %s (%d in progress)", message.topic, reply.body.get("status"), busy)
-        self.client.ack(message.mid, message.qos)
         with self._lock:
             self.handled += 1
+        if received_on == self._connection:
+            self.client.ack(message.mid, message.qos)
 
     def _publish(self, reply: Reply) -> bool:
         """Publish a reply at QoS 1 and wait until the broker has it."""

@@ -139,7 +139,7 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
         ("INGEST_MAX_FUTURE_SECONDS", "5min"),
         ("MQTT_SHARE_GROUP", "bridges/east"),
         ("MQTT_SESSION_EXPIRY_SECONDS", "1day"),
-        ("MQTT_SESSION_EXPIRY_SECONDS", "-1"),
+        ("MQTT_SESSION_EXPIRY_SECONDS", "0"),
     ],
 )
 def test_a_malformed_setting_stops_the_process_and_names_itself(variable, value):

@@ -354,6 +354,31 @@ def test_messages_the_broker_acknowledged_survive_its_restart(private_broker, ga
     assert Reading.objects.filter(sensor=sensor).count() == 250
 
 
+def test_a_bridge_rides_out_a_broker_restart_with_messages_in_progress(private_broker, gateway):
+    sensors = [SensorFactory(code=f"GAS-{n:04}", gateway=gateway) for n in range(8)]
+    bridge = start_bridge("mqtt-bridge", client_id=f"bridge-{PREFIX}", url=private_broker.url)
+    gateway_device = gateway_client(private_broker.url)
+    try:
+        with readings_locked():
+            publish_all(
+                gateway_device, [(readings_topic(gateway.code), batch(gateway, sensor, 0)) for sensor in sensors]
+            )
+            wait_for(lambda: backends_waiting_for_a_lock() >= 4, timeout=30, what="messages in progress")
+            private_broker.restart()
+            wait_for(lambda: bridge.output().count("listening on") == 2, timeout=30, what="the bridge to reconnect")
+
+        wait_for(lambda: Reading.objects.count() >= 40, timeout=60, what="the 40 readings")
+        # Those it was working on are answered, those it had not started come again.
+        wait_for(lambda: handled_by(bridge) >= 8, timeout=30, what="every message answered")
+    finally:
+        bridge.stop()
+        gateway_device.loop_stop()
+        gateway_device.disconnect()
+
+    assert Reading.objects.count() == 40
+    assert "Traceback" not in bridge.output()
+
+
 def test_a_bridge_killed_with_messages_in_flight_loses_nothing_once_restarted(private_broker, gateway):
     sensors = [SensorFactory(code=f"GAS-{n:04}", gateway=gateway) for n in range(8)]
     client_id, group = f"bridge-{PREFIX}", uuid.uuid4().hex
