@@ -66,11 +66,13 @@ def bridge():
     process.stop()
 
 
-def gateway_client(url: str | None = None, client_id: str = "gateway-tests") -> mqtt.Client:
+def gateway_client(url: str | None = None) -> mqtt.Client:
     """A gateway's connection that collects the replies to this run's topics in ``.replies``."""
     parts = urlsplit(url or settings.MQTT_URL)
     replies: queue.Queue = queue.Queue()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    # A client id of its own: the broker disconnects a client when another
+    # connects under its id, and other test runs share the machine's broker.
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gateway-{uuid.uuid4().hex}")
     client.on_message = lambda c, u, message: replies.put((message.topic, json.loads(message.payload)))
     client.connect(parts.hostname, parts.port or 1883)
     client.subscribe(f"{PREFIX}/+/results", qos=1)
