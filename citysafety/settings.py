@@ -257,6 +257,21 @@ LIVE_RIGHTS_TTL_SECONDS = env.float("LIVE_RIGHTS_TTL_SECONDS", default=30.0)
 MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
 # Gateways publish to <prefix>/<gateway code>/readings, replies go to …/results.
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", default="citysafety/gateways")
+# Bridges subscribe as one MQTT v5 shared subscription of this group, so the
+# broker hands each message to one of them; empty: a plain subscription, for a
+# broker without shared subscriptions (then run a single bridge).
+MQTT_SHARE_GROUP = env.str("MQTT_SHARE_GROUP", default="citysafety")
+if any(char in MQTT_SHARE_GROUP for char in "/+#"):
+    raise ImproperlyConfigured(f"MQTT_SHARE_GROUP={MQTT_SHARE_GROUP!r} may not contain '/', '+' or '#'.")
+# How long the broker keeps a bridge's session (its subscription and the
+# messages queued or unacknowledged for it) after the bridge disconnects: long
+# enough to ride out a restart or a deploy. Not 0: the messages a bridge had
+# taken but not finished would die with its connection.
+MQTT_SESSION_EXPIRY_SECONDS = env.int("MQTT_SESSION_EXPIRY_SECONDS", default=24 * 3600)
+if not 1 <= MQTT_SESSION_EXPIRY_SECONDS <= 0xFFFFFFFF:
+    raise ImproperlyConfigured(
+        f"MQTT_SESSION_EXPIRY_SECONDS={MQTT_SESSION_EXPIRY_SECONDS} must lie between 1 and 4294967295 (MQTT's limit)."
+    )
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (31.82, 117.23),

@@ -34,7 +34,17 @@ log = logging.getLogger(__name__)
 
 
 def subscription() -> str:
+    """The topic filter of every gateway's readings."""
     return f"{settings.MQTT_TOPIC_PREFIX}/+/readings"
+
+
+def shared_subscription() -> str:
+    """What a bridge subscribes to: the readings as one MQTT v5 shared
+    subscription of ``MQTT_SHARE_GROUP``, so that the broker hands each
+    message to one of the bridges. Messages arrive on their real topic,
+    without the ``$share/<group>/`` part."""
+    group = settings.MQTT_SHARE_GROUP
+    return f"$share/{group}/{subscription()}" if group else subscription()
 
 
 def result_topic(gateway_code: str) -> str:

@@ -231,7 +231,10 @@ start_private_mosquitto() {
 pid_file $VAR/mosquitto/mosquitto.pid
 listener $MQTT_PORT $MQTT_HOST
 allow_anonymous true
-persistence false
+# The MQTT bridge's session (its subscription, the messages waiting for it)
+# outlives a restart of the broker.
+persistence true
+persistence_location $VAR/mosquitto/
 log_dest file $VAR/mosquitto/mosquitto.log
 EOF
     log "Starting a private Mosquitto on $MQTT_HOST:$MQTT_PORT (files in var/mosquitto)"

@@ -133,7 +133,14 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DEBUG", "maybe"), ("INGEST_MAX_BATCH", "lots"), ("INGEST_MAX_FUTURE_SECONDS", "5min")],
+    [
+        ("DEBUG", "maybe"),
+        ("INGEST_MAX_BATCH", "lots"),
+        ("INGEST_MAX_FUTURE_SECONDS", "5min"),
+        ("MQTT_SHARE_GROUP", "bridges/east"),
+        ("MQTT_SESSION_EXPIRY_SECONDS", "1day"),
+        ("MQTT_SESSION_EXPIRY_SECONDS", "0"),
+    ],
 )
 def test_a_malformed_setting_stops_the_process_and_names_itself(variable, value):
     # A secret key is given, so the only thing wrong is the malformed value.
