@@ -105,6 +105,10 @@ def sensor_states_lock(cursor, sensor_ids: list[int], *, create_missing: bool = 
         )
 
 
+# A gateway's "last seen" is written at most this often: at 20 batches a
+# second, once a batch would rewrite its row 20 times a second for nothing.
+GATEWAY_SEEN_PRECISION = timedelta(seconds=10)
+
 # The evaluation backlog as last measured by this process: (monotonic time, lag).
 _backlog_seen: tuple[float, float] = (float("-inf"), 0.0)
 BACKLOG_MEASURED_EVERY = 1.0
@@ -179,7 +183,8 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
         inserted = cursor.fetchall()
         if inserted:
             _record_stored(cursor, inserted, now, not_online=not_online)
-        Gateway.objects.filter(pk=gateway.pk).update(last_seen_at=now)
+        if gateway.last_seen_at is None or now - gateway.last_seen_at > GATEWAY_SEEN_PRECISION:
+            Gateway.objects.filter(pk=gateway.pk).update(last_seen_at=now)
 
     duplicates = batch.duplicates_in_batch + len(batch.rows) - len(inserted)
     return IngestResult(accepted=len(inserted), duplicates=duplicates, errors=batch.errors)

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from monitoring.models import Reading, Sensor, SensorStatus
+from monitoring.models import Gateway, Reading, Sensor, SensorStatus
 from monitoring.services import gateway_create, gateway_issue_token
 from tests.factories import GatewayFactory, SensorFactory
 
@@ -268,3 +268,19 @@ def test_a_batch_is_written_in_a_fixed_number_of_queries(client, gateway, django
     with django_assert_max_num_queries(9):
         response = post(client, gateway, body)
     assert response.json()["accepted"] == 200
+
+
+def test_the_gateway_is_seen_by_each_batch_but_its_row_written_at_most_every_ten_seconds(client, gateway, sensors):
+    post(client, gateway, [{"sensor": "GAS-0001", "observed_at": iso(3), "value": 1.0}])
+    gateway.refresh_from_db()
+    first_seen = gateway.last_seen_at
+    assert first_seen is not None
+
+    post(client, gateway, [{"sensor": "GAS-0001", "observed_at": iso(2), "value": 1.0}])
+    gateway.refresh_from_db()
+    assert gateway.last_seen_at == first_seen
+
+    Gateway.objects.filter(pk=gateway.pk).update(last_seen_at=first_seen - timedelta(seconds=11))
+    post(client, gateway, [{"sensor": "GAS-0001", "observed_at": iso(1), "value": 1.0}])
+    gateway.refresh_from_db()
+    assert gateway.last_seen_at > first_seen
