@@ -110,7 +110,18 @@ DATABASES = {
 # Anything but PostGIS would lose the geometry columns silently.
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Seconds a process keeps its database connection between requests (or
+# Celery tasks) instead of connecting for each. 0 by default, and always 0
+# under daphne (asgi.py): under ASGI each request runs its sync code on a
+# thread of its own that ends with the request, so a kept connection is never
+# reused and is left open (Django's documentation: persistent connections
+# should be disabled with ASGI; ticket #33497). gunicorn's sync workers
+# (gunicorn.conf.py) and the Celery worker (scripts/run.sh,
+# docker-compose.yml) keep theirs.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# A kept connection that the server closed meanwhile (restart, idle timeout)
+# is found and replaced before a request uses it, not by that request failing.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is away so the API can answer 503 promptly.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
