@@ -35,3 +35,13 @@ proc_name = "citysafety-api"
 # every instance on the machine (make run, the tests, a second checkout) would
 # take it from the others, and in the image $HOME is not writable. Unused.
 control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """Say when a worker has loaded Django and takes requests.
+
+    gunicorn listens before its workers have loaded the application, which
+    takes seconds on a busy machine; the tests wait for this line from every
+    worker rather than for the port.
+    """
+    worker.log.info("Worker ready (pid: %s)", worker.pid)

@@ -215,6 +215,14 @@ def gunicorn_server(django_db_setup, django_db_blocker) -> Iterator[Server]:
         },
     )
     wait_listening(process, port, "gunicorn")
+    # Every worker, not only the port: tests count on each taking requests.
+    wait_for(
+        lambda: process.output().count("Worker ready") >= workers or process.popen.poll() is not None,
+        timeout=90,
+        what="every gunicorn worker to load Django",
+    )
+    if process.popen.poll() is not None:
+        pytest.fail(f"gunicorn died:\n{process.output()[-3000:]}")
     yield Server(
         process=process,
         url=f"http://127.0.0.1:{port}",
