@@ -1,5 +1,5 @@
-# One image for web (daphne), the Celery worker and Celery beat; the command
-# picks the role (see docker-compose.yml).
+# One image for web (daphne), api (gunicorn), the Celery worker, Celery beat
+# and the MQTT bridge; the command picks the role (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -33,5 +33,5 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin citys
     && chown citysafety /app/var
 USER citysafety
 
-EXPOSE 8000
+EXPOSE 8000 8001
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "citysafety.asgi:application"]

@@ -7,7 +7,7 @@ SHELL := /bin/bash
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
 
-run: ## set up, load the demo city, run web + worker + beat + simulator (Ctrl-C stops)
+run: ## set up, load the demo city, run web + api + worker + beat + bridge + simulator (Ctrl-C stops)
 	@bash scripts/run.sh
 
 test: ## set up, then pytest -m "not e2e" and pytest -m e2e

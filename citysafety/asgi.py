@@ -3,6 +3,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citysafety.settings")
+# No persistent database connections under ASGI, whatever the environment
+# says for the other processes (see DB_CONN_MAX_AGE in the settings).
+os.environ["DB_CONN_MAX_AGE"] = "0"
 # Set Django up before anything imports models through the routes.
 django_asgi_app = get_asgi_application()
 

@@ -110,7 +110,18 @@ DATABASES = {
 # Anything but PostGIS would lose the geometry columns silently.
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Seconds a process keeps its database connection between requests (or
+# Celery tasks) instead of connecting for each. 0 by default, and always 0
+# under daphne (asgi.py): under ASGI each request runs its sync code on a
+# thread of its own that ends with the request, so a kept connection is never
+# reused and is left open (Django's documentation: persistent connections
+# should be disabled with ASGI; ticket #33497). gunicorn's sync workers
+# (gunicorn.conf.py) and the Celery worker (scripts/run.sh,
+# docker-compose.yml) keep theirs.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# A kept connection that the server closed meanwhile (restart, idle timeout)
+# is found and replaced before a request uses it, not by that request failing.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is away so the API can answer 503 promptly.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
@@ -283,13 +294,20 @@ LEAFLET_CONFIG = {
 # --- Security (checked by ``manage.py check --deploy``) -------------------
 
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    # Production is reached over HTTPS only, through a TLS proxy. HTTPS_ONLY=0
+    # serves plain http with DEBUG still off, as `make run` does on this
+    # machine: a browser on http://127.0.0.1 gets no redirect to a TLS port
+    # that does not exist and sends its session cookie back. `check --deploy`
+    # warns about such settings, rightly.
+    HTTPS_ONLY = env_bool("HTTPS_ONLY", default=True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
+    if HTTPS_ONLY:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = HTTPS_ONLY
+    CSRF_COOKIE_SECURE = HTTPS_ONLY
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000) if HTTPS_ONLY else 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
+    SECURE_HSTS_PRELOAD = HTTPS_ONLY
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 else:

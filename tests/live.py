@@ -1,4 +1,4 @@
-"""Real processes for integration tests: daphne and a Celery worker.
+"""Real processes for integration tests: daphne, gunicorn and a Celery worker.
 
 They run against the test database (whose name pytest-django decides) and a
 Redis database of their own, so a developer's ``make run`` on the same
@@ -72,7 +72,10 @@ def child_env() -> dict[str, str]:
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or "5432"
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # A developer's DB_CONN_MAX_AGE would change what the serving tests see.
+    env = {
+        key: value for key, value in os.environ.items() if key not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "DB_CONN_MAX_AGE"}
+    }
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "citysafety.settings",
@@ -123,6 +126,20 @@ class Server:
     url: str
     host: str
     port: int
+    # Worker processes serving requests, and the name their database
+    # connections carry in pg_stat_activity (empty: not set).
+    workers: int = 1
+    application_name: str = ""
+
+
+def wait_listening(process: Process, port: int, name: str) -> None:
+    def listening() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"{name} died:\n{process.output()[-3000:]}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(listening, timeout=60, what=name)
 
 
 @pytest.fixture(scope="session")
@@ -173,13 +190,49 @@ def daphne_server(django_db_setup, django_db_blocker) -> Iterator[Server]:
         "daphne",
         [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "citysafety.asgi:application"],
     )
-
-    def listening() -> bool:
-        if process.popen.poll() is not None:
-            pytest.fail(f"daphne died:\n{process.output()[-3000:]}")
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_for(listening, timeout=60, what="daphne")
+    wait_listening(process, port, "daphne")
     yield Server(process=process, url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port)
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def gunicorn_server(django_db_setup, django_db_blocker) -> Iterator[Server]:
+    """gunicorn serving the WSGI app on the test database, configured by
+    gunicorn.conf.py as `make run` and the compose file configure it."""
+    use_test_redis()
+    port = free_port()
+    workers = 3
+    application_name = f"citysafety-tests-gunicorn-{port}"
+    process = start(
+        "gunicorn",
+        [
+            str(VENV_BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "-b",
+            f"127.0.0.1:{port}",
+            "citysafety.wsgi:application",
+        ],
+        env={
+            "WEB_CONCURRENCY": str(workers),
+            "DATABASE_URL": f"{child_env()['DATABASE_URL']}?application_name={application_name}",
+        },
+    )
+    wait_listening(process, port, "gunicorn")
+    # Every worker, not only the port: tests count on each taking requests.
+    wait_for(
+        lambda: process.output().count("Worker ready") >= workers or process.popen.poll() is not None,
+        timeout=90,
+        what="every gunicorn worker to load Django",
+    )
+    if process.popen.poll() is not None:
+        pytest.fail(f"gunicorn died:\n{process.output()[-3000:]}")
+    yield Server(
+        process=process,
+        url=f"http://127.0.0.1:{port}",
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        application_name=application_name,
+    )
     process.stop()

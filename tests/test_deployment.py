@@ -5,6 +5,7 @@ needed. `make test` installs docker-compose, so its absence is a failure, not
 a skip.
 """
 
+import ast
 import os
 import secrets
 import shutil
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +29,9 @@ SETTINGS_VARIABLES = {
     "SECURE_HSTS_SECONDS",
     "INGEST_MAX_BATCH",
     "INGEST_MAX_FUTURE_SECONDS",
+    "HTTPS_ONLY",
+    "DB_CONN_MAX_AGE",
+    "WEB_CONCURRENCY",
 }
 COMPOSE_VARIABLES = {"SECRET_KEY", "POSTGRES_PASSWORD", "ALLOWED_HOSTS"}
 
@@ -91,7 +96,38 @@ def test_the_compose_file_runs_the_whole_platform(docker_compose):
     result = docker_compose("config", "--services", **PRODUCTION_VALUES)
 
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) >= {"postgis", "redis", "mosquitto", "web", "worker", "beat"}
+    assert set(result.stdout.split()) >= {"postgis", "redis", "mosquitto", "web", "api", "worker", "beat"}
+
+
+@pytest.fixture
+def compose_services(docker_compose) -> dict:
+    result = docker_compose("config", **PRODUCTION_VALUES)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def test_the_compose_file_serves_the_gateway_api_from_gunicorn_beside_daphne(compose_services):
+    api, web = compose_services["api"], compose_services["web"]
+
+    assert api["command"][0] == "gunicorn"
+    assert api["command"][-1] == "citysafety.wsgi:application"
+    assert "gunicorn.conf.py" in api["command"]
+    assert api["environment"]["WEB_CONCURRENCY"] == "3"
+    assert web["command"][0] == "daphne"
+    assert web["command"][-1] == "citysafety.asgi:application"
+    # Each on its own port, for the reverse proxy to route to.
+    assert "0.0.0.0:8001" in api["command"]
+    assert api["ports"] == ["127.0.0.1:8001:8001/tcp"]
+    assert web["ports"] == ["127.0.0.1:8000:8000/tcp"]
+
+
+def test_the_compose_file_keeps_database_connections_only_outside_asgi(compose_services):
+    assert compose_services["api"]["environment"]["DB_CONN_MAX_AGE"] == "60"
+    assert compose_services["worker"]["environment"]["DB_CONN_MAX_AGE"] == "60"
+    assert "DB_CONN_MAX_AGE" not in compose_services["web"]["environment"]
+    # The shared settings still reach the services that add their own.
+    assert compose_services["api"]["environment"]["SECRET_KEY"] == PRODUCTION_VALUES["SECRET_KEY"]
+    assert compose_services["worker"]["environment"]["DEBUG"] == "0"
 
 
 @pytest.mark.parametrize("missing", sorted(COMPOSE_VARIABLES))
@@ -149,6 +185,121 @@ def test_a_malformed_setting_stops_the_process_and_names_itself(variable, value)
     assert result.returncode != 0, f"{variable}={value} was accepted"
     assert variable in result.stderr
     assert value in result.stderr
+
+
+def setting_values(*names: str, **environment: str) -> dict[str, object]:
+    """The named settings as Django computes them from this environment."""
+    code = f"from django.conf import settings; print(repr({{n: getattr(settings, n, None) for n in {names!r}}}))"
+    result = manage("shell", "-v", "0", "-c", code, **environment)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip())
+
+
+def test_plain_http_without_debug_neither_redirects_to_tls_nor_hides_the_cookies():
+    values = setting_values(
+        "DEBUG",
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_PROXY_SSL_HEADER",
+        DEBUG="0",
+        HTTPS_ONLY="0",
+        SECRET_KEY=secrets.token_urlsafe(64),
+    )
+
+    assert values == {
+        "DEBUG": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SECURE_PROXY_SSL_HEADER": None,
+    }
+
+
+def test_production_settings_are_https_only_by_default():
+    values = setting_values(
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(64),
+    )
+
+    assert values == {"SECURE_SSL_REDIRECT": True, "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True}
+
+
+def test_plain_http_is_no_production_setting():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        HTTPS_ONLY="0",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="city.example.org",
+    )
+
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr  # SECURE_SSL_REDIRECT
+    assert "security.W012" in result.stderr  # SESSION_COOKIE_SECURE
+
+
+# --- Database connections ---------------------------------------------------
+
+
+def conn_max_age_under(entry_point: str, **environment: str) -> object:
+    code = (
+        f"import {entry_point}; from django.db import connection; "
+        "print(connection.settings_dict['CONN_MAX_AGE'], connection.settings_dict['CONN_HEALTH_CHECKS'])"
+    )
+    result = run([sys.executable, "-c", code], clean_environment(**environment))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_a_wsgi_process_keeps_its_database_connection_when_told_to():
+    assert conn_max_age_under("citysafety.wsgi", DB_CONN_MAX_AGE="60") == ["60", "True"]
+    assert conn_max_age_under("citysafety.wsgi") == ["0", "True"]
+
+
+def test_daphne_never_keeps_a_database_connection_whatever_the_environment_says():
+    # Under ASGI each request's thread ends with it: a kept connection would leak.
+    assert conn_max_age_under("citysafety.asgi", DB_CONN_MAX_AGE="60") == ["0", "True"]
+
+
+# --- gunicorn -------------------------------------------------------------------
+
+
+def gunicorn_config(**environment: str) -> dict[str, str]:
+    result = run(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            "gunicorn.conf.py",
+            "--print-config",
+            "citysafety.wsgi",
+        ],
+        clean_environment(**environment),
+    )
+    assert result.returncode == 0, result.stderr
+    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_gunicorn_runs_three_sync_workers_that_stop_within_make_runs_grace():
+    config = gunicorn_config()
+
+    assert (config["workers"], config["worker_class"]) == ("3", "sync")
+    assert int(config["graceful_timeout"]) < 20  # STOP_TIMEOUT in scripts/run.sh
+    # One control socket per user would be shared by every gunicorn on the machine.
+    assert config["control_socket_disable"] == "True"
+
+
+def test_web_concurrency_sets_the_number_of_gunicorn_workers():
+    assert gunicorn_config(WEB_CONCURRENCY="5")["workers"] == "5"
 
 
 # --- Scripts ------------------------------------------------------------------

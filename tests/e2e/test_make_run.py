@@ -51,11 +51,15 @@ def processes_of_this_run(marker: str) -> list[int]:
 
 def test_make_run_shows_the_demo_city_and_its_incidents_live(new_context, shoot):
     port = free_port()
+    ingest_port = free_port()
+    while ingest_port == port:
+        ingest_port = free_port()
     marker = f"make-run-{uuid.uuid4().hex[:8]}"
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         {
             "PORT": str(port),
+            "INGEST_PORT": str(ingest_port),
             "DATABASE_URL": fresh_database(),
             "REDIS_URL": "redis://127.0.0.1:6379/10",
             # Its own MQTT topics: a developer's `make run` may share the broker.
@@ -80,6 +84,8 @@ def test_make_run_shows_the_demo_city_and_its_incidents_live(new_context, shoot)
         url = f"http://127.0.0.1:{port}"
         banner = log_path.read_text()
         assert f"{url}/" in banner
+        assert f"http://127.0.0.1:{ingest_port}/api/v1/readings/" in banner
+        assert "DEBUG off" in banner
         assert "citysafety-duty" in banner
 
         page = new_context().new_page()
@@ -101,5 +107,5 @@ def test_make_run_shows_the_demo_city_and_its_incidents_live(new_context, shoot)
             os.killpg(make.pid, signal.SIGINT)
         make.wait(timeout=90)
     assert "Stopped" in log_path.read_text()
-    # Ctrl-C leaves nothing behind: web, worker, beat, bridge and simulator are gone.
+    # Ctrl-C leaves nothing behind: web, api, worker, beat, bridge and simulator are gone.
     wait_for(lambda: not processes_of_this_run(marker), timeout=30, what="every process of the run to stop")

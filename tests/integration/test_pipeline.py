@@ -1,7 +1,9 @@
-"""The real stack: daphne, a Celery worker, Redis, websockets.
+"""The real stack: gunicorn, daphne, a Celery worker, Redis, websockets.
 
-A batch posted by a gateway to daphne is stored, evaluated by the worker
-process, routed, and pushed over websockets to the people who may see it.
+A batch posted by a gateway is stored, evaluated by the worker process,
+routed, and pushed over websockets to the people who may see it. Gateways
+post to the API server (gunicorn); daphne, which serves the sockets,
+answers the same API and takes the batches of the socket tests.
 """
 
 import json
@@ -77,10 +79,12 @@ def next_message(ws: ClientConnection, timeout: float = 10.0) -> dict:
     return json.loads(ws.recv(timeout=timeout))
 
 
-def test_a_posted_batch_becomes_a_warning_and_a_work_order(daphne_server, celery_worker_process, city, gateway):
+def test_a_batch_posted_to_the_api_server_becomes_a_warning_and_a_work_order(
+    gunicorn_server, celery_worker_process, city, gateway
+):
     now = timezone.now()
     response = post_readings(
-        daphne_server,
+        gunicorn_server,
         gateway,
         [
             {"sensor": "GAS-0001", "observed_at": (now - timedelta(seconds=20)).isoformat(), "value": 3.0},
