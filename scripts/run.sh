@@ -137,7 +137,9 @@ start_process api "$VENV/bin/gunicorn" -c gunicorn.conf.py -b "127.0.0.1:$INGEST
 start_process worker env DB_CONN_MAX_AGE="$DB_CONN_MAX_AGE" \
     "$VENV/bin/celery" -A citysafety worker -l info --concurrency 2
 start_process beat "$VENV/bin/celery" -A citysafety beat -l info -s "$VAR/celerybeat-schedule"
-start_process mqtt "$VENV/bin/python" manage.py mqtt_bridge
+# A client id per web port: two checkouts on one machine (or make run beside
+# the tests) keep their own broker sessions instead of taking over each other's.
+start_process mqtt "$VENV/bin/python" manage.py mqtt_bridge --client-id "citysafety-bridge-$PORT"
 
 # The simulator posts to the API: start it once daphne and gunicorn answer.
 deadline=$((SECONDS + 60))
