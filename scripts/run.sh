@@ -139,7 +139,7 @@ start_process worker env DB_CONN_MAX_AGE="$DB_CONN_MAX_AGE" \
 start_process beat "$VENV/bin/celery" -A citysafety beat -l info -s "$VAR/celerybeat-schedule"
 # A client id per web port: two checkouts on one machine (or make run beside
 # the tests) keep their own broker sessions instead of taking over each other's.
-start_process mqtt "$VENV/bin/python" manage.py mqtt_bridge --client-id "citysafety-bridge-$PORT"
+start_process mqtt env DB_CONN_MAX_AGE="$DB_CONN_MAX_AGE" "$VENV/bin/python" manage.py mqtt_bridge --client-id "citysafety-bridge-$PORT"
 
 # The simulator posts to the API: start it once daphne and gunicorn answer.
 deadline=$((SECONDS + 60))
