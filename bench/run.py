@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 from bench import loadgen, probe, report
-from bench.monitor import SERVER_CPU, Monitor, lag_summary
+from bench.monitor import MONITOR_CPU, SERVER_CPU, Monitor, lag_summary
 from bench.report import fmt_bytes, fmt_int, fmt_latencies, fmt_seconds, percentile
 from bench.stack import BENCH_APPLICATION_NAME, Stack, mosquitto_start, redis_start, stack_start
 
@@ -303,6 +303,11 @@ class Bench:
         import django
 
         django.setup()
+        from django.conf import settings
+
+        # In-process figures as production runs them: DEBUG would keep every
+        # query in memory, which the ingest path does not do in production.
+        settings.DEBUG = False
         return stack_env
 
     # -- in-process ------------------------------------------------------------
@@ -597,8 +602,10 @@ class Bench:
         sustained = (
             rate >= TARGET_RATE and load.accepted >= 0.99 * load.offered and load.tail < TARGET_LAG and not load.errors
         )
+        floor = getattr(self, "floor", None)
+        share = f" = {load.accepted_rate / floor:.1%} of the COPY floor" if floor else ""
         value = (
-            f"{load.accepted_rate:,.0f} readings/s ({load.accepted:,} of {load.offered:,} offered); answers: "
+            f"{load.accepted_rate:,.0f} readings/s{share} ({load.accepted:,} of {load.offered:,} offered); answers: "
             f"{statuses or 'none'}; batches not sent in time: {load.not_sent:,}; "
             f"{'reply' if kind == 'mqtt' else 'request'} p50 / p99 {fmt_seconds(load.p50)} / {fmt_seconds(load.p99)}; "
             f"last answer {load.tail:.1f} s after the load"
@@ -631,7 +638,8 @@ class Bench:
         self.report.add(
             f"{label}: evaluation lag",
             f"max {fmt_seconds(lag.get('max'))}, median {fmt_seconds(lag.get('median'))} ({lag.get('samples', 0)} "
-            f"samples, one a second, load and catching up); at most {lag.get('max_queued_tasks', 0):,} tasks queued",
+            f"samples, load and catching up; a sample took up to {fmt_seconds(lag.get('max_query_seconds'))}); at most "
+            f"{lag.get('max_queued_tasks', 0):,} tasks queued",
             f"< {TARGET_LAG:.0f} s throughout",
             None if not lag.get("samples") else lag["max"] < TARGET_LAG,
             **lag,
@@ -640,10 +648,11 @@ class Bench:
     def add_cpu_figure(self, label: str, cpu: dict[str, float], wall: float) -> None:
         if not cpu or wall <= 0:
             return
-        platform = {name: seconds for name, seconds in cpu.items() if name not in {SERVER_CPU, LOADGEN_CPU}}
+        apart = (SERVER_CPU, MONITOR_CPU, LOADGEN_CPU)
+        platform = {name: seconds for name, seconds in cpu.items() if name not in apart}
         parts = [f"{name} {seconds / wall:.0%}" for name, seconds in sorted(platform.items(), key=lambda i: -i[1])
                  if seconds / wall >= 0.005]  # fmt: skip
-        others = [f"{name} {cpu[name] / wall:.0%}" for name in (SERVER_CPU, LOADGEN_CPU) if name in cpu]
+        others = [f"{name} {cpu[name] / wall:.0%}" for name in apart if name in cpu]
         self.report.add(
             f"CPU during {label} ({wall:.0f} s, the load and what followed it), share of one core",
             f"{', '.join(parts)}; together {sum(platform.values()) / wall:.0%} of the {os.cpu_count()} cores' "

@@ -107,6 +107,10 @@ def evaluation_mark_all_done(cursor) -> None:
     is its own. States are created where missing, so a sensor's first
     evaluation during a run does not go looking back through history.
     """
+    # The sensors first, in id order, as ingestion and evaluation lock them:
+    # a worker still evaluating holds some and their states, and taking the
+    # states in another order deadlocks with it. Call inside a transaction.
+    cursor.execute("SELECT id FROM monitoring_sensor ORDER BY id FOR NO KEY UPDATE")
     cursor.execute("SELECT coalesce(max(id), 0) FROM monitoring_reading")
     top = cursor.fetchone()[0]
     cursor.execute(
