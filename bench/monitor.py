@@ -33,6 +33,10 @@ class Sample:
     exact: bool
     queued_tasks: int
     query_seconds: float
+    # What the platform's database sessions were doing: "running", "waiting
+    # for Lock:transactionid", "idle in transaction" (the client's time
+    # inside a transaction), … → how many sessions.
+    sessions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,12 +105,33 @@ class Monitor:
             queued = int(self._redis.llen(CELERY_QUEUE))
         except redis.RedisError:
             queued = -1
-        sample = Sample(began, lag.seconds, lag.sensors_behind, lag.exact, queued, query_seconds)
+        sample = Sample(
+            began, lag.seconds, lag.sensors_behind, lag.exact, queued, query_seconds, self._session_states()
+        )
         with self._lock:
             self.samples.append(sample)
             if self._cpu is not None:
                 self._cpu.sample(self.processes())
         return sample
+
+    def _session_states(self) -> dict[str, int]:
+        with self._connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT CASE
+                         WHEN state = 'active' AND wait_event IS NULL THEN 'running'
+                         WHEN state = 'active' THEN 'waiting for ' || wait_event_type || ':' || wait_event
+                         ELSE state
+                       END,
+                       count(*)
+                FROM pg_stat_activity
+                WHERE datname = %s AND application_name <> %s AND backend_type = 'client backend'
+                  AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')
+                GROUP BY 1
+                """,
+                [self.database, BENCH_APPLICATION_NAME],
+            )
+            return dict(cursor.fetchall())
 
     def latest(self) -> Sample | None:
         with self._lock:
@@ -180,4 +205,15 @@ def lag_summary(samples: list[Sample]) -> dict:
         "max_queued_tasks": max(s.queued_tasks for s in samples),
         "inexact": sum(1 for s in samples if not s.exact),
         "max_query_seconds": max(s.query_seconds for s in samples),
+        "sessions": session_shares(samples),
     }
+
+
+def session_shares(samples: list[Sample]) -> dict[str, float]:
+    """Each session state's share of all the busy sessions seen, most common first."""
+    totals: dict[str, int] = {}
+    for sample in samples:
+        for state, count in sample.sessions.items():
+            totals[state] = totals.get(state, 0) + count
+    seen = sum(totals.values())
+    return {state: n / seen for state, n in sorted(totals.items(), key=lambda i: -i[1])} if seen else {}

@@ -528,6 +528,7 @@ class Bench:
             label, kind, load, rate=rate, caught=caught, end=end, lag=lag, evaluated=evaluated, stored=stored
         )
         self.add_cpu_figure(label, cpu, wall)
+        self.add_sessions_figure(label, lag)
         if caught is None:
             self.forgive_backlog()
 
@@ -645,6 +646,17 @@ class Bench:
             **lag,
         )
 
+    def add_sessions_figure(self, label: str, lag: dict) -> None:
+        shares = lag.get("sessions") or {}
+        if not shares:
+            return
+        parts = [f"{state} {share:.0%}" for state, share in list(shares.items())[:5]]
+        self.report.add(
+            f"what the database sessions of {label} were doing (busy sessions, sampled with the lag)",
+            ", ".join(parts),
+            sessions=shares,
+        )
+
     def add_cpu_figure(self, label: str, cpu: dict[str, float], wall: float) -> None:
         if not cpu or wall <= 0:
             return
@@ -705,6 +717,8 @@ class Bench:
             seeded = self.db.history_seed(target=size, sensors=self.population.sensors, minute=minute)
             minute = seeded["minute"]
             say(f"history: measuring at {seeded['present']:,} readings")
+            # A first round warms the caches and lets autovacuum see the new rows; the second counts.
+            inprocess.measure(self.population, batches=2, sensors=self.population.sensors, steps=False)
             result = inprocess.measure(
                 self.population, batches=self.mode.history_batches, sensors=self.population.sensors, steps=False
             )
