@@ -25,8 +25,8 @@ stop: ## stop the private servers started under var/
 status: ## what answers on the PostgreSQL, Redis and Mosquitto ports
 	@bash scripts/services.sh status
 
-bench: ## run bench/run.py
-	@bash scripts/bench.sh
+bench: ## the storm-load benchmark, one table into bench/results/ (QUICK=1: under 3 minutes)
+	@QUICK="$(QUICK)" bash scripts/bench.sh
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh

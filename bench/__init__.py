@@ -1,0 +1,1 @@
+"""The CitySafety benchmark (`make bench`, `python -m bench --help`)."""
