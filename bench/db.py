@@ -359,6 +359,12 @@ def storage() -> dict:
             [sensor_table, sensor_table],
         )
         size, live, dead, autovacuums, updates, hot = cursor.fetchone()
+        # The narrow table every batch writes (the sensors' newest readings).
+        cursor.execute(
+            "SELECT pg_total_relation_size(relid), n_dead_tup, n_tup_upd, n_tup_hot_upd, autovacuum_count "
+            "FROM pg_stat_user_tables WHERE relname = 'monitoring_sensorstate'"
+        )
+        state_size, state_dead, state_updates, state_hot, state_autovacuums = cursor.fetchone() or (0, 0, 0, 0, 0)
         cursor.execute(f"SELECT count(*) FROM {sensor_table}")
         sensors = cursor.fetchone()[0]
         cursor.execute(f"VACUUM ANALYZE {reading_table}")
@@ -372,6 +378,11 @@ def storage() -> dict:
         "sensor_autovacuums": autovacuums,
         "sensor_updates": updates,
         "sensor_hot_updates": hot,
+        "state_table_bytes": state_size,
+        "state_dead_rows": state_dead,
+        "state_updates": state_updates,
+        "state_hot_updates": state_hot,
+        "state_autovacuums": state_autovacuums,
         "reading_bytes": reading_bytes,
         "readings": readings,
         "bytes_per_reading": reading_bytes / readings if readings else None,

@@ -706,6 +706,13 @@ class Bench:
             None if growth is None or not figures["sensor_updates"] else growth <= 2,
             **figures,
         )
+        state_hot = figures["state_hot_updates"] / figures["state_updates"] if figures["state_updates"] else 0
+        self.report.add(
+            "sensor state table after the run (written by every batch)",
+            f"{fmt_bytes(figures['state_table_bytes'])}; {figures['state_dead_rows']:,} dead rows, "
+            f"{figures['state_updates']:,} row updates ({state_hot:.0%} HOT), "
+            f"autovacuumed {figures['state_autovacuums']} times",
+        )
         self.report.add(
             "bytes per reading (readings table with its indexes, after VACUUM)",
             f"{fmt_int(figures['bytes_per_reading'])} B ({figures['readings']:,} readings in "

@@ -2,10 +2,12 @@
 
 Everything in bench/ that reads or writes evaluation's bookkeeping or the
 sensor state goes through this module, so a redesign of either is adapted
-here and nowhere else. Today (issue #7 is changing it):
+here and nowhere else:
 
-- ingestion sets ``monitoring_sensor.latest_reading_id`` (and
-  ``latest_observed_at``, ``latest_value``) in the batch's transaction;
+- ingestion keeps each sensor's newest reading on its state row
+  (``monitoring_sensorstate``) and marks there when the oldest reading
+  evaluation has not seen arrived (``unevaluated_since``) and its
+  observation time (``unevaluated_observed_from``); evaluation clears both;
 - evaluation keeps a watermark per (sensor, rule):
   ``warning_rulestate.last_reading_id``; readings of the sensor with a
   greater id are new to that rule. Ids grow with arrival.
@@ -16,11 +18,6 @@ bench's sampler thread can use a connection of its own.
 
 from dataclasses import dataclass
 
-# Readings examined per query while looking for the oldest unevaluated one:
-# a range of the primary key, so each query costs the same however large
-# the table is.
-LAG_WINDOW = 20_000
-
 
 @dataclass(frozen=True)
 class Lag:
@@ -28,58 +25,22 @@ class Lag:
     # nothing waits.
     seconds: float
     sensors_behind: int
-    # False when the search gave up after ``max_scan`` readings: ``seconds``
-    # is then the age of the last reading examined, an upper bound.
     exact: bool = True
 
 
-def evaluation_lag(cursor, *, max_scan: int = 2_000_000) -> Lag:
+def evaluation_lag(cursor) -> Lag:
     """The evaluation lag: how long the oldest unevaluated reading has waited.
 
-    Sensors behind are those whose newest reading id is past one of their
-    rules' watermarks (the same test as the periodic sweep). The oldest
-    unevaluated reading is the smallest id past its own sensor's watermark;
-    ids grow with arrival, so it is found by walking the primary key upward
-    from the smallest watermark, a bounded window at a time, rather than by
-    scanning each sensor's history (which grows with the table). The window
-    is checked here, not joined in SQL: with thousands of sensors behind,
-    the planner's guess for a join with an array is off by orders of
-    magnitude and a one-second sample took seconds. Received time is the
-    ingest transaction's clock; the age uses the database's.
+    Read from the marks ingestion leaves on the sensors' state rows (the
+    platform's own measure, ``monitoring.selectors.evaluation_backlog``):
+    one pass over the narrow state table, whatever the history.
     """
     cursor.execute(
-        """
-        SELECT rs.sensor_id, min(coalesce(rs.last_reading_id, 0))
-        FROM warning_rulestate AS rs
-        JOIN monitoring_sensor AS s ON s.id = rs.sensor_id
-        WHERE s.latest_reading_id > coalesce(rs.last_reading_id, 0)
-        GROUP BY rs.sensor_id
-        """
+        "SELECT coalesce(extract(epoch FROM now() - min(unevaluated_since)), 0), count(unevaluated_since)"
+        " FROM monitoring_sensorstate"
     )
-    behind = dict(cursor.fetchall())
-    if not behind:
-        return Lag(seconds=0.0, sensors_behind=0)
-    cursor.execute("SELECT coalesce(max(id), 0) FROM monitoring_reading")
-    top = cursor.fetchone()[0]
-    low = min(behind.values())
-    scanned = 0
-    found = None
-    while found is None and low < top and scanned < max_scan:
-        cursor.execute(
-            "SELECT id, sensor_id FROM monitoring_reading WHERE id > %s ORDER BY id LIMIT %s", [low, LAG_WINDOW]
-        )
-        rows = cursor.fetchall()
-        if not rows:
-            break
-        found = next((rid for rid, sensor_id in rows if rid > behind.get(sensor_id, rid)), None)
-        scanned += len(rows)
-        low = rows[-1][0]
-    exact = found is not None
-    cursor.execute(
-        "SELECT extract(epoch FROM now() - received_at) FROM monitoring_reading WHERE id = %s", [found or low]
-    )
-    row = cursor.fetchone()
-    return Lag(seconds=max(float(row[0]), 0.0) if row else 0.0, sensors_behind=len(behind), exact=exact)
+    seconds, behind = cursor.fetchone()
+    return Lag(seconds=max(float(seconds), 0.0), sensors_behind=behind)
 
 
 def readings_evaluated(cursor, *, after_id: int) -> int:
@@ -107,17 +68,18 @@ def evaluation_mark_all_done(cursor) -> None:
     is its own. States are created where missing, so a sensor's first
     evaluation during a run does not go looking back through history.
     """
-    # The sensors first, in id order, as ingestion and evaluation lock them:
-    # a worker still evaluating holds some and their states, and taking the
-    # states in another order deadlocks with it. Call inside a transaction.
-    cursor.execute("SELECT id FROM monitoring_sensor ORDER BY id FOR NO KEY UPDATE")
+    # The state rows first, in id order, as ingestion and evaluation lock
+    # them: a worker still evaluating holds some, and taking them in another
+    # order deadlocks with it. Call inside a transaction.
+    cursor.execute("SELECT sensor_id FROM monitoring_sensorstate ORDER BY sensor_id FOR NO KEY UPDATE")
     cursor.execute("SELECT coalesce(max(id), 0) FROM monitoring_reading")
     top = cursor.fetchone()[0]
     cursor.execute(
         """
         INSERT INTO warning_rulestate (sensor_id, rule_id, last_reading_id, evaluated_through)
-        SELECT s.id, r.id, %s, s.latest_observed_at
+        SELECT s.id, r.id, %s, st.latest_observed_at
         FROM monitoring_sensor AS s
+        LEFT JOIN monitoring_sensorstate AS st ON st.sensor_id = s.id
         JOIN warning_thresholdrule AS r
           ON r.is_active AND (r.sensor_id = s.id OR (r.sensor_id IS NULL AND r.sensor_type_id = s.sensor_type_id))
         WHERE s.is_active
@@ -126,24 +88,32 @@ def evaluation_mark_all_done(cursor) -> None:
         """,
         [top],
     )
+    cursor.execute(
+        "UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL"
+        " WHERE unevaluated_since IS NOT NULL"
+    )
 
 
 def sensors_take_latest(cursor, *, after_id: int) -> None:
     """Set each sensor's latest reading from the readings written past ``after_id``.
 
     The history the bench writes with one INSERT … SELECT bypasses
-    ingestion; this is what ingestion would have left on the sensor rows.
+    ingestion; this is what ingestion would have left on the state rows
+    (less the unevaluated marks: the bench counts history as evaluated).
     """
     cursor.execute(
         """
-        UPDATE monitoring_sensor AS s
-        SET latest_reading_id = n.id, latest_observed_at = n.observed_at, latest_value = n.value, status = 'online'
-        FROM (
-            SELECT DISTINCT ON (sensor_id) sensor_id, id, observed_at, value
-            FROM monitoring_reading WHERE id > %s
-            ORDER BY sensor_id, observed_at DESC
-        ) AS n
-        WHERE s.id = n.sensor_id
+        INSERT INTO monitoring_sensorstate AS st (sensor_id, latest_reading_id, latest_observed_at, latest_value)
+        SELECT DISTINCT ON (sensor_id) sensor_id, id, observed_at, value
+        FROM monitoring_reading WHERE id > %s
+        ORDER BY sensor_id, observed_at DESC
+        ON CONFLICT (sensor_id) DO UPDATE
+        SET latest_reading_id = EXCLUDED.latest_reading_id, latest_observed_at = EXCLUDED.latest_observed_at,
+            latest_value = EXCLUDED.latest_value
         """,
         [after_id],
+    )
+    cursor.execute(
+        "UPDATE monitoring_sensor SET status = 'online' WHERE status <> 'online'"
+        " AND id IN (SELECT sensor_id FROM monitoring_sensorstate WHERE latest_reading_id IS NOT NULL)"
     )

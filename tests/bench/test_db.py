@@ -38,7 +38,7 @@ def test_history_leaves_every_sensor_with_its_latest_reading_and_nothing_to_eval
     db.history_seed(target=12, sensors=3, minute=0)
 
     newest = Reading.objects.order_by("-observed_at").first()
-    assert set(Sensor.objects.values_list("latest_observed_at", flat=True)) == {newest.observed_at}
+    assert set(Sensor.objects.values_list("state__latest_observed_at", flat=True)) == {newest.observed_at}
     with connection.cursor() as cursor:
         assert schema.evaluation_lag(cursor) == schema.Lag(seconds=0.0, sensors_behind=0)
 

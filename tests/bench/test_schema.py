@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench import schema
-from monitoring.models import Sensor
+from monitoring.models import Sensor, SensorState
 from tests.factories import SensorFactory, ThresholdRuleFactory
 from warning.models import RuleState
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def store(sensor: Sensor, *, received_seconds_ago: float) -> int:
-    """A reading received that long ago; the sensor's newest reading id follows, as ingestion does."""
+    """A reading received that long ago, its sensor's state marked as ingestion marks it."""
     received = timezone.now() - timedelta(seconds=received_seconds_ago)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -24,12 +24,20 @@ def store(sensor: Sensor, *, received_seconds_ago: float) -> int:
             [sensor.pk, received, received],
         )
         reading_id = cursor.fetchone()[0]
-    Sensor.objects.filter(pk=sensor.pk).update(latest_reading_id=reading_id)
+    state, _ = SensorState.objects.get_or_create(sensor=sensor)
+    state.latest_reading_id = reading_id
+    state.unevaluated_since = min(filter(None, [state.unevaluated_since, received]))
+    state.unevaluated_observed_from = state.unevaluated_observed_from or received
+    state.save()
     return reading_id
 
 
 def evaluated_through(sensor: Sensor, reading_id: int) -> None:
+    """What evaluation leaves: the rule's watermark, and the marks cleared when it saw the newest."""
     RuleState.objects.update_or_create(sensor=sensor, rule=rule_of(sensor), defaults={"last_reading_id": reading_id})
+    SensorState.objects.filter(sensor=sensor, latest_reading_id__lte=reading_id).update(
+        unevaluated_since=None, unevaluated_observed_from=None
+    )
 
 
 def rule_of(sensor: Sensor):
@@ -56,7 +64,7 @@ def test_nothing_waits_when_every_rule_has_seen_its_sensors_newest_reading(senso
     assert lag() == schema.Lag(seconds=0.0, sensors_behind=0)
 
 
-def test_the_lag_is_the_age_of_the_oldest_reading_past_its_rules_watermark(sensors):
+def test_the_lag_is_the_age_of_the_oldest_reading_not_yet_evaluated(sensors):
     first, second = sensors
     evaluated_through(first, store(first, received_seconds_ago=100))
     store(first, received_seconds_ago=40)
@@ -67,41 +75,7 @@ def test_the_lag_is_the_age_of_the_oldest_reading_past_its_rules_watermark(senso
     measured = lag()
 
     assert measured.sensors_behind == 2
-    assert measured.exact
     assert 38 < measured.seconds < 45
-
-
-def test_the_search_walks_past_evaluated_readings_of_other_sensors_a_window_at_a_time(sensors, monkeypatch):
-    first, second = sensors
-    store(first, received_seconds_ago=300)
-    mark = store(second, received_seconds_ago=200)
-    evaluated_through(second, mark)
-    for age in range(120, 60, -5):
-        evaluated_through(first, store(first, received_seconds_ago=age))
-    store(second, received_seconds_ago=50)
-    monkeypatch.setattr(schema, "LAG_WINDOW", 3)
-
-    measured = lag()
-
-    assert measured.sensors_behind == 1
-    assert measured.exact
-    assert 48 < measured.seconds < 55
-
-
-def test_a_search_that_gives_up_says_its_figure_is_only_an_upper_bound(sensors, monkeypatch):
-    first, second = sensors
-    evaluated_through(second, store(second, received_seconds_ago=200))
-    for age in range(120, 60, -5):
-        evaluated_through(first, store(first, received_seconds_ago=age))
-    store(second, received_seconds_ago=50)
-    monkeypatch.setattr(schema, "LAG_WINDOW", 2)
-
-    with connection.cursor() as cursor:
-        measured = schema.evaluation_lag(cursor, max_scan=4)
-
-    assert not measured.exact
-    assert measured.sensors_behind == 1
-    assert measured.seconds > 50
 
 
 def test_a_sensor_counts_as_evaluated_only_as_far_as_its_slowest_rule(sensors):
@@ -147,4 +121,5 @@ def test_the_latest_reading_of_history_written_behind_ingestion_lands_on_the_sen
 
     first.refresh_from_db()
     assert first.latest_value == 1.0
-    assert first.latest_reading_id is not None
+    assert first.state.latest_reading_id is not None
+    assert first.state.unevaluated_since is None
