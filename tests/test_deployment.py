@@ -130,6 +130,85 @@ def test_the_compose_file_keeps_database_connections_only_outside_asgi(compose_s
     assert compose_services["worker"]["environment"]["DEBUG"] == "0"
 
 
+SCALE_SERVICES = {
+    "web-2",
+    "api-2",
+    "worker-2",
+    "mqtt-bridge-2",
+    "citus-coordinator",
+    "citus-worker-1",
+    "citus-worker-2",
+    "citus-setup",
+}
+
+
+def test_the_scale_layout_is_a_profile_the_default_layout_leaves_out(compose_services):
+    # docker-compose lists every service; those with a profile start only
+    # when it is asked for.
+    in_profiles = {name: service.get("profiles") for name, service in compose_services.items()}
+
+    assert {name for name, profiles in in_profiles.items() if profiles} == SCALE_SERVICES
+    assert all(in_profiles[name] == ["scale"] for name in SCALE_SERVICES)
+    assert {"postgis", "web", "api", "worker", "beat", "mqtt-bridge"} <= {
+        name for name, profiles in in_profiles.items() if not profiles
+    }
+
+
+@pytest.fixture
+def scale_services(docker_compose) -> dict:
+    result = docker_compose("--profile", "scale", "config", **PRODUCTION_VALUES, DATABASE_HOST="citus-coordinator")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def test_the_scale_layout_points_every_process_at_the_citus_coordinator(scale_services):
+    password = PRODUCTION_VALUES["POSTGRES_PASSWORD"]
+    for name in ("migrate", "web", "web-2", "api", "api-2", "worker", "worker-2", "beat", "mqtt-bridge-2"):
+        assert scale_services[name]["environment"]["DATABASE_URL"] == (
+            f"postgis://citysafety:{password}@citus-coordinator:5432/citysafety"
+        ), name
+
+
+def test_the_default_layout_keeps_its_single_database(compose_services):
+    assert "@postgis:5432/" in compose_services["web"]["environment"]["DATABASE_URL"]
+
+
+def test_the_scale_layout_has_one_beat_and_bridges_with_their_own_client_ids(scale_services):
+    beats = [name for name, service in scale_services.items() if "beat" in service.get("command", [])]
+    assert beats == ["beat"]
+    bridge, second = scale_services["mqtt-bridge"]["command"], scale_services["mqtt-bridge-2"]["command"]
+    assert "mqtt_bridge" in bridge and "mqtt_bridge" in second
+    # The default client id for the first, its own for the second: the broker
+    # keeps each bridge's session under its id.
+    assert "--client-id" not in bridge
+    assert second[second.index("--client-id") + 1] not in ("", "citysafety-bridge")
+
+
+def test_the_citus_nodes_are_built_from_citus_with_postgis_and_partman(scale_services):
+    dockerfile = (ROOT / "deploy" / "citus" / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "\nFROM citusdata/citus:" in dockerfile
+    assert "postgis-3" in dockerfile and "partman" in dockerfile
+    for name in ("citus-coordinator", "citus-worker-1", "citus-worker-2"):
+        assert scale_services[name]["image"] == "citysafety-citus:latest"
+        assert scale_services[name]["build"]["context"].endswith("deploy/citus")
+        assert "ports" not in scale_services[name], f"{name} must not be published"
+    setup = scale_services["citus-setup"]
+    assert setup["command"][-3:] == ["citus-coordinator", "citus-worker-1", "citus-worker-2"]
+    assert set(setup["depends_on"]) == {"citus-coordinator", "citus-worker-1", "citus-worker-2"}
+
+
+def test_the_migrations_wait_for_the_citus_workers_before_they_distribute(scale_services):
+    command = " ".join(scale_services["migrate"]["command"])
+    assert command.index("wait_for_database") < command.index("migrate --noinput")
+    assert "--citus-workers 2" in command
+
+
+def test_the_citus_setup_script_parses():
+    result = subprocess.run(["bash", "-n", str(ROOT / "deploy" / "citus" / "citus-setup.sh")], capture_output=True)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("missing", sorted(COMPOSE_VARIABLES))
 def test_the_compose_file_refuses_to_run_without_a_required_value(docker_compose, missing):
     values = {k: v for k, v in PRODUCTION_VALUES.items() if k != missing}
