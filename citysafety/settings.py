@@ -258,6 +258,10 @@ INGEST_LOCK_TIMEOUT_MS = env.int("INGEST_LOCK_TIMEOUT_MS", default=5000)
 INGEST_STATEMENT_TIMEOUT_MS = env.int("INGEST_STATEMENT_TIMEOUT_MS", default=15000)
 # Readings older than this many days are deleted (0 keeps them all).
 READING_RETENTION_DAYS = env.int("READING_RETENTION_DAYS", default=0)
+# A rule's backtest in the admin reads this many days at most, and refuses
+# to read more readings than this into memory (about 40 bytes each).
+BACKTEST_MAX_DAYS = env.int("BACKTEST_MAX_DAYS", default=90)
+BACKTEST_MAX_READINGS = env.int("BACKTEST_MAX_READINGS", default=10_000_000)
 # Base map tiles; empty means the district polygons alone form the base map.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")

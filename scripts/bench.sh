@@ -22,4 +22,8 @@ if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then
 fi
 read -r -a extra <<<"${BENCH_ARGS:-}"
 cd "$ROOT"
+# BENCH_MODULE picks another benchmark under bench/ (the Makefile's bench-* targets).
+if [[ -n "${BENCH_MODULE:-}" ]]; then
+    exec "$VENV/bin/python" -m "$BENCH_MODULE" "${extra[@]}" "$@"
+fi
 exec "$VENV/bin/python" -m bench "${args[@]}" "${extra[@]}" "$@"

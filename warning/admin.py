@@ -10,14 +10,21 @@ place, this module, that knows about both apps.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
+from warning import backtest
 from warning.models import Level, ThresholdRule, Warning, WarningTransition
 
 
@@ -183,6 +190,106 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    change_form_template = "admin/warning/thresholdrule/change_form.html"
+
+    def get_urls(self):
+        backtest_view = self.admin_site.admin_view(self.backtest_view)
+        return [path("backtest/", backtest_view, name="warning_thresholdrule_backtest"), *super().get_urls()]
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args, **kwargs) -> HttpResponse:
+        context["backtest_max_days"] = settings.BACKTEST_MAX_DAYS
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def backtest_view(self, request: HttpRequest) -> HttpResponse:
+        """The change form, posted here instead of saved: what the rule as
+        edited would have raised over the stored readings, beside the rule
+        as saved. Nothing is written."""
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:warning_thresholdrule_changelist"))
+        current = None
+        if rule_id := request.GET.get("rule"):
+            current = self.get_object(request, rule_id)
+            if current is None:
+                raise Http404(gettext("No threshold rule with id %(id)s.") % {"id": rule_id})
+        allowed = self.has_change_permission(request, current) if current else self.has_add_permission(request)
+        if not allowed:
+            raise PermissionDenied
+        # The form edits a copy: the saved rule stays as it is for the comparison.
+        editable = ThresholdRule.objects.get(pk=current.pk) if current else None
+        form = self.get_form(request, current, change=current is not None)(request.POST, instance=editable)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Backtest of %(rule)s") % {"rule": current or gettext("a new rule")},
+            "original": current,
+            "form": form,
+        }
+        try:
+            days = int(request.POST.get("backtest_days", "7"))
+        except ValueError:
+            context["error"] = gettext("Enter the number of days to backtest as a whole number.")
+            return TemplateResponse(request, "admin/warning/thresholdrule/backtest.html", context)
+        context["days"] = days
+        if not form.is_valid():
+            context["form_errors"] = [
+                (form.fields[name].label if name in form.fields else "", message)
+                for name, messages in form.errors.items()
+                for message in messages
+            ]
+        else:
+            try:
+                result = backtest.rule_backtest(proposed=form.save(commit=False), current=current, days=days)
+            except DomainError as error:
+                context["error"] = str(error)
+            else:
+                context.update(backtest_context(result))
+        return TemplateResponse(request, "admin/warning/thresholdrule/backtest.html", context)
+
+
+BACKTEST_LISTED = 200
+
+
+def backtest_context(result: backtest.Backtest) -> dict:
+    """What the backtest page shows: counts per level side by side, then the
+    warnings that differ and those the changed rule raises (each list cut at
+    BACKTEST_LISTED)."""
+    codes = result.sensors
+
+    def rows(warnings: list[backtest.RaisedWarning]) -> list[dict]:
+        return [
+            {
+                "sensor": codes.get(w.sensor_id, w.sensor_id),
+                "opened_at": w.opened_at,
+                "recovered_at": w.recovered_at,
+                "peak": level_badge(w.peak_level),
+                "peak_value": w.peak_value,
+                "reached": [(level_badge(level), at) for level, at in sorted(w.reached_at.items(), reverse=True)],
+            }
+            for w in sorted(warnings, key=lambda w: (w.opened_at, w.sensor_id))[:BACKTEST_LISTED]
+        ]
+
+    proposed = result.proposed.count_by_peak_level()
+    current = result.current.count_by_peak_level() if result.current else None
+    return {
+        "result": result,
+        "levels": [
+            {
+                "badge": level_badge(level),
+                "proposed": proposed[level],
+                "current": current[level] if current else None,
+            }
+            for level in backtest.LEVELS
+        ],
+        "proposed_total": len(result.proposed.warnings),
+        "current_total": len(result.current.warnings) if result.current else None,
+        "only_proposed": rows(result.only_proposed),
+        "only_proposed_total": len(result.only_proposed),
+        "only_current": rows(result.only_current),
+        "only_current_total": len(result.only_current),
+        "proposed_rows": rows(result.proposed.warnings),
+        "listed": BACKTEST_LISTED,
+    }
 
 
 class WarningTransitionInline(admin.TabularInline):
