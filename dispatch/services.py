@@ -154,9 +154,7 @@ def warning_close_with_work_orders(
                 # Translators: joins department names in a list ("、" in Chinese).
                 % {"names": _(", ").join(waiting)}
             )
-        warning = warning_services.warning_close(
-            warning_id=warning.pk, user=user, note=note, close_active=close_active
-        )
+        warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note, close_active=close_active)
         now = timezone.now()
         data = {"closed_while_active": True} if warning.closed_while_active else {}
         for order in orders:

@@ -79,9 +79,7 @@ def data_to_sentences(apps, schema_editor):
         elif event.kind == "escalated":
             event.note = f"The warning rose to {labels[data['level']]}."
         else:
-            event.note = (
-                f"The warning is active again: acknowledge within {data['minutes']} minutes and report anew."
-            )
+            event.note = f"The warning is active again: acknowledge within {data['minutes']} minutes and report anew."
         event.save(update_fields=["note"])
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the Chinese sentences are meant, fullwidth punctuation and all
 """A work order's timeline in the reader's language, and who took each step."""
 
 import importlib

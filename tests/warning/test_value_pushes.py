@@ -8,6 +8,7 @@ channel layer, listened to as the duty officers' group.
 import asyncio
 import time
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from channels_redis.core import RedisChannelLayer
@@ -80,5 +81,5 @@ def test_value_updates_are_pushed_coalesced_and_end_on_the_newest(celery_worker_
     assert all(payload["level"] == 1 and payload["current_level"] == 2 for _, payload in received)
     # Coalesced: fewer pushes than readings, spaced by the window (less delivery jitter).
     assert len(values) < len(VALUES), values
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(received, received[1:], strict=False)]
+    gaps = [later - earlier for (earlier, _), (later, _) in pairwise(received)]
     assert all(gap >= settings.WARNING_VALUE_PUSH_SECONDS * 0.5 for gap in gaps), gaps
