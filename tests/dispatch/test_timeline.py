@@ -101,3 +101,30 @@ MIGRATION = importlib.import_module("dispatch.migrations.0010_work_order_events_
 )
 def test_the_migration_reads_stored_sentences_back_into_data(kind, note, data):
     assert MIGRATION.data_of(kind, note) == data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_steps_migrate_to_data_and_back(city, reach):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("dispatch", "0005_departments_move_to_organisation")]
+    after = [("dispatch", "0010_work_order_events_keep_data_not_sentences")]
+    warning = reach(city["gas_sensor"], 12.0)
+    event = WorkOrder.objects.get(warning=warning).events.get()
+    assert event.data == {"level": 3, "minutes": 30}
+    try:
+        MigrationExecutor(connection).migrate(before)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT note FROM dispatch_workorderevent WHERE id = %s", [event.pk])
+            assert cursor.fetchone()[0] == "Routed at Level III (yellow); acknowledge within 30 minutes."
+            # As the worker wrote it before this change: a Chinese sentence.
+            cursor.execute(
+                "UPDATE dispatch_workorderevent SET note = %s WHERE id = %s",
+                ["按三级（黄色）派发；请在 30 分钟内签收。", event.pk],
+            )
+    finally:
+        MigrationExecutor(connection).migrate(after)
+
+    event.refresh_from_db()
+    assert (event.note, event.data) == ("", {"level": 3, "minutes": 30})
