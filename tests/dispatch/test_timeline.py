@@ -128,3 +128,17 @@ def test_existing_steps_migrate_to_data_and_back(city, reach):
 
     event.refresh_from_db()
     assert (event.note, event.data) == ("", {"level": 3, "minutes": 30})
+
+
+def test_the_admin_shows_what_the_platform_recorded_in_the_admins_language(admin_user, city, reach):
+    from django.test import Client
+
+    with translation.override("zh-hans"):
+        warning = reach(city["gas_sensor"], 12.0)
+    order = WorkOrder.objects.get(warning=warning)
+    admin = Client(HTTP_ACCEPT_LANGUAGE="en")
+    admin.force_login(admin_user)
+
+    html = admin.get(f"/admin/dispatch/workorder/{order.pk}/change/").content.decode()
+
+    assert "Routed at Level III (yellow); acknowledge within 30 minutes." in html
