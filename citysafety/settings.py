@@ -269,6 +269,9 @@ MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
 # another department, stripped of a role or deactivated stops hearing what
 # they no longer may within this time, without reconnecting.
 LIVE_RIGHTS_TTL_SECONDS = env.float("LIVE_RIGHTS_TTL_SECONDS", default=30.0)
+# A warning's new value (no change of level) reaches the duty officers'
+# screens at most once per warning per this many seconds, however often it reads.
+WARNING_VALUE_PUSH_SECONDS = env.float("WARNING_VALUE_PUSH_SECONDS", default=1.0)
 MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
 # Gateways publish to <prefix>/<gateway code>/readings, replies go to …/results.
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", default="citysafety/gateways")

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from citysafety.choices import choices_json
+from dispatch.timeline import sentences_json
 from dispatch.views import WORK_ORDER_CARD_CHOICES
 from monitoring.models import SensorStatus
 from organisation.roles import is_duty_officer
@@ -46,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tileUrl": settings.MAP_TILE_URL,
             "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
         },
+        "eventSentences": sentences_json(),
         "choices": choices_json(
             {
                 **WORK_ORDER_CARD_CHOICES,

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
+from dispatch.timeline import event_sentence
 from warning import admin as warning_admin
 from warning.models import Level, Warning
 
@@ -86,13 +87,17 @@ class RoutingPolicyAdmin(admin.ModelAdmin):
 
 class WorkOrderEventInline(admin.TabularInline):
     model = WorkOrderEvent
-    fields = ("created_at", "kind", "actor", "note")
+    fields = ("created_at", "kind", "actor", "summary", "note")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkOrderEvent]:
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=_("recorded by the platform"))
+    def summary(self, obj: WorkOrderEvent) -> str:
+        return event_sentence(obj.kind, obj.data) or "-"
 
     def has_add_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
         return False

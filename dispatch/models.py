@@ -115,7 +115,11 @@ class WorkOrderEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
     )
+    # What a person wrote (an acknowledgement note, a report, a disposal note).
     note = models.TextField(_("note"), blank=True)
+    # What the platform recorded (the level routed at, the minutes given):
+    # data, so that the sentence is written in the reader's language.
+    data = models.JSONField(_("data"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:

@@ -29,7 +29,9 @@ def work_orders_with_details() -> QuerySet[WorkOrder]:
         "warning__sensor__district",
         "warning__rule",
         "warning__closed_by",
-    ).prefetch_related(Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor")))
+    ).prefetch_related(
+        Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor__membership__department"))
+    )
 
 
 def work_orders_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[WorkOrder]:

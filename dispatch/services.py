@@ -61,8 +61,7 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
             work_order=order,
             kind=WorkOrderEventKind.CREATED,
             created_at=now,
-            note=_("Routed at %(level)s; acknowledge within %(minutes)d minutes.")
-            % {"level": warning.get_level_display(), "minutes": minutes},
+            data={"level": warning.level, "minutes": minutes},
         )
         created.append(order)
     _push_after_commit([*changed, *(order.pk for order in created)])
@@ -81,7 +80,7 @@ def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: 
             work_order=order,
             kind=WorkOrderEventKind.ESCALATED,
             created_at=now,
-            note=_("The warning rose to %(level)s.") % {"level": warning.get_level_display()},
+            data={"level": warning.level},
         )
         changed = True
     if order.status == WorkOrderStatus.REPORTED and warning.status == WarningStatus.ACTIVE:
@@ -92,8 +91,7 @@ def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: 
             work_order=order,
             kind=WorkOrderEventKind.REOPENED,
             created_at=now,
-            note=_("The warning is active again: acknowledge within %(minutes)d minutes and report anew.")
-            % {"minutes": minutes},
+            data={"minutes": minutes},
         )
         changed = True
     if changed:
@@ -136,8 +134,14 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
     return order
 
 
-def warning_close_with_work_orders(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
-    """A duty officer closes the warning, and its work orders with it, once every order is reported."""
+def warning_close_with_work_orders(
+    *, warning_id: int, user: AbstractBaseUser, note: str, close_active: bool = False
+) -> Warning:
+    """A duty officer closes the warning, and its work orders with it, once every order is reported.
+
+    A warning whose sensor still reads in warning needs ``close_active``
+    too (see ``warning_close``); its orders' closing steps say so.
+    """
     if not is_duty_officer(user):
         raise NotAllowedError(_("Only duty officers may close a warning."))
     with transaction.atomic():
@@ -150,10 +154,11 @@ def warning_close_with_work_orders(*, warning_id: int, user: AbstractBaseUser, n
                 # Translators: joins department names in a list ("、" in Chinese).
                 % {"names": _(", ").join(waiting)}
             )
-        warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note)
+        warning = warning_services.warning_close(warning_id=warning.pk, user=user, note=note, close_active=close_active)
         now = timezone.now()
+        data = {"closed_while_active": True} if warning.closed_while_active else {}
         for order in orders:
-            _move(order, WorkOrderStatus.CLOSED, user, warning.disposal_note, now, closed_at=now)
+            _move(order, WorkOrderStatus.CLOSED, user, warning.disposal_note, now, data=data, closed_at=now)
         _push_after_commit([order.pk for order in orders])
     return warning
 
@@ -188,14 +193,23 @@ _EVENT_OF_MOVE = {
 
 
 def _move(
-    order: WorkOrder, status: WorkOrderStatus, actor: AbstractBaseUser, note: str, now: datetime, **fields: object
+    order: WorkOrder,
+    status: WorkOrderStatus,
+    actor: AbstractBaseUser,
+    note: str,
+    now: datetime,
+    *,
+    data: dict | None = None,
+    **fields: object,
 ) -> None:
     """Move a locked order to ``status``, writing ``fields`` with it, and add the step to its timeline."""
     order.status = status
     for name, value in fields.items():
         setattr(order, name, value)
     order.save(update_fields=["status", *fields])
-    WorkOrderEvent.objects.create(work_order=order, kind=_EVENT_OF_MOVE[status], actor=actor, note=note, created_at=now)
+    WorkOrderEvent.objects.create(
+        work_order=order, kind=_EVENT_OF_MOVE[status], actor=actor, note=note, data=data or {}, created_at=now
+    )
 
 
 def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> WorkOrder:

@@ -9,6 +9,7 @@ from citysafety.choices import choices_json
 from dispatch import selectors
 from dispatch.api.serializers import WorkOrderSerializer
 from dispatch.models import WorkOrderEventKind, WorkOrderStatus
+from dispatch.timeline import sentences_json
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_of
@@ -50,6 +51,7 @@ def work_orders(request: HttpRequest) -> HttpResponse:
         "orders": WorkOrderSerializer(orders[:INITIAL_ORDERS], many=True).data,
         "ordersComplete": len(orders) <= INITIAL_ORDERS,
         "choices": choices_json(WORK_ORDER_CARD_CHOICES),
+        "eventSentences": sentences_json(),
     }
     return render(
         request,

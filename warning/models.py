@@ -183,6 +183,9 @@ class Warning(models.Model):
         verbose_name=_("closed by"),
     )
     disposal_note = models.TextField(_("disposal note"), blank=True)
+    # A person chose to close the warning while its sensor still read in
+    # warning (the note says why): kept apart from an ordinary close.
+    closed_while_active = models.BooleanField(_("closed while active"), default=False)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -210,6 +213,21 @@ class Warning(models.Model):
     def colour(self) -> str:
         """The level's colour by name, as the API gives it ("red")."""
         return Level(self.level).colour.name
+
+    @property
+    def current_level(self) -> int | None:
+        """The level the latest value reaches now: 1 … 3, or 0 when it
+        reaches none (back inside the Level III threshold, within the dead
+        band); None for a warning no longer active.
+
+        ``level`` is the worst the warning has been (it never falls); this is
+        where the sensor stands now.
+        """
+        if self.status != WarningStatus.ACTIVE:
+            return None
+        from warning.evaluation import classify  # evaluation imports this module
+
+        return classify(self.rule, self.last_value, in_warning=False)
 
 
 class TransitionKind(ChoiceSet, models.TextChoices):

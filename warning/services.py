@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Min
@@ -188,6 +189,8 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
                 warning.save(
                     update_fields=["level", "status", "last_value", "peak_value", "last_observed_at", "recovered_at"]
                 )
+                if not changed:
+                    warning_value_changed(warning_id=warning.pk)
             if changed:
                 touched_sensors.add(state.sensor_id)
                 transitions += changed
@@ -462,21 +465,32 @@ def warning_lock_open(*, warning_id: int) -> Warning:
     return warning
 
 
-def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str) -> Warning:
+def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str, close_active: bool = False) -> Warning:
     """Close an open warning with a disposal note (the end of the loop).
 
-    Callers check what else must hold first (dispatch: every work order
-    reported); this checks only the warning's own state.
+    A warning whose sensor still reads in warning closes only when the
+    person says so (``close_active``), with the note as the reason; it is
+    recorded as closed while active. Callers check what else must hold
+    first (dispatch: every work order reported); this checks only the
+    warning's own state.
     """
     note = (note or "").strip()
     if not note:
+        if close_active:
+            raise InvalidInputError(
+                _("Give the reason for closing a warning whose sensor is still in warning."), field="note"
+            )
         raise InvalidInputError(_("Write a disposal note before closing the warning."), field="note")
     with transaction.atomic():
         warning = warning_lock_open(warning_id=warning_id)
+        still_active = warning.status == WarningStatus.ACTIVE
+        if still_active and not close_active:
+            raise ConflictError(warning_still_active_message(warning))
         warning.status = WarningStatus.CLOSED
         warning.closed_at = timezone.now()
         warning.closed_by = user
         warning.disposal_note = note
+        warning.closed_while_active = still_active
         _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, None, actor=user, note=note)
         _refresh_sensor_level(warning.sensor_id)
     return warning
@@ -487,3 +501,70 @@ def push_warning(*, warning_id: int) -> None:
     payload = selectors.warning_payload(warning_id)
     if payload is not None:
         realtime.send([realtime.DUTY_GROUP], "warning.changed", payload)
+
+
+def warning_still_active_message(warning: Warning) -> str:
+    """Why closing this active warning needs the person's explicit choice."""
+    current = warning.current_level
+    if current:
+        where = _("The sensor still reads %(value)s, at %(level)s.") % {
+            "value": f"{warning.last_value:g}",
+            "level": Warning(level=current).get_level_display(),
+        }
+    else:
+        where = _("The sensor still reads %(value)s, not yet back past the dead band.") % {
+            "value": f"{warning.last_value:g}"
+        }
+    return " ".join(
+        [
+            where,
+            str(
+                _(
+                    "The warning is active and its next reading would open a new one. To close it anyway,"
+                    " confirm that you close an active warning and give the reason."
+                )
+            ),
+        ]
+    )
+
+
+# --- Value updates, coalesced ---------------------------------------------------
+# A level or status change is pushed at once (``_record``). A new value alone
+# is pushed at most once per warning per WARNING_VALUE_PUSH_SECONDS: the
+# first change of a quiet warning sets a Redis key (NX) and schedules one
+# push that long after; changes meanwhile find the key and ride along, since
+# the push reads the warning as it then stands. The push clears the key
+# before reading, so a change committed after that read starts a new window.
+VALUE_PUSH_KEY = "citysafety:warning:value-push:{}"
+# The key outlives a lost task by this long at most (a broker purge).
+VALUE_PUSH_KEY_SECONDS = 30
+
+
+def warning_value_changed(*, warning_id: int) -> None:
+    """After commit: have the warning's new value pushed, coalesced (see above)."""
+    transaction.on_commit(lambda: _value_push_schedule(warning_id))
+
+
+def _value_push_schedule(warning_id: int) -> None:
+    from warning.tasks import push_warning_value
+
+    try:
+        if evaluation_queue.client().set(VALUE_PUSH_KEY.format(warning_id), 1, nx=True, ex=VALUE_PUSH_KEY_SECONDS):
+            try:
+                push_warning_value.apply_async((warning_id,), countdown=settings.WARNING_VALUE_PUSH_SECONDS)
+            except Exception:
+                evaluation_queue.client().delete(VALUE_PUSH_KEY.format(warning_id))
+                raise
+    except Exception:
+        # Best effort, like every push: the screens resync from the API and
+        # the next change of the warning pushes it again.
+        log.warning("Could not schedule the value push of warning %s", warning_id, exc_info=True)
+
+
+def warning_value_push(*, warning_id: int) -> None:
+    """The scheduled push: open the next window, then send the warning as it stands."""
+    try:
+        evaluation_queue.client().delete(VALUE_PUSH_KEY.format(warning_id))
+    except Exception:
+        log.warning("Could not clear the value push window of warning %s", warning_id, exc_info=True)
+    push_warning(warning_id=warning_id)

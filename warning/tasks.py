@@ -25,3 +25,9 @@ def evaluate_pending_sensors() -> int:
     if sensor_ids:
         services.sensors_evaluate(sensor_ids=sensor_ids)
     return len(sensor_ids)
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=60)
+def push_warning_value(warning_id: int) -> None:
+    """The coalesced push of a warning's new value; a repeat sends the same state again."""
+    services.warning_value_push(warning_id=warning_id)

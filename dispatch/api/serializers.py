@@ -1,19 +1,34 @@
 from rest_framework import serializers
 
 from dispatch.models import WorkOrder, WorkOrderEvent
-from warning.api.serializers import WarningSummarySerializer, display_name
+from dispatch.timeline import event_sentence
+from warning.api.serializers import WarningSummarySerializer, department_name, display_name
 
 
 class WorkOrderEventSerializer(serializers.ModelSerializer):
     kind_display = serializers.CharField(source="get_kind_display")
-    actor = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField(help_text="The person who took the step, by name.")
+    actor_department = serializers.SerializerMethodField(help_text="The department that person works for.")
+    summary = serializers.SerializerMethodField(
+        help_text="What the platform recorded, as a sentence in the request's language (empty for none)."
+    )
 
     class Meta:
         model = WorkOrderEvent
-        fields = ["kind", "kind_display", "actor", "note", "created_at"]
+        fields = ["kind", "kind_display", "actor", "actor_department", "summary", "data", "note", "created_at"]
+        extra_kwargs = {
+            "note": {"help_text": "What the person wrote."},
+            "data": {"help_text": "What the platform recorded (level, minutes): `summary` says it."},
+        }
 
     def get_actor(self, event) -> str | None:
         return display_name(event.actor)
+
+    def get_actor_department(self, event) -> str | None:
+        return department_name(event.actor)
+
+    def get_summary(self, event) -> str:
+        return event_sentence(event.kind, event.data)
 
 
 class WorkOrderSerializer(serializers.ModelSerializer):
@@ -44,7 +59,15 @@ class WorkOrderSerializer(serializers.ModelSerializer):
         ]
 
     def get_department(self, order) -> dict:
-        return {"id": order.department_id, "code": order.department.code, "name": order.department.name}
+        department = order.department
+        # Phone and e-mail: the duty officer calls a department that is late.
+        return {
+            "id": department.pk,
+            "code": department.code,
+            "name": department.name,
+            "phone": department.phone,
+            "email": department.email,
+        }
 
 
 class NoteSerializer(serializers.Serializer):
@@ -56,4 +79,11 @@ class ReportSerializer(serializers.Serializer):
 
 
 class CloseSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=8000, help_text="Disposal note: what happened and what was done.")
+    note = serializers.CharField(
+        max_length=8000,
+        help_text="Disposal note: what happened and what was done; for an active warning, why it is closed anyway.",
+    )
+    close_active = serializers.BooleanField(
+        default=False,
+        help_text="Close the warning although its sensor still reads in warning (answered 409 without it).",
+    )

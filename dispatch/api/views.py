@@ -49,7 +49,11 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class WarningCloseView(APIView):
-    """Close a warning with a disposal note once every work order is reported."""
+    """Close a warning with a disposal note once every work order is reported.
+
+    A warning whose sensor still reads in warning closes only with
+    `close_active` set, the note giving the reason (409 without it).
+    """
 
     permission_classes = [IsDutyOfficer]
 
@@ -58,6 +62,15 @@ class WarningCloseView(APIView):
         get_object_or_404(warning_selectors.warnings_visible_to(request.user), pk=pk)
         body = CloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.warning_close_with_work_orders(warning_id=pk, user=request.user, note=body.validated_data["note"])
-        warning = warning_selectors.warnings_visible_to(request.user).prefetch_related("transitions").get(pk=pk)
+        services.warning_close_with_work_orders(
+            warning_id=pk,
+            user=request.user,
+            note=body.validated_data["note"],
+            close_active=body.validated_data["close_active"],
+        )
+        warning = (
+            warning_selectors.warnings_visible_to(request.user)
+            .prefetch_related("transitions__actor__membership__department")
+            .get(pk=pk)
+        )
         return Response(WarningDetailSerializer(warning).data, status=status.HTTP_200_OK)

@@ -265,6 +265,8 @@
     const node = document.getElementById(id);
     const config = node ? JSON.parse(node.textContent) : {};
     if (config.choices) CS.choices = config.choices;
+    // Timeline sentences in this page's language (dispatch.timeline).
+    if (config.eventSentences) CS.eventSentences = config.eventSentences;
     return config;
   };
 

@@ -35,6 +35,7 @@
     selected: null,
     detail: null, // {warning, orders: Map, error, loading}
     closeDraft: "",
+    closeActive: false,
     closeError: "",
     closing: false,
     fresh: new Set(),
@@ -277,6 +278,21 @@
       .sort(compareWarnings);
   }
 
+  /** The warning's level is the worst it reached; a recovered one's badge is dimmed. */
+  function peakBadge(w) {
+    const title = w.status === "active" ? gettext("Highest level reached") : t(gettext("Reached %(level)s; recovered"), { level: CS.shortLabel("level", w.level) });
+    return html`<span class="peak-badge ${w.status === "active" ? "" : "is-dimmed"}" title="${title}" data-peak-level="${w.level}">${CS.workOrderCards.levelBadge(w.level)}</span>`;
+  }
+
+  /** Where the sensor stands now, when that is not the warning's (peak) level. */
+  function currentLevelChip(w) {
+    if (w.status !== "active" || w.current_level == null || w.current_level === w.level) return "";
+    if (!w.current_level) {
+      return html`<span class="now-chip" data-now-level="0">${gettext("Now below every threshold (inside the dead band)")}</span>`;
+    }
+    return html`<span class="now-chip" data-now-level="${w.current_level}" style="${CS.colourStyle("level", w.current_level)}">${t(gettext("Now %(level)s"), { level: CS.shortLabel("level", w.current_level) })}</span>`;
+  }
+
   function warningItem(w) {
     const classes = [
       "warning-item",
@@ -286,9 +302,10 @@
       state.fresh.has(w.id) ? "is-new" : "",
     ].join(" ");
     const meta = [w.domain.name, w.district ? w.district.name : null, w.sensor.code].filter(Boolean).join(" · ");
-    return html`<li class="${classes}" data-warning-id="${w.id}" data-level="${w.level}" data-status="${w.status}" tabindex="0"
+    return html`<li class="${classes}" data-warning-id="${w.id}" data-level="${w.level}" data-status="${w.status}"
+        data-current-level="${w.current_level ?? ""}" tabindex="0"
         role="button" aria-label="${CS.shortLabel("level", w.level)} ${w.sensor.name}" style="${CS.colourStyle("level", w.level)}">
-      ${CS.workOrderCards.levelBadge(w.level)}
+      ${peakBadge(w)}
       <div class="wi-main">
         <div class="wi-title" title="${w.sensor.name}">${w.sensor.name}</div>
         <div class="wi-meta" title="${meta}">${meta}</div>
@@ -299,6 +316,7 @@
       </div>
       <div class="wi-foot">
         ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
+        ${currentLevelChip(w)}
         <span class="muted">${gettext("Peak")} ${fmt.value(w.peak_value, w.sensor.unit)}</span>
       </div>
     </li>`;
@@ -444,6 +462,7 @@
   const cards = new CS.workOrderCards.OrderCards({
     urls: { acknowledge: urls.acknowledge, report: urls.report },
     departmentId: null,
+    showContact: true,
     onUpdated: (order) => applyOrder(order),
   });
   cards.bind(panel, () => renderDetail());
@@ -470,6 +489,7 @@
   function select(id, { fly = true } = {}) {
     if (state.selected !== id) {
       state.closeDraft = "";
+      state.closeActive = false;
       state.closeError = "";
       state.detail = { warning: state.warnings.get(id) || null, orders: null, error: null, loading: true };
     }
@@ -521,7 +541,7 @@
         <span class="tl-actor">${levels}</span>
         ${tr.value != null ? html`<span class="tl-actor num">${fmt.value(tr.value, unit)}</span>` : ""}
         <time class="tl-time" title="${fmt.dateTime(tr.observed_at || tr.created_at)}">${fmt.short(tr.observed_at || tr.created_at)}</time>
-        ${tr.actor ? html`<span class="tl-actor">${tr.actor}</span>` : ""}
+        ${CS.workOrderCards.actorLabel(tr.actor, tr.actor_department)}
       </div>
       ${tr.note ? html`<div class="tl-note">${tr.note}</div>` : ""}
     </li>`;
@@ -532,27 +552,52 @@
       return html`<section class="detail-section" data-closed>
         <h3>${gettext("Disposal")}</h3>
         <div class="alert alert-ok">${t(gettext("Closed %(time)s by %(user)s."), { time: fmt.dateTime(w.closed_at), user: w.closed_by || "–" })}</div>
+        ${w.closed_while_active ? html`<div class="alert alert-warn" data-closed-while-active>${gettext("Closed while the sensor was still in warning.")}</div>` : ""}
         <div class="note-box">${w.disposal_note}</div>
       </section>`;
     }
     const list = orders ? [...orders.values()] : [];
-    const reported = list.filter((o) => o.status === "reported" || o.status === "closed").length;
+    const waiting = list.filter((o) => o.status !== "reported" && o.status !== "closed");
+    const reported = list.length - waiting.length;
     const progress = list.length
       ? t(gettext("%(reported)s of %(total)s departments have reported."), { reported, total: list.length })
       : gettext("No work orders: the warning can be closed with a disposal note.");
+    // Closing waits for every report: the button says why it cannot be pressed yet.
+    const blocked = waiting.length > 0;
+    const why = blocked
+      ? t(gettext("The warning can be closed once every department has reported; waiting for: %(names)s."), {
+          names: waiting.map((o) => o.department.name).join(gettext(", ")),
+        })
+      : "";
+    const active = w.status === "active";
+    const disabled = state.closing || blocked;
     return html`<section class="detail-section">
       <h3>${gettext("Close the warning")}</h3>
       <form class="close-form" id="close-form" novalidate>
-        <label for="close-note">${gettext("Disposal note")}</label>
+        ${active ? stillActiveBox(w) : ""}
+        <label for="close-note">${active ? gettext("Reason for closing an active warning") : gettext("Disposal note")}</label>
         <textarea class="input" id="close-note" name="note" data-keep="close-note" rows="3" maxlength="8000"
-          placeholder="${gettext("What happened, what was done, and the result")}" ${state.closing ? "disabled" : ""}>${state.closeDraft}</textarea>
+          placeholder="${active ? gettext("Why the warning is closed while its sensor is still in warning") : gettext("What happened, what was done, and the result")}" ${state.closing ? "disabled" : ""}>${state.closeDraft}</textarea>
         <div class="form-actions">
-          <button type="submit" class="btn btn-danger ${state.closing ? "is-busy" : ""}" ${state.closing ? "disabled" : ""}>${gettext("Close warning")}</button>
-          <span class="form-hint" data-close-progress>${progress}</span>
+          <button type="submit" class="btn btn-danger ${state.closing ? "is-busy" : ""}" aria-describedby="close-why" ${disabled ? "disabled" : ""}
+            title="${why}" data-blocked="${blocked ? "true" : "false"}">${active ? gettext("Close active warning") : gettext("Close warning")}</button>
+          <span class="form-hint" id="close-why" data-close-progress>${progress}${why ? html` <span class="close-why" data-close-why>${why}</span>` : ""}</span>
         </div>
         <p class="form-error" role="alert" id="close-error">${state.closeError}</p>
       </form>
     </section>`;
+  }
+
+  /** An active warning closes only by an explicit choice, with a reason. */
+  function stillActiveBox(w) {
+    const where = w.current_level
+      ? t(gettext("The sensor still reads %(value)s, at %(level)s."), { value: fmt.value(w.last_value, w.sensor.unit), level: CS.shortLabel("level", w.current_level) })
+      : t(gettext("The sensor still reads %(value)s, not yet back past the dead band."), { value: fmt.value(w.last_value, w.sensor.unit) });
+    return html`<div class="alert alert-warn still-active" data-still-active>
+      <p>${where} ${gettext("The warning is active: its next reading would open a new one.")}</p>
+      <label class="check"><input type="checkbox" id="close-active" data-keep="close-active" ${state.closeActive ? "checked" : ""} ${state.closing ? "disabled" : ""}>
+        ${gettext("Close it anyway, although the sensor is still in warning")}</label>
+    </div>`;
   }
 
   function renderDetail() {
@@ -576,12 +621,12 @@
     const orderList = orders ? [...orders.values()].sort((a, b) => a.id - b.id) : null;
     CS.patch(
       panel,
-      html`<div class="detail-head level-${w.level}" data-detail-id="${w.id}" style="${CS.colourStyle("level", w.level)}">
-        ${CS.workOrderCards.levelBadge(w.level)}
+      html`<div class="detail-head level-${w.level} status-${w.status}" data-detail-id="${w.id}" style="${CS.colourStyle("level", w.level)}">
+        ${peakBadge(w)}
         <div>
           <h2 id="detail-title">${w.sensor.name}</h2>
           <div class="sub">${sub}</div>
-          <div class="sub">${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
+          <div class="sub">${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)} ${currentLevelChip(w)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
         </div>
         <button type="button" class="btn btn-ghost close-x" data-close-detail aria-label="${gettext("Close")}" title="${gettext("Close")}">×</button>
       </div>
@@ -649,13 +694,29 @@
       }
     }
   });
+  panel.addEventListener("change", (event) => {
+    if (event.target.id === "close-active") {
+      state.closeActive = event.target.checked;
+      state.closeError = "";
+      renderDetail();
+    }
+  });
   panel.addEventListener("submit", async (event) => {
     if (event.target.id !== "close-form") return;
     event.preventDefault();
     const id = state.selected;
     const note = state.closeDraft.trim();
+    const active = state.detail && state.detail.warning && state.detail.warning.status === "active";
+    if (active && !state.closeActive) {
+      state.closeError = gettext("The sensor is still in warning: tick “Close it anyway” and give the reason, or wait until it recovers.");
+      renderDetail();
+      document.getElementById("close-active").focus();
+      return;
+    }
     if (!note) {
-      state.closeError = gettext("Write a disposal note before closing the warning.");
+      state.closeError = active
+        ? gettext("Give the reason for closing a warning whose sensor is still in warning.")
+        : gettext("Write a disposal note before closing the warning.");
       renderDetail();
       document.getElementById("close-note").focus();
       return;
@@ -664,9 +725,10 @@
     state.closeError = "";
     renderDetail();
     try {
-      const warning = await CS.api(CS.urlFor(urls.close, id), { method: "POST", body: { note } });
+      const warning = await CS.api(CS.urlFor(urls.close, id), { method: "POST", body: { note, close_active: Boolean(active && state.closeActive) } });
       state.closing = false;
       state.closeDraft = "";
+      state.closeActive = false;
       if (state.selected === id) state.detail = { ...state.detail, warning };
       applyWarning(warning);
       render();
@@ -697,10 +759,12 @@
       }
     }
     if (state.selected === warning.id && state.detail && state.detail.warning) {
-      // Keep the history until the reload brings the new one.
-      state.detail.warning = { ...state.detail.warning, ...warning };
+      // Keep the history until the reload brings the new one; a new value
+      // alone (pushed every second or two) changes no history.
+      const before = state.detail.warning;
+      state.detail.warning = { ...before, ...warning };
       renderDetail();
-      reloadDetail();
+      if (before.level !== warning.level || before.status !== warning.status) reloadDetail();
     }
     return known;
   }

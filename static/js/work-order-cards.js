@@ -22,18 +22,53 @@
     return order.is_overdue || new Date(order.ack_deadline).getTime() < now;
   }
 
+  /**
+   * What the platform recorded in a step, as a sentence in this page's
+   * language: the step keeps data (a pushed step was serialised in the
+   * sender's language), the page's config the templates (CS.eventSentences).
+   */
+  function eventSentence(event) {
+    const data = event.data || {};
+    const sentences = CS.eventSentences || {};
+    if (event.kind === "closed") return data.closed_while_active ? sentences.closed_while_active || event.summary || "" : "";
+    const template = sentences[event.kind];
+    if (!template || !Object.keys(data).length) return event.summary || "";
+    const params = { ...data };
+    if (data.level != null) params.level = CS.label("level", data.level);
+    return t(template, params);
+  }
+
+  /** A person, and the department they work for. */
+  function actorLabel(name, department) {
+    if (!name) return "";
+    return html`<span class="tl-actor" data-actor>${name}${department ? html` <span class="tl-dept">· ${department}</span>` : ""}</span>`;
+  }
+
   function timeline(events) {
     if (!events.length) return html`<p class="muted">${gettext("No events yet.")}</p>`;
-    return html`<ol class="timeline">${events.map(
-      (event) => html`<li class="k-${event.kind}" style="${CS.colourStyle("eventKind", event.kind)}">
+    return html`<ol class="timeline">${events.map((event) => {
+      const sentence = eventSentence(event);
+      return html`<li class="k-${event.kind}" style="${CS.colourStyle("eventKind", event.kind)}">
         <div class="tl-head">
           <span class="tl-kind">${CS.label("eventKind", event.kind, event.kind_display)}</span>
           <time class="tl-time" datetime="${event.created_at}" title="${fmt.dateTime(event.created_at)}">${fmt.short(event.created_at)}</time>
-          ${event.actor ? html`<span class="tl-actor">${event.actor}</span>` : ""}
+          ${actorLabel(event.actor, event.actor_department)}
         </div>
+        ${sentence ? html`<div class="tl-summary" data-summary>${sentence}</div>` : ""}
         ${event.note ? html`<div class="tl-note">${event.note}</div>` : ""}
-      </li>`,
-    )}</ol>`;
+      </li>`;
+    })}</ol>`;
+  }
+
+  /** The department's phone and e-mail, for the duty officer who chases a late order. */
+  function contactLine(department) {
+    const { phone, email } = department;
+    if (!phone && !email) {
+      return html`<div class="wo-contact muted" data-contact>${gettext("No phone or e-mail on record for this department.")}</div>`;
+    }
+    return html`<div class="wo-contact" data-contact><span class="f-label">${gettext("Contact")}</span>
+      ${phone ? html`<a href="tel:${phone}" data-phone>☎ ${phone}</a>` : ""}
+      ${email ? html`<a href="mailto:${email}" data-email>✉ ${email}</a>` : ""}</div>`;
   }
 
   /** The text and class of a deadline cell at time `now`. */
@@ -54,9 +89,10 @@
    * lose: report drafts, open timelines, pending requests and their errors.
    */
   class OrderCards {
-    constructor({ urls, departmentId, onUpdated }) {
+    constructor({ urls, departmentId, onUpdated, showContact = false }) {
       this.urls = urls;
       this.departmentId = departmentId;
+      this.showContact = showContact;
       this.onUpdated = onUpdated;
       this.drafts = new Map();
       this.busy = new Set();
@@ -127,6 +163,7 @@
                 : html`<div class="wo-fact"><span class="f-label">${gettext("Acknowledge by")} ${fmt.short(order.ack_deadline)}</span><span class="f-value deadline ${deadline.cls}" data-deadline-for="${order.id}">${deadline.text}</span></div>`
             }
           </div>
+          ${this.showContact ? contactLine(order.department) : ""}
           ${showWarning && w.sensor.address ? html`<div class="wo-address">${t(gettext("Address: %(address)s"), { address: w.sensor.address })}</div>` : ""}
           ${
             order.report
@@ -263,5 +300,5 @@
     }
   }
 
-  CS.workOrderCards = { OrderCards, isOverdue, timeline, levelBadge, statusChip };
+  CS.workOrderCards = { OrderCards, isOverdue, timeline, levelBadge, statusChip, actorLabel };
 })();

@@ -28,6 +28,7 @@
   const cards = new CS.workOrderCards.OrderCards({
     urls: config.urls,
     departmentId: config.department ? config.department.id : null,
+    showContact: Boolean(config.duty),
     onUpdated: (order) => {
       upsert(order);
       render();
@@ -78,22 +79,47 @@
     render();
   }
 
-  // Statuses in the order of their choices: the furthest from done first.
-  const statusRank = new Map(CS.values("orderStatus").map((status, index) => [status, index]));
-
+  // A stable order: by acknowledgement deadline, then level (most severe
+  // first). Neither changes when an order is acknowledged or reported, so a
+  // card stays where it was under the hand that acted on it.
   function sortKey(order) {
-    return [
-      statusRank.get(order.status) ?? statusRank.size,
-      CS.workOrderCards.isOverdue(order) ? 0 : 1,
-      order.level,
-      -new Date(order.created_at).getTime(),
-    ];
+    return [new Date(order.ack_deadline).getTime(), order.level, order.id];
   }
   function compare(a, b) {
     const ka = sortKey(a);
     const kb = sortKey(b);
     for (let i = 0; i < ka.length; i += 1) if (ka[i] !== kb[i]) return ka[i] - kb[i];
-    return b.id - a.id;
+    return 0;
+  }
+
+  /** The duty officer's view: one group per warning, its orders inside, the
+   * groups in the order of their most urgent order. */
+  function groupedByWarning(orders) {
+    const groups = new Map();
+    for (const order of orders) {
+      if (!groups.has(order.warning.id)) groups.set(order.warning.id, []);
+      groups.get(order.warning.id).push(order);
+    }
+    return [...groups.values()].map((group) => warningGroup(group));
+  }
+
+  function warningGroup(group) {
+    const w = group[0].warning;
+    // Progress over every order of the warning this page holds, not only the filtered ones.
+    const all = [...state.open.values(), ...state.closed.values()].filter((o) => o.warning.id === w.id);
+    const reported = all.filter((o) => o.status === "reported" || o.status === "closed").length;
+    const sub = [`#${w.id}`, w.sensor.code, w.domain.name, w.district ? w.district.name : null].filter(Boolean).join(" · ");
+    return html`<section class="wo-group level-${w.level} status-${w.status}" data-warning-group="${w.id}" style="${CS.colourStyle("level", w.level)}">
+      <header class="wo-group-head">
+        ${CS.workOrderCards.levelBadge(w.level)}
+        <div class="wo-group-title"><h2 title="${w.sensor.name}">${w.sensor.name}</h2><div class="sub" title="${sub}">${sub}</div></div>
+        <div class="wo-chips">
+          ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
+          <span class="wo-group-progress" data-group-progress>${t(gettext("%(reported)s of %(total)s departments have reported."), { reported, total: all.length })}</span>
+        </div>
+      </header>
+      <div class="wo-group-cards">${group.map((order) => cards.card(order, { showDepartment: true, showWarning: false }))}</div>
+    </section>`;
   }
 
   function visibleOrders() {
@@ -162,7 +188,9 @@
       : "";
     CS.patch(
       listNode,
-      html`${banner}${orders.map((order) => cards.card(order, { showDepartment: config.duty || !config.department }))}`,
+      config.duty
+        ? html`${banner}${groupedByWarning(orders)}`
+        : html`${banner}${orders.map((order) => cards.card(order, { showDepartment: !config.department }))}`,
     );
   }
   cards.bind(listNode, render);

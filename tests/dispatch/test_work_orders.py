@@ -66,6 +66,7 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
 
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a, note="On our way")
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Closed the valve, fixed the leak.")
+    reach(city["gas_sensor"], 1.0)  # back to normal: an ordinary close
     closed = services.warning_close_with_work_orders(
         warning_id=warning.pk, user=duty_officer, note="Leak repaired, area safe."
     )

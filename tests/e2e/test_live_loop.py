@@ -217,11 +217,11 @@ def test_a_red_warning_travels_the_whole_loop_live(daphne_server, celery_worker_
     expect(duty_card.locator(".timeline li")).to_have_count(3)
     shoot(duty, "07-detail-follows-orders")
 
-    # Closing while two departments have not reported is refused, readably.
+    # Closing waits while two departments have not reported, and says for whom.
     detail.locator("#close-note").fill("燃气公司已处置完毕、现场恢复正常。")
-    detail.locator("#close-form button[type=submit]").click()
-    expect(detail.locator("#close-error")).to_contain_text(GOVERNMENT)
-    expect(detail.locator("#close-error")).to_contain_text(COMMAND_OFFICE)
+    expect(detail.locator("#close-form button[type=submit]")).to_be_disabled()
+    expect(detail.locator("[data-close-why]")).to_contain_text(GOVERNMENT)
+    expect(detail.locator("[data-close-why]")).to_contain_text(COMMAND_OFFICE)
     assert Warning.objects.get(pk=warning.pk).status == WarningStatus.ACTIVE
     shoot(duty, "08-close-refused")
 
@@ -233,6 +233,10 @@ def test_a_red_warning_travels_the_whole_loop_live(daphne_server, celery_worker_
             dispatch_services.work_order_report, work_order_id=order.pk, user=staff, report="已到场核实。"
         )
     expect(detail.locator("[data-detail-orders] .wo-card[data-status='reported']")).to_have_count(3)
+
+    # The gas is gone: the warning recovers (an active one would close only by explicit choice).
+    post_reading(url, city, 3.0)
+    expect(duty.locator(f".warning-item[data-warning-id='{warning.pk}']")).to_have_attribute("data-status", "recovered")
 
     # Now the warning closes, with the note kept from the first try.
     expect(detail.locator("#close-note")).to_have_value("燃气公司已处置完毕、现场恢复正常。")

@@ -209,7 +209,7 @@ def test_a_recovered_warning_flaring_up_is_reactivated_not_duplicated(sensor, fe
 def test_after_closing_a_new_exceedance_opens_a_new_warning(sensor, feed, duty_officer):
     feed(30.0)
     first = open_warning(sensor)
-    services.warning_close(warning_id=first.pk, user=duty_officer, note="Valve replaced.")
+    services.warning_close(warning_id=first.pk, user=duty_officer, note="Valve replaced.", close_active=True)
 
     feed(35.0)
 

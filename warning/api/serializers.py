@@ -1,13 +1,33 @@
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
 
 from warning.models import Warning, WarningTransition
 
 
 def display_name(user) -> str | None:
-    """How a person is named in timelines: full name, else user name."""
+    """How a person is named in timelines: full name, else user name.
+
+    A "full name" that is only the person's department's name (accounts
+    made for a department, as the demo's are) names nobody: the user name
+    does, and the department is shown beside it (``department_name``).
+    """
     if user is None:
         return None
-    return user.get_full_name() or user.get_username()
+    full_name = user.get_full_name()
+    department = department_name(user)
+    if full_name and full_name != department:
+        return full_name
+    return user.get_username()
+
+
+def department_name(user) -> str | None:
+    """The name of the department the person works for (None for none)."""
+    if user is None:
+        return None
+    try:
+        return user.membership.department.name
+    except ObjectDoesNotExist:
+        return None
 
 
 class WarningSensorSerializer(serializers.Serializer):
@@ -31,6 +51,12 @@ class WarningSummarySerializer(serializers.ModelSerializer):
     domain = serializers.SerializerMethodField()
     district = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    current_level = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The level the latest value reaches now (0: none, inside the dead band); null unless active."
+        " `level` is the worst the warning has been.",
+    )
 
     class Meta:
         model = Warning
@@ -39,6 +65,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
             "level",
             "level_display",
             "colour",
+            "current_level",
             "status",
             "status_display",
             "sensor",
@@ -80,6 +107,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
 class WarningTransitionSerializer(serializers.ModelSerializer):
     kind_display = serializers.CharField(source="get_kind_display")
     actor = serializers.SerializerMethodField()
+    actor_department = serializers.SerializerMethodField()
 
     class Meta:
         model = WarningTransition
@@ -92,11 +120,15 @@ class WarningTransitionSerializer(serializers.ModelSerializer):
             "observed_at",
             "created_at",
             "actor",
+            "actor_department",
             "note",
         ]
 
     def get_actor(self, transition) -> str | None:
         return display_name(transition.actor)
+
+    def get_actor_department(self, transition) -> str | None:
+        return department_name(transition.actor)
 
 
 class WarningDetailSerializer(WarningSummarySerializer):
@@ -104,7 +136,7 @@ class WarningDetailSerializer(WarningSummarySerializer):
     closed_by = serializers.SerializerMethodField()
 
     class Meta(WarningSummarySerializer.Meta):
-        fields = [*WarningSummarySerializer.Meta.fields, "closed_by", "transitions"]
+        fields = [*WarningSummarySerializer.Meta.fields, "closed_by", "closed_while_active", "transitions"]
 
     def get_closed_by(self, warning) -> str | None:
         return display_name(warning.closed_by)

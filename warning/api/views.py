@@ -18,7 +18,7 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         warnings = selectors.warnings_visible_to(self.request.user)
         if self.action == "retrieve":
-            warnings = warnings.prefetch_related("transitions__actor")
+            warnings = warnings.prefetch_related("transitions__actor__membership__department")
         return warnings.order_by("-opened_at", "-id")
 
     def get_serializer_class(self):

@@ -1,0 +1,50 @@
+"""The sentences of a work order's timeline, written in the reader's language.
+
+A timeline step stores what happened as data (``WorkOrderEvent.data``); the
+sentence is made when someone reads it: by the API in the request's
+language, and by the pages from the templates below, which they receive in
+their own language (a pushed step reaches readers of both languages).
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+from dispatch.models import WorkOrderEventKind
+from warning.models import Level
+
+# One template per kind of step the platform writes by itself. Placeholders
+# are ``%(name)s`` only: the pages fill them with Django's JavaScript
+# ``interpolate``, which knows no other.
+SENTENCES = {
+    WorkOrderEventKind.CREATED: _("Routed at %(level)s; acknowledge within %(minutes)s minutes."),
+    WorkOrderEventKind.ESCALATED: _("The warning rose to %(level)s."),
+    WorkOrderEventKind.REOPENED: _(
+        "The warning is active again: acknowledge within %(minutes)s minutes and report anew."
+    ),
+}
+# A closing step when the duty officer closed a warning still in force.
+CLOSED_WHILE_ACTIVE = _("Closed while the sensor was still in warning.")
+
+
+def event_sentence(kind: str, data: dict) -> str:
+    """The platform's sentence for one step, in the active language ("" for none)."""
+    if kind == WorkOrderEventKind.CLOSED:
+        return str(CLOSED_WHILE_ACTIVE) if data.get("closed_while_active") else ""
+    template = SENTENCES.get(kind)
+    if template is None or not data:
+        return ""
+    params = dict(data)
+    if "level" in params:
+        params["level"] = Level(params["level"]).label
+    try:
+        return str(template) % params
+    except (KeyError, TypeError, ValueError):
+        # A step written by a later version with other data: say nothing rather than fail the order.
+        return ""
+
+
+def sentences_json() -> dict[str, str]:
+    """The templates for a page's config, in the request's language."""
+    return {
+        **{str(kind): str(template) for kind, template in SENTENCES.items()},
+        "closed_while_active": str(CLOSED_WHILE_ACTIVE),
+    }

@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("warning", "0002_rule_state_reading_id_watermark"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="warning",
+            name="closed_while_active",
+            field=models.BooleanField(default=False, verbose_name="closed while active"),
+        ),
+    ]
