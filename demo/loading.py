@@ -222,7 +222,9 @@ def load_sensors(
     # off the city's map, or in another district than the catalogue says,
     # stops the load (LocationError) instead of misrouting its warnings.
     points = [Point(p.longitude, p.latitude, srid=4326) for p in placements]
-    placed = sensors_place([(p.code, point, districts[p.district_code]) for p, point in zip(placements, points, strict=True)])
+    placed = sensors_place(
+        [(p.code, point, districts[p.district_code]) for p, point in zip(placements, points, strict=True)]
+    )
     rows = [
         Sensor(
             code=p.code,

@@ -28,7 +28,17 @@ class SensorForm(forms.ModelForm):
 
     class Meta:
         model = Sensor
-        fields = "__all__"
+        fields = (
+            "code",
+            "name",
+            "sensor_type",
+            "is_active",
+            "location",
+            "district",
+            "address",
+            "owner_department",
+            "gateway",
+        )
 
     def clean(self) -> dict:
         cleaned = super().clean()

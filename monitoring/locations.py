@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy
 from citysafety.errors import InvalidInputError
 from organisation.models import District
 
-
 # The admin's checkbox, named in the messages that point to it.
 OVERRIDE_LABEL = gettext_lazy("Set the district by hand")
 
@@ -41,9 +40,7 @@ def district_at(point: Point) -> District | None:
     if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
         return None
     # Only the key and name: the boundaries stay in the database.
-    return (
-        District.objects.filter(boundary__covers=_in_wgs84(point)).defer("boundary").order_by("code").first()
-    )
+    return District.objects.filter(boundary__covers=_in_wgs84(point)).defer("boundary").order_by("code").first()
 
 
 def _in_wgs84(point: Point) -> Point:
@@ -107,9 +104,12 @@ def _outside_message(location: Point) -> str:
     swapped = Point(location.y, location.x, srid=4326)
     swapped_in = district_at(swapped)
     if swapped_in is not None:
-        return message + " " + _(
-            "Longitude and latitude seem swapped: %(coordinates)s lies in %(district)s."
-        ) % {"coordinates": _coordinates(swapped), "district": swapped_in.name}
+        return (
+            message
+            + " "
+            + _("Longitude and latitude seem swapped: %(coordinates)s lies in %(district)s.")
+            % {"coordinates": _coordinates(swapped), "district": swapped_in.name}
+        )
     if not -90 <= location.y <= 90:
         return message + " " + _("A latitude lies between -90 and 90; check the order of the coordinates.")
     return message + " " + _("Check the coordinates, or add the missing district with its boundary first.")

@@ -177,3 +177,14 @@ def test_the_schema_describes_the_bodies_as_they_are():
         {"$ref": "#/components/schemas/Error"},
         {"$ref": "#/components/schemas/FieldErrors"},
     ]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/warnings/0.5/", "/api/v1/work-orders/ò\nê/", "/api/v1/no-such-thing/"])
+def test_a_path_no_endpoint_takes_is_a_json_404(client, duty_officer, path):
+    client.force_login(duty_officer)
+
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}

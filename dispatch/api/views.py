@@ -45,7 +45,10 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=ReportSerializer,
-        responses={200: WorkOrderSerializer, 409: error_response("The order is not acknowledged, or already reported.")},
+        responses={
+            200: WorkOrderSerializer,
+            409: error_response("The order is not acknowledged, or already reported."),
+        },
     )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):

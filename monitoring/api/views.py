@@ -20,6 +20,7 @@ from monitoring.api.serializers import ReadingBatchResultSerializer, reading_bat
 from monitoring.ingest import load_json
 from organisation.permissions import IsDutyOfficer
 
+
 class ReadingBatchView(APIView):
     """A gateway posts a batch of readings."""
 
@@ -74,7 +75,14 @@ class ReadingBatchView(APIView):
         # Integrators read English unless they ask for another language;
         # the pages' default (Chinese) does not apply to them.
         with translation.override(language_asked(request)):
-            if not media_type_matches(JSONParser.media_type, request.content_type or ""):
+            try:
+                body = request.body
+            except RequestDataTooBig as exc:
+                raise TooLargeError("The request body is too large.") from exc
+            # Only JSON is read as JSON: a form or plain text that happens to
+            # parse is refused. An empty body is a malformed batch (400), as
+            # DRF's parsers leave a request without a body alone.
+            if body and not media_type_matches(JSONParser.media_type, request.content_type or ""):
                 raise UnsupportedMediaType(
                     request.content_type,
                     detail=_(
@@ -83,10 +91,6 @@ class ReadingBatchView(APIView):
                     )
                     % {"content_type": request.content_type or _("no content type")},
                 )
-            try:
-                body = request.body
-            except RequestDataTooBig as exc:
-                raise TooLargeError("The request body is too large.") from exc
             # A refused batch raises, and citysafety.api answers 400 or 413.
             result = services.readings_ingest(gateway=request.auth, batch=load_json(body))
             answer = status.HTTP_422_UNPROCESSABLE_ENTITY if result.errors else status.HTTP_200_OK

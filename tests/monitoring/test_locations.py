@@ -240,8 +240,8 @@ def test_the_demo_loader_places_its_sensors_by_the_same_rule(city, load):
     assert load([_placement("GAS-0001", "340111", IN_EAST)]) == 1
     assert Sensor.objects.get(code="GAS-0001").district == city["east"]
 
-    with pytest.raises(InvalidInputError, match="GAS-0002.*outside every district of the city"):
+    with pytest.raises(InvalidInputError, match=r"GAS-0002.*outside every district of the city"):
         load([_placement("GAS-0002", "340111", BEIJING)])
-    with pytest.raises(InvalidInputError, match="GAS-0003.*lies in Shushan, not in Baohe"):
+    with pytest.raises(InvalidInputError, match=r"GAS-0003.*lies in Shushan, not in Baohe"):
         load([_placement("GAS-0003", "340111", IN_WEST)])
     assert not Sensor.objects.filter(code__in=["GAS-0002", "GAS-0003"]).exists()
