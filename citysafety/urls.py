@@ -18,7 +18,7 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: what no endpoint takes. Paths without their final slash are
     # left to APPEND_SLASH's redirect.
-    re_path(r"(?s)^.*/$", NoSuchEndpoint.as_view()),
+    re_path(r"^[\s\S]*/$", NoSuchEndpoint.as_view()),
 ]
 
 urlpatterns = [

@@ -98,21 +98,27 @@ def sensor_place(
 
 
 def _outside_message(location: Point) -> str:
-    message = _("The location (%(coordinates)s) lies outside every district of the city.") % {
-        "coordinates": _coordinates(location)
-    }
-    swapped = Point(location.y, location.x, srid=4326)
-    swapped_in = district_at(swapped)
+    # Whole sentences, one message each: Chinese joins sentences without a space.
+    coordinates = _coordinates(location)
+    swapped_in = district_at(Point(location.y, location.x, srid=4326))
     if swapped_in is not None:
-        return (
-            message
-            + " "
-            + _("Longitude and latitude seem swapped: %(coordinates)s lies in %(district)s.")
-            % {"coordinates": _coordinates(swapped), "district": swapped_in.name}
-        )
+        return _(
+            "The location (%(coordinates)s) lies outside every district of the city. Longitude and latitude "
+            "seem swapped: %(swapped)s lies in %(district)s."
+        ) % {
+            "coordinates": coordinates,
+            "swapped": _coordinates(Point(location.y, location.x, srid=4326)),
+            "district": swapped_in.name,
+        }
     if not -90 <= location.y <= 90:
-        return message + " " + _("A latitude lies between -90 and 90; check the order of the coordinates.")
-    return message + " " + _("Check the coordinates, or add the missing district with its boundary first.")
+        return _(
+            "The location (%(coordinates)s) lies outside every district of the city. A latitude lies between "
+            "-90 and 90; check the order of the coordinates."
+        ) % {"coordinates": coordinates}
+    return _(
+        "The location (%(coordinates)s) lies outside every district of the city. Check the coordinates, or "
+        "add the missing district with its boundary first."
+    ) % {"coordinates": coordinates}
 
 
 def districts_at(points: Sequence[tuple[float, float]]) -> list[int | None]:
