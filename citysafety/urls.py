@@ -3,9 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from citysafety.api import NoSuchEndpoint
 
 api_v1 = [
     path("", include("monitoring.api.urls")),
@@ -13,6 +16,9 @@ api_v1 = [
     path("", include("dispatch.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: what no endpoint takes. Paths without their final slash are
+    # left to APPEND_SLASH's redirect.
+    re_path(r"^[\s\S]*/$", NoSuchEndpoint.as_view()),
 ]
 
 urlpatterns = [
@@ -28,7 +34,8 @@ urlpatterns = [
     path("work-orders/", include("dispatch.urls")),
 ]
 
-admin.site.site_header = admin.site.site_title = "CitySafety"
+# The platform's name, in the reader's language (城市安全风险综合监测预警平台).
+admin.site.site_header = admin.site.site_title = gettext_lazy("City Safety Risk Monitoring and Early Warning Platform")
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

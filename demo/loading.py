@@ -20,6 +20,7 @@ from django.db import transaction
 from demo.catalogue import DEPARTMENT_PASSWORD, DEPARTMENTS, DOMAINS, SENSOR_TYPES, USERS, SensorTypeSpec, UserSpec
 from demo.geography import DistrictShape, PlacedSensor, hefei_districts, place_sensors, to_geos_multipolygon
 from dispatch.models import RoutingPolicy
+from monitoring.locations import sensors_place
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
 from monitoring.services import gateway_create
 from organisation.models import Department, DepartmentKind, District, Membership
@@ -217,18 +218,25 @@ def load_sensors(
     """
     gateway_of_owner = {d.code: d.gateway for d in DEPARTMENTS if d.gateway}
     existing = set(Sensor.objects.filter(code__in=[p.code for p in placements]).values_list("code", flat=True))
+    # The platform's own rule, as for a sensor added in the admin: a point
+    # off the city's map, or in another district than the catalogue says,
+    # stops the load (LocationError) instead of misrouting its warnings.
+    points = [Point(p.longitude, p.latitude, srid=4326) for p in placements]
+    placed = sensors_place(
+        [(p.code, point, districts[p.district_code]) for p, point in zip(placements, points, strict=True)]
+    )
     rows = [
         Sensor(
             code=p.code,
             name=p.name,
             sensor_type=sensor_types[p.type_code],
-            location=Point(p.longitude, p.latitude, srid=4326),
-            district=districts[p.district_code],
+            location=point,
+            district=district,
             owner_department=departments[p.owner],
             gateway=gateways[gateway_of_owner[p.owner]],
             is_active=True,
         )
-        for p in placements
+        for p, point, district in zip(placements, points, placed, strict=True)
     ]
     Sensor.objects.bulk_create(
         rows,

@@ -104,9 +104,13 @@ def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: 
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status != WorkOrderStatus.PENDING:
+            # A sentence per state: a status label ("Acknowledged") does
+            # not fit in the middle of a sentence in either language.
             raise ConflictError(
-                _("This work order is already %(status)s; only an order awaiting acknowledgement can be acknowledged.")
-                % {"status": order.get_status_display()}
+                {
+                    WorkOrderStatus.ACKNOWLEDGED: _("This work order has already been acknowledged."),
+                    WorkOrderStatus.REPORTED: _("This work order has already been acknowledged and reported on."),
+                }.get(order.status, _("This work order is closed; it can no longer be acknowledged."))
             )
         now = timezone.now()
         _move(order, WorkOrderStatus.ACKNOWLEDGED, user, note.strip(), now, acknowledged_at=now)
@@ -125,8 +129,9 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
             raise ConflictError(_("Acknowledge the work order before reporting on it."))
         if order.status != WorkOrderStatus.ACKNOWLEDGED:
             raise ConflictError(
-                _("This work order is already %(status)s; its report cannot change.")
-                % {"status": order.get_status_display()}
+                _("This work order has already been reported on; its report cannot change.")
+                if order.status == WorkOrderStatus.REPORTED
+                else _("This work order is closed; its report cannot change.")
             )
         now = timezone.now()
         _move(order, WorkOrderStatus.REPORTED, user, report, now, reported_at=now, report=report)

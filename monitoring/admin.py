@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from monitoring import services
+from monitoring.forms import SensorForm
 from monitoring.models import Gateway, Reading, RiskDomain, Sensor, SensorType
 from organisation import admin as organisation_admin
 from organisation.admin import DistrictListFilter, with_count
@@ -191,6 +192,7 @@ class GatewayAdmin(admin.ModelAdmin):
 
 @admin.register(Sensor)
 class SensorAdmin(LeafletGeoAdmin):
+    form = SensorForm
     list_display = (
         "code",
         "name",
@@ -218,7 +220,7 @@ class SensorAdmin(LeafletGeoAdmin):
     readonly_fields = ("status", "latest_value", "latest_observed_at", "warning_level", "readings_link")
     fieldsets = (
         (None, {"fields": ("code", "name", "sensor_type", "is_active")}),
-        (_("Where"), {"fields": ("location", "district", "address")}),
+        (_("Where"), {"fields": ("location", "district", "district_override", "address")}),
         (_("Owner and data path"), {"fields": ("owner_department", "gateway")}),
         (
             _("Current state"),
@@ -236,8 +238,12 @@ class SensorAdmin(LeafletGeoAdmin):
             # Only what the administrator changed: the latest value, status
             # and warning level that ingestion and evaluation write meanwhile
             # must not be put back as they were when the form was loaded.
-            if form.changed_data:
-                obj.save(update_fields=form.changed_data)
+            # The district may follow from a moved point (SensorForm), so it
+            # is written with any change; the override box is no column.
+            model_fields = {f.name for f in obj._meta.concrete_fields}
+            changed = [name for name in form.changed_data if name in model_fields]
+            if changed:
+                obj.save(update_fields=sorted({*changed, "district"}))
             return
         super().save_model(request, obj, form, change)
 

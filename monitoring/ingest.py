@@ -4,9 +4,10 @@ This is the hot path of the platform (every reading of the city passes
 here), so items are checked with straight Python rather than a DRF
 serializer per item; ``bench/run.py`` (``make bench``) measures it.
 
-What it tells a gateway is in English whatever language the request names,
-as the authentication's answers are: the same words every time, for the
-people who configure gateways.
+What it tells a gateway about each item goes through gettext in the
+language active when the batch is validated: English for integrators
+unless the request asks for another one (the API view and the MQTT bridge
+choose, ``citysafety.api.language_asked``). Valid items never reach gettext.
 """
 
 import json
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 import orjson
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from citysafety.errors import InvalidInputError
 
@@ -94,35 +96,42 @@ def parse_timestamp(
     raw: object, now: datetime, max_future: timedelta, max_age: timedelta
 ) -> tuple[datetime | None, str]:
     if not isinstance(raw, str):
-        return None, "must be an ISO 8601 timestamp string with a time zone."
+        return None, _("must be an ISO 8601 timestamp string with a time zone.")
     try:
         when = datetime.fromisoformat(raw)
     except ValueError:
-        return None, f"'{raw[:40]}' is not an ISO 8601 timestamp."
+        return None, _("'%(raw)s' is not an ISO 8601 timestamp.") % {"raw": raw[:40]}
     if when.tzinfo is None or when.utcoffset() is None:
-        return None, f"'{raw[:40]}' has no time zone; add one, e.g. +08:00 or Z."
+        return None, _("'%(raw)s' has no time zone; add one, e.g. +08:00 or Z.") % {"raw": raw[:40]}
     if when > now + max_future:
         return (
             None,
-            f"'{raw[:40]}' lies more than {int(max_future.total_seconds())} s in the future; check the gateway clock.",
+            _("'%(raw)s' lies more than %(seconds)d s in the future; check the gateway clock.")
+            % {"raw": raw[:40], "seconds": int(max_future.total_seconds())},
         )
     if when < now - max_age:
-        return None, f"'{raw[:40]}' is more than {max_age.days} days old; check the gateway clock."
+        return None, _("'%(raw)s' is more than %(days)d days old; check the gateway clock.") % {
+            "raw": raw[:40],
+            "days": max_age.days,
+        }
     return when, ""
 
 
 def check_value(raw: object) -> tuple[float | None, str]:
     if isinstance(raw, NonFinite):
-        return None, "must be a finite number; NaN and Infinity are not readings."
+        return None, _("must be a finite number; NaN and Infinity are not readings.")
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        kind = "a string" if isinstance(raw, str) else ("null" if raw is None else type(raw).__name__)
-        return None, f"must be a number, not {kind}."
+        if isinstance(raw, str):
+            return None, _("must be a number, not a string.")
+        if raw is None:
+            return None, _("must be a number, not null.")
+        return None, _("must be a number, not %(kind)s.") % {"kind": type(raw).__name__}
     try:
         value = float(raw)
     except OverflowError:
-        return None, "must be a finite number; the value is out of range."
+        return None, _("must be a finite number; the value is out of range.")
     if not math.isfinite(value):
-        return None, "must be a finite number; the value is out of range."
+        return None, _("must be a finite number; the value is out of range.")
     return value, ""
 
 
@@ -144,26 +153,28 @@ def validate_items(
     seen: set[tuple[int, datetime]] = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            batch.errors.append(ItemError(index, "", "must be an object {sensor, observed_at, value}."))
+            batch.errors.append(ItemError(index, "", _("must be an object {sensor, observed_at, value}.")))
             continue
         missing = [name for name in ("sensor", "observed_at", "value") if name not in item]
         if missing:
             for name in missing:
-                batch.errors.append(ItemError(index, name, "is required."))
+                batch.errors.append(ItemError(index, name, _("is required.")))
             continue
         code = item["sensor"]
         if not isinstance(code, str) or not code or "\x00" in code:
-            batch.errors.append(ItemError(index, "sensor", "must be a sensor code (a non-empty string)."))
+            batch.errors.append(ItemError(index, "sensor", _("must be a sensor code (a non-empty string).")))
             continue
         sensor = sensors.get(code)
         if sensor is None:
-            batch.errors.append(ItemError(index, "sensor", f"unknown sensor '{code[:60]}'."))
+            batch.errors.append(ItemError(index, "sensor", _("unknown sensor '%(code)s'.") % {"code": code[:60]}))
             continue
         if sensor.gateway_id != gateway_id:
-            batch.errors.append(ItemError(index, "sensor", f"sensor '{code}' is not served by this gateway."))
+            batch.errors.append(
+                ItemError(index, "sensor", _("sensor '%(code)s' is not served by this gateway.") % {"code": code})
+            )
             continue
         if not sensor.is_active:
-            batch.errors.append(ItemError(index, "sensor", f"sensor '{code}' is disabled."))
+            batch.errors.append(ItemError(index, "sensor", _("sensor '%(code)s' is disabled.") % {"code": code}))
             continue
         observed_at, problem = parse_timestamp(item["observed_at"], now, max_future, max_age)
         if observed_at is None:

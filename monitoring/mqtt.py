@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import translation
 
 from citysafety.errors import (
     ConflictError,
@@ -95,6 +96,13 @@ def handle_message(topic: str, payload: bytes) -> Reply | None:
     if code is None:
         return None
     reply_to = result_topic(code)
+    # MQTT carries no language: gateways are answered in English, as over
+    # HTTP when they ask for none (the bridge's own default is Chinese).
+    with translation.override("en"):
+        return _handle(code, reply_to, payload)
+
+
+def _handle(code: str, reply_to: str, payload: bytes) -> Reply:
     try:
         return Reply(reply_to, _ingest(code, payload))
     except DomainError as error:

@@ -75,11 +75,13 @@ class NoteSerializer(serializers.Serializer):
 
 
 class ReportSerializer(serializers.Serializer):
-    report = serializers.CharField(max_length=8000, help_text="How the department handled the warning.")
+    # min_length: said in the schema; a blank report is refused before it.
+    report = serializers.CharField(min_length=1, max_length=8000, help_text="How the department handled the warning.")
 
 
 class CloseSerializer(serializers.Serializer):
     note = serializers.CharField(
+        min_length=1,
         max_length=8000,
         help_text="Disposal note: what happened and what was done; for an active warning, why it is closed anyway.",
     )

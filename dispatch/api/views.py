@@ -5,6 +5,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citysafety.api import error_response
 from dispatch import selectors, services
 from dispatch.api.filters import WorkOrderFilter
 from dispatch.api.serializers import CloseSerializer, NoteSerializer, ReportSerializer, WorkOrderSerializer
@@ -31,7 +32,10 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
     def _respond(self, order_id: int) -> Response:
         return Response(WorkOrderSerializer(selectors.work_orders_with_details().get(pk=order_id)).data)
 
-    @extend_schema(request=NoteSerializer, responses=WorkOrderSerializer)
+    @extend_schema(
+        request=NoteSerializer,
+        responses={200: WorkOrderSerializer, 409: error_response("The order is no longer awaiting acknowledgement.")},
+    )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         """签收: acknowledge the order (department staff of its department)."""
@@ -39,7 +43,13 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
         order = services.work_order_acknowledge(work_order_id=int(pk), user=request.user, note=note)
         return self._respond(order.pk)
 
-    @extend_schema(request=ReportSerializer, responses=WorkOrderSerializer)
+    @extend_schema(
+        request=ReportSerializer,
+        responses={
+            200: WorkOrderSerializer,
+            409: error_response("The order is not acknowledged, or already reported."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         """处置反馈: report how the department handled it."""
@@ -57,7 +67,13 @@ class WarningCloseView(APIView):
 
     permission_classes = [IsDutyOfficer]
 
-    @extend_schema(request=CloseSerializer, responses={200: WarningDetailSerializer})
+    @extend_schema(
+        request=CloseSerializer,
+        responses={
+            200: WarningDetailSerializer,
+            409: error_response("The warning is closed already, or some of its work orders are not reported."),
+        },
+    )
     def post(self, request, pk: int):
         get_object_or_404(warning_selectors.warnings_visible_to(request.user), pk=pk)
         body = CloseSerializer(data=request.data)

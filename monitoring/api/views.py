@@ -1,29 +1,24 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from django.utils import translation
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
+from citysafety.api import error_response, language_asked
 from citysafety.errors import TooLargeError
 from monitoring import selectors, services
 from monitoring.api.authentication import GatewayTokenAuthentication, IsGateway
+from monitoring.api.serializers import ReadingBatchResultSerializer, reading_batch
 from monitoring.ingest import load_json
 from organisation.permissions import IsDutyOfficer
-
-_ITEM_ERROR = inline_serializer(
-    "ReadingError",
-    {"index": serializers.IntegerField(), "field": serializers.CharField(), "message": serializers.CharField()},
-)
-_INGEST_RESULT = inline_serializer(
-    "ReadingBatchResult",
-    {
-        "accepted": serializers.IntegerField(),
-        "duplicates": serializers.IntegerField(),
-        "errors": _ITEM_ERROR,
-    },
-)
 
 
 class ReadingBatchView(APIView):
@@ -31,24 +26,40 @@ class ReadingBatchView(APIView):
 
     authentication_classes = [GatewayTokenAuthentication]
     permission_classes = [IsGateway]
+    # The body is read as JSON by load_json, not by a parser; this says so
+    # to the schema, and the content type is checked in post().
+    parser_classes = [JSONParser]
 
     @extend_schema(
-        request=inline_serializer(
-            "Reading",
-            {
-                "sensor": serializers.CharField(help_text="Sensor code"),
-                "observed_at": serializers.DateTimeField(help_text="ISO 8601 with a time zone"),
-                "value": serializers.FloatField(),
-            },
-            many=True,
-        ),
+        request=reading_batch(),
         responses={
-            200: OpenApiResponse(_INGEST_RESULT, description="Every item was stored or was a duplicate."),
-            422: OpenApiResponse(_INGEST_RESULT, description="Some items were invalid; the valid ones were stored."),
-            400: OpenApiResponse(description="Malformed body or empty batch; nothing was stored."),
-            401: OpenApiResponse(description="Missing or unknown gateway token."),
-            413: OpenApiResponse(description="Batch larger than INGEST_MAX_BATCH; nothing was stored."),
+            200: OpenApiResponse(ReadingBatchResultSerializer, description="Every item was stored or was a duplicate."),
+            422: OpenApiResponse(
+                ReadingBatchResultSerializer, description="Some items were invalid; the valid ones were stored."
+            ),
+            400: error_response("Malformed JSON, not an array, or an empty batch; nothing was stored."),
+            401: error_response("Missing, unknown or disabled gateway token."),
+            413: error_response("Batch larger than INGEST_MAX_BATCH; nothing was stored."),
+            415: error_response("The body is not JSON (Content-Type: application/json); nothing was stored."),
+            429: error_response("Evaluation lags behind: send the batch again after Retry-After seconds."),
+            503: error_response("The database is busy or unavailable: send the batch again after Retry-After seconds."),
         },
+        parameters=[
+            OpenApiParameter(
+                "Accept-Language",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The items' error messages are English unless this asks for zh-Hans.",
+            ),
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                response=[429, 503],
+                required=True,
+                description="Seconds to wait before sending the batch again",
+            ),
+        ],
         examples=[
             OpenApiExample(
                 "Two readings",
@@ -61,14 +72,29 @@ class ReadingBatchView(APIView):
         ],
     )
     def post(self, request):
-        try:
-            body = request.body
-        except RequestDataTooBig as exc:
-            raise TooLargeError("The request body is too large.") from exc
-        # A refused batch raises, and citysafety.api answers 400 or 413.
-        result = services.readings_ingest(gateway=request.auth, batch=load_json(body))
-        answer = status.HTTP_422_UNPROCESSABLE_ENTITY if result.errors else status.HTTP_200_OK
-        return Response(result.as_dict(), status=answer)
+        # Integrators read English unless they ask for another language;
+        # the pages' default (Chinese) does not apply to them.
+        with translation.override(language_asked(request)):
+            try:
+                body = request.body
+            except RequestDataTooBig as exc:
+                raise TooLargeError("The request body is too large.") from exc
+            # Only JSON is read as JSON: a form or plain text that happens to
+            # parse is refused. An empty body is a malformed batch (400), as
+            # DRF's parsers leave a request without a body alone.
+            if body and not media_type_matches(JSONParser.media_type, request.content_type or ""):
+                raise UnsupportedMediaType(
+                    request.content_type,
+                    detail=_(
+                        "Send the readings as JSON with the header Content-Type: application/json "
+                        "(this request said: %(content_type)s)."
+                    )
+                    % {"content_type": request.content_type or _("no content type")},
+                )
+            # A refused batch raises, and citysafety.api answers 400 or 413.
+            result = services.readings_ingest(gateway=request.auth, batch=load_json(body))
+            answer = status.HTTP_422_UNPROCESSABLE_ENTITY if result.errors else status.HTTP_200_OK
+            return Response(result.as_dict(), status=answer)
 
 
 class SensorMapView(APIView):

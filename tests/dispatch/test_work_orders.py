@@ -1,7 +1,7 @@
 """Routing warnings to departments, and the work order's life."""
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from freezegun import freeze_time
 
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
@@ -96,8 +96,16 @@ def test_reporting_before_acknowledging_is_refused(city, reach, staff_a):
 def test_acknowledging_twice_is_refused(city, reach, staff_a):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    with pytest.raises(ConflictError, match="already Acknowledged"):
+    with pytest.raises(ConflictError) as again:
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    assert str(again.value) == "This work order has already been acknowledged."
+    with translation.override("zh-hans"), pytest.raises(ConflictError) as in_chinese:
+        services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    assert str(in_chinese.value) == "该工单已签收。"
+    services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed.")
+    with pytest.raises(ConflictError) as reported:
+        services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    assert str(reported.value) == "This work order has already been acknowledged and reported on."
     assert order.events.filter(kind="acknowledged").count() == 1
 
 

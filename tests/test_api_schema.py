@@ -1,0 +1,190 @@
+"""The OpenAPI schema says what the API does: schemathesis sends what the schema
+allows (and what it forbids) to every operation, in process against the WSGI
+application, and fails on any answer the schema does not describe: a status
+code it does not list, another content type, a body or a header not of the
+documented shape, or a 5xx.
+"""
+
+import json
+from datetime import timedelta
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.test import Client
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from dispatch.models import WorkOrder
+from tests.factories import DepartmentFactory, SensorFactory, ThresholdRuleFactory
+from warning.models import Level, Warning, WarningStatus
+
+pytestmark = pytest.mark.django_db
+
+# Enough to meet most operations' documented answers (about 600 requests,
+# valid and invalid), few enough to run in seconds on a quiet machine.
+MAX_EXAMPLES = 10
+# Every answer, to valid and to invalid requests alike, must be one the
+# schema describes. (Whether invalid input is refused is not checked here:
+# the filters read an invalid value as no filter.)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+CSRF_TOKEN = "schemathesis0csrf0token000000000"  # 32 characters: a valid unmasked CSRF secret
+
+
+def generated_schema() -> dict:
+    """The schema as /api/v1/schema/ serves it, as plain JSON."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(schema))
+
+
+@pytest.fixture
+def wsgi_app():
+    """The WSGI application, sharing this test's database transaction.
+
+    Django's test client does the same: a request's end must not close the
+    connection that holds the test's open transaction.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield get_wsgi_application()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def city(duty_officer, department_a):
+    """A warning with a work order, so ids in paths sometimes name something real."""
+    sensor = SensorFactory(code="GAS-0001", latest_value=12.0, latest_observed_at=timezone.now())
+    rule = ThresholdRuleFactory(sensor_type=sensor.sensor_type)
+    warning = Warning.objects.create(
+        sensor=sensor,
+        rule=rule,
+        level=Level.II,
+        status=WarningStatus.ACTIVE,
+        opened_at=timezone.now() - timedelta(minutes=5),
+        first_value=12.0,
+        last_value=12.0,
+        peak_value=12.0,
+        last_observed_at=timezone.now(),
+    )
+    WorkOrder.objects.create(
+        warning=warning, department=department_a, level=Level.II, ack_deadline=timezone.now() + timedelta(hours=1)
+    )
+    DepartmentFactory(code="water-co")
+    return sensor
+
+
+@pytest.fixture
+def api_schema(wsgi_app, city):
+    schema = schemathesis.openapi.from_dict(generated_schema())
+    schema.app = wsgi_app
+    schema.config.generation.update(
+        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        max_examples=MAX_EXAMPLES,
+        deterministic=True,
+        # The credentials are the test's (below), never generated or left out.
+        with_security_parameters=False,
+    )
+    return schema
+
+
+@pytest.fixture
+def credentials(duty_officer, gateway, city) -> dict[str, dict[str, str]]:
+    """Headers per kind of caller: a duty officer's session (with its CSRF
+    token, as the pages send it), and a gateway's token."""
+    city.gateway = gateway
+    city.save(update_fields=["gateway"])
+    client = Client()
+    client.force_login(duty_officer)
+    session = client.cookies["sessionid"].value
+    return {
+        "session": {
+            "headers": {"X-CSRFToken": CSRF_TOKEN},
+            "cookies": {"sessionid": session, "csrftoken": CSRF_TOKEN},
+        },
+        "gateway": {"headers": {"Authorization": f"Bearer {gateway.token}"}},
+    }
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_every_answer_of_the_api_matches_its_schema(case, credentials):
+    caller = "gateway" if case.path == "/api/v1/readings/" else "session"
+    case.call_and_validate(**credentials[caller], checks=CHECKS)
+
+
+def test_the_schema_documents_the_error_answers_where_they_happen():
+    paths = generated_schema()["paths"]
+
+    readings = paths["/api/v1/readings/"]["post"]
+    assert set(readings["requestBody"]["content"]) == {"application/json"}
+    assert {"400", "401", "413", "415", "422", "429", "503"} <= set(readings["responses"])
+    acknowledge = paths["/api/v1/work-orders/{id}/acknowledge/"]["post"]
+    assert {"400", "403", "404", "409", "415"} <= set(acknowledge["responses"])
+    close = paths["/api/v1/warnings/{id}/close/"]["post"]
+    assert {"400", "403", "404", "409"} <= set(close["responses"])
+    assert {"400", "403", "404"} <= set(paths["/api/v1/warnings/"]["get"]["responses"])
+    assert {"403", "404"} <= set(paths["/api/v1/warnings/{id}/"]["get"]["responses"])
+    for operation in (readings, acknowledge, close):
+        error = operation["responses"]["404" if operation is not readings else "401"]["content"]["application/json"]
+        assert error["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_the_schema_describes_the_bodies_as_they_are():
+    schema = generated_schema()
+    components = schema["components"]["schemas"]
+    readings = schema["paths"]["/api/v1/readings/"]["post"]
+    body = readings["requestBody"]["content"]["application/json"]
+
+    assert components["ReadingBatchResult"]["properties"]["errors"]["type"] == "array"
+    assert components["ReadingBatchResult"]["properties"]["errors"]["items"] == {
+        "$ref": "#/components/schemas/ReadingError"
+    }
+    # The example is one batch: a list of readings, not a list in a list.
+    example = body["examples"]["TwoReadings"]["value"]
+    assert [item["sensor"] for item in example] == ["GAS-0001", "GAS-0002"]
+    assert (body["schema"]["minItems"], body["schema"]["maxItems"]) == (1, 1000)
+    assert components["Report"]["properties"]["report"]["minLength"] == 1
+    assert components["Close"]["properties"]["note"]["minLength"] == 1
+    assert components["Error"]["required"] == ["detail"]
+    assert components["BadRequest"]["oneOf"] == [
+        {"$ref": "#/components/schemas/Error"},
+        {"$ref": "#/components/schemas/FieldErrors"},
+    ]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/warnings/0.5/", "/api/v1/work-orders/ò\nê/", "/api/v1/no-such-thing/"])
+def test_a_path_no_endpoint_takes_is_a_json_404(client, duty_officer, path):
+    client.force_login(duty_officer)
+
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}
