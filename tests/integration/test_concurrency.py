@@ -123,6 +123,11 @@ def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_pa
     # A sensor that has reported before: its state row exists (a first
     # reading's row is invisible to the evaluator until it commits anyway).
     sensor = SensorFactory(sensor_type=rule.sensor_type, latest_value=1.0)
+    # It already waits for evaluation (marked by an earlier batch): an
+    # evaluator skips a sensor with nothing marked rather than wait for it.
+    readings_record_stored(
+        readings=[Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=2), value=5.0)]
+    )
     (tmp_path / "go").touch()
     (tmp_path / "stop").touch()
 
