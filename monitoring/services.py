@@ -62,7 +62,10 @@ _INSERT_READINGS = """
 # The latest value and time only move forward: a late reading from a
 # gateway's buffer must not overwrite a newer one. The newest reading id
 # always moves, and the unevaluated marks keep their oldest time.
-# ``advanced``: this batch brought the sensor's newest observation.
+# ``advanced``: this batch brought the sensor's newest observation. The
+# second list of ids is there for the planner: with it the rows are found by
+# the key, without it PostgreSQL hashed the whole state table for every
+# batch (a cost that grew with the number of sensors).
 _UPDATE_STATES = """
     UPDATE monitoring_sensorstate AS s
     SET latest_value = CASE WHEN s.latest_observed_at IS NULL OR s.latest_observed_at < v.observed_at
@@ -73,7 +76,7 @@ _UPDATE_STATES = """
         unevaluated_observed_from = LEAST(s.unevaluated_observed_from, v.oldest_observed_at)
     FROM unnest(%s::bigint[], %s::timestamptz[], %s::double precision[], %s::bigint[], %s::timestamptz[])
          AS v (sensor_id, observed_at, value, reading_id, oldest_observed_at)
-    WHERE s.sensor_id = v.sensor_id
+    WHERE s.sensor_id = v.sensor_id AND s.sensor_id = ANY(%s)
     RETURNING s.sensor_id, s.latest_observed_at = v.observed_at AS advanced, s.latest_value
 """
 
@@ -220,7 +223,7 @@ def _record_stored(
     """
     newest = _newest_per_sensor(inserted)
     ids = sorted(newest)
-    cursor.execute(_UPDATE_STATES, [received_at, ids, *([newest[i][k] for i in ids] for k in range(4))])
+    cursor.execute(_UPDATE_STATES, [received_at, ids, *([newest[i][k] for i in ids] for k in range(4)), ids])
     states = cursor.fetchall()
     advanced = [
         sensor_id for sensor_id, moved, _value in states if moved and (not_online is None or sensor_id in not_online)

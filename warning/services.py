@@ -196,12 +196,14 @@ _NEW_READINGS_SUMMED = (
 )
 _NEW_READINGS_LISTED = "SELECT w.n, r.id, r.observed_at, r.value" + _NEW_READINGS + " ORDER BY w.n, r.observed_at, r.id"
 
-# Watermarks moved and marks cleared in one round trip.
+# Watermarks moved and marks cleared in one round trip. The second list of
+# state ids lets the planner find the rows by their key rather than hash the
+# whole table for every chunk.
 _SAVE = """
     WITH moved AS (
         UPDATE warning_rulestate AS s SET last_reading_id = v.last_reading_id, evaluated_through = v.evaluated_through
         FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, last_reading_id, evaluated_through)
-        WHERE s.id = v.id
+        WHERE s.id = v.id AND s.id = ANY(%s)
     )
     UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL
     WHERE sensor_id = ANY(%s)
@@ -259,6 +261,7 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
                 [s.pk for s in moved],
                 [s.last_reading_id for s in moved],
                 [s.evaluated_through for s in moved],
+                [s.pk for s in moved],
                 done,
             ],
         )
