@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Sensor
+from monitoring.services import array_literal
 from warning import evaluation_queue, selectors
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
@@ -95,8 +96,8 @@ def sensors_enqueue(*, sensor_ids: Iterable[int], latest: dict[int, tuple[int, f
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT s.id, s.sensor_type_id, st.latest_value FROM monitoring_sensor AS s"
-                " LEFT JOIN monitoring_sensorstate AS st ON st.sensor_id = s.id WHERE s.id = ANY(%s)",
-                [unknown],
+                " LEFT JOIN monitoring_sensorstate AS st ON st.sensor_id = s.id WHERE s.id = ANY(%s::bigint[])",
+                [array_literal(unknown)],
             )
             known.update((sensor_id, (type_id, value)) for sensor_id, type_id, value in cursor)
     if not known:
@@ -155,7 +156,7 @@ _LOCK_PENDING = """
     SELECT st.sensor_id, st.latest_reading_id, st.unevaluated_observed_from, s.sensor_type_id
     FROM monitoring_sensorstate AS st
     JOIN monitoring_sensor AS s ON s.id = st.sensor_id
-    WHERE st.sensor_id = ANY(%s) AND st.unevaluated_since IS NOT NULL
+    WHERE st.sensor_id = ANY(%s::bigint[]) AND st.unevaluated_since IS NOT NULL
     ORDER BY st.sensor_id
     FOR NO KEY UPDATE OF st
 """
@@ -166,10 +167,10 @@ _LOCK_PENDING = """
 # of the locked sensors, then (with no id) their open warnings.
 _STATES_AND_OPEN_WARNINGS = """
     SELECT id, sensor_id, rule_id, last_reading_id, evaluated_through FROM warning_rulestate
-    WHERE sensor_id = ANY(%s)
+    WHERE sensor_id = ANY(%s::bigint[])
     UNION ALL
     SELECT NULL, sensor_id, rule_id, NULL, NULL FROM warning_warning
-    WHERE sensor_id = ANY(%s) AND status <> 'closed'
+    WHERE sensor_id = ANY(%s::bigint[]) AND status <> 'closed'
 """
 
 # Each state's new readings (past its watermark, or from ``floor`` for a
@@ -203,17 +204,17 @@ _SAVE = """
     WITH moved AS (
         UPDATE warning_rulestate AS s SET last_reading_id = v.last_reading_id, evaluated_through = v.evaluated_through
         FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, last_reading_id, evaluated_through)
-        WHERE s.id = v.id AND s.id = ANY(%s)
+        WHERE s.id = v.id AND s.id = ANY(%s::bigint[])
     )
     UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL
-    WHERE sensor_id = ANY(%s)
+    WHERE sensor_id = ANY(%s::bigint[])
 """
 
 
 def _evaluate_chunk(sensor_ids: list[int]) -> int:
     """Evaluate the new readings of these sensors (sorted ids) in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_PENDING, [sensor_ids])
+        cursor.execute(_LOCK_PENDING, [array_literal(sensor_ids)])
         pending: dict[int, tuple[int | None, datetime | None]] = {}
         types: dict[int, int] = {}
         for sensor_id, latest_id, observed_from, type_id in cursor.fetchall():
@@ -221,8 +222,8 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
             types[sensor_id] = type_id
         if not pending:
             return 0
-        locked = list(pending)
-        cursor.execute(_STATES_AND_OPEN_WARNINGS, [locked, locked])
+        locked_ids = array_literal(pending)
+        cursor.execute(_STATES_AND_OPEN_WARNINGS, [locked_ids, locked_ids])
         states: list[_State] = []
         has_open: set[int] = set()
         for row in cursor.fetchall():
@@ -258,11 +259,11 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
         cursor.execute(
             _SAVE,
             [
-                [s.pk for s in moved],
-                [s.last_reading_id for s in moved],
-                [s.evaluated_through for s in moved],
-                [s.pk for s in moved],
-                done,
+                array_literal([s.pk for s in moved]),
+                array_literal([s.last_reading_id for s in moved]),
+                array_literal([s.evaluated_through for s in moved]),
+                array_literal([s.pk for s in moved]),
+                array_literal(done),
             ],
         )
     return transitions
@@ -282,18 +283,18 @@ def _states_in_effect(cursor, states: list[_State], rules_by_sensor: dict[int, l
             "INSERT INTO warning_rulestate (sensor_id, rule_id) "
             "SELECT s, r FROM unnest(%s::bigint[], %s::bigint[]) AS p (s, r) "
             "ON CONFLICT (sensor_id, rule_id) DO NOTHING",
-            [[s for s, _ in missing], [r for _, r in missing]],
+            [array_literal([s for s, _ in missing]), array_literal([r for _, r in missing])],
         )
         cursor.execute(
             "SELECT id, sensor_id, rule_id, last_reading_id, evaluated_through FROM warning_rulestate"
-            " WHERE sensor_id = ANY(%s)",
-            [sorted({s for s, _ in missing})],
+            " WHERE sensor_id = ANY(%s::bigint[])",
+            [array_literal(sorted({s for s, _ in missing}))],
         )
         known = {(state.sensor_id, state.rule_id) for state in states}
         states += [_State(*row) for row in cursor.fetchall() if (row[1], row[2]) not in known]
     stale = [state.pk for state in states if (state.sensor_id, state.rule_id) not in pairs]
     if stale:
-        cursor.execute("DELETE FROM warning_rulestate WHERE id = ANY(%s)", [stale])
+        cursor.execute("DELETE FROM warning_rulestate WHERE id = ANY(%s::bigint[])", [array_literal(stale)])
     return sorted(
         (state for state in states if (state.sensor_id, state.rule_id) in pairs),
         key=lambda state: (state.sensor_id, state.rule_id),
@@ -321,7 +322,8 @@ def _window(
         thresholds = rule.thresholds().values()
         above.append(rule.direction == Direction.ABOVE)
         bound.append(min(thresholds) if rule.direction == Direction.ABOVE else max(thresholds))
-    return [list(range(len(states))), sensor_ids, after, start, above, bound, MAX_READINGS_PER_RUN]
+    arrays = [range(len(states)), sensor_ids, after, start, above, bound]
+    return [*map(array_literal, arrays), MAX_READINGS_PER_RUN]
 
 
 def _new_readings_summed(
