@@ -155,7 +155,15 @@ def drain(args) -> None:
             stored = store(population, per_sensor=args.per_sensor, sensors=args.sensors)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT sensor_id FROM monitoring_sensorstate WHERE unevaluated_since IS NOT NULL")
-                ids = [row[0] for row in cursor]
+                ids = sorted(row[0] for row in cursor)
+                if args.warning_sensors:
+                    # Their readings alternate Level I and normal: a warning
+                    # opens, recovers and is reactivated (the probe's pattern).
+                    cursor.execute(
+                        "UPDATE monitoring_reading SET value = CASE WHEN id %% 2 = 0 THEN 80 ELSE 1 END"
+                        " WHERE sensor_id = ANY(%s) AND received_at > now() - interval '10 minutes'",
+                        [ids[: args.warning_sensors]],
+                    )
                 cursor.execute("VACUUM ANALYZE monitoring_sensorstate")
                 cursor.execute("ANALYZE warning_rulestate")
             if hasattr(services, "sensors_enqueue"):
@@ -210,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensors", type=int, default=10_000)
     parser.add_argument("--per-sensor", type=int, default=4, help="drain: readings per sensor before the drain")
     parser.add_argument("--rounds", type=int, default=2, help="drain: store and drain this many times")
+    parser.add_argument(
+        "--warning-sensors", type=int, default=0, help="drain: this many sensors' readings alternate Level I and normal"
+    )
     parser.add_argument("--batches", type=int, default=30, help="ingest: batches of 1,000")
     parser.add_argument("--top", type=int, default=25, help="functions listed")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="times only, no cProfile")
