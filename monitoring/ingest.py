@@ -14,6 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import orjson
 from django.utils import timezone
@@ -85,8 +86,8 @@ class ValidBatch:
     duplicates_in_batch: int = 0
 
 
-@dataclass(frozen=True)
-class SensorRef:
+class SensorRef(NamedTuple):
+    # A tuple, not a dataclass: a batch builds a thousand of them.
     id: int
     gateway_id: int | None
     is_active: bool
@@ -151,16 +152,20 @@ def validate_items(
     now = now or timezone.now()
     batch = ValidBatch()
     seen: set[tuple[int, datetime]] = set()
+    # A batch's items mostly share a few timestamps (one per reporting
+    # round): each distinct text is parsed and checked once.
+    timestamps: dict[object, tuple[datetime | None, str]] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             batch.errors.append(ItemError(index, "", _("must be an object {sensor, observed_at, value}.")))
             continue
-        missing = [name for name in ("sensor", "observed_at", "value") if name not in item]
-        if missing:
-            for name in missing:
-                batch.errors.append(ItemError(index, name, _("is required.")))
+        try:
+            code, raw_time, raw_value = item["sensor"], item["observed_at"], item["value"]
+        except KeyError:
+            for name in ("sensor", "observed_at", "value"):
+                if name not in item:
+                    batch.errors.append(ItemError(index, name, _("is required.")))
             continue
-        code = item["sensor"]
         if not isinstance(code, str) or not code or "\x00" in code:
             batch.errors.append(ItemError(index, "sensor", _("must be a sensor code (a non-empty string).")))
             continue
@@ -176,14 +181,22 @@ def validate_items(
         if not sensor.is_active:
             batch.errors.append(ItemError(index, "sensor", _("sensor '%(code)s' is disabled.") % {"code": code}))
             continue
-        observed_at, problem = parse_timestamp(item["observed_at"], now, max_future, max_age)
+        parsed = timestamps.get(raw_time) if isinstance(raw_time, str) else None
+        if parsed is None:
+            parsed = parse_timestamp(raw_time, now, max_future, max_age)
+            if isinstance(raw_time, str):
+                timestamps[raw_time] = parsed
+        observed_at, problem = parsed
         if observed_at is None:
             batch.errors.append(ItemError(index, "observed_at", problem))
             continue
-        value, problem = check_value(item["value"])
-        if value is None:
-            batch.errors.append(ItemError(index, "value", problem))
-            continue
+        if type(raw_value) is float and math.isfinite(raw_value):
+            value = raw_value  # the common case; NonFinite is a subclass, never this
+        else:
+            value, problem = check_value(raw_value)
+            if value is None:
+                batch.errors.append(ItemError(index, "value", problem))
+                continue
         key = (sensor.id, observed_at)
         if key in seen:
             batch.duplicates_in_batch += 1

@@ -1,12 +1,17 @@
-"""Which sensors wait for evaluation: a set in Redis, coalesced, drained
-most severe first.
+"""Which sensors wait for evaluation: a sorted set in Redis, coalesced,
+taken most severe first.
 
-Each stored batch adds its sensors to one Redis set, so a sensor that
-receives ten batches before evaluation reaches it is evaluated once, for all
-its new readings. A drain task takes sensors from the set until it is empty;
-at most one drain task waits in the broker at any time (a flag set with
-NX), however many batches arrive, so a new reading never waits behind a
-backlog of tasks, and a drain that finds nothing costs one Redis call.
+Each stored batch adds its sensors to one sorted set, scored by the level
+the sensor's newest value reaches (Level I first, then II, III, then
+values that reach none) and, within a level, by when it started waiting.
+A sensor that receives ten batches before evaluation reaches it is
+evaluated once, for all its new readings, and keeps its best place
+(``ZADD … LT``: a score only ever moves forward). A drain takes a chunk at
+a time from the front, so a Level I reading stored while 100,000 sensors
+wait is in the very next chunk, and two drains in two worker processes
+take chunks side by side. At most one drain task waits in the broker at any
+time (a flag set with NX), however many batches arrive, and a drain that
+finds nothing costs one Redis call.
 
 Redis may lose all of this (a restart, an outage): the database is the
 truth, and the periodic sweep (``selectors.sensors_with_unevaluated_readings``)
@@ -14,6 +19,7 @@ evaluates whatever a lost mark left behind.
 """
 
 import logging
+import time
 from functools import cache
 
 import redis
@@ -21,12 +27,20 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-WAITING = "citysafety:evaluation:waiting"
+# A sorted set (the set of the previous release had another name: a key of
+# the wrong type would fail every mark; the sweep evaluates what it held).
+WAITING = "citysafety:evaluation:waiting-by-level"
 # Set while a drain task waits in the broker (not yet started). It expires
 # soon, in case that task is lost (a purge, a broker restart): a drain that
-# merely waits longer than this gets a twin, which finds little to do.
+# merely waits longer than this gets a twin, which takes chunks beside it.
 DRAIN_QUEUED = "citysafety:evaluation:drain-queued"
 DRAIN_QUEUED_SECONDS = 2
+# The rank of a value that reaches no threshold (ranks 1 … 3 are levels).
+UNRANKED = 4
+# Scores are rank * RANK_STEP + the time the sensor started waiting (Unix
+# seconds): any rank goes before every worse one. Exact in a double to a
+# microsecond for centuries.
+RANK_STEP = 10_000_000_000
 
 
 @cache
@@ -39,10 +53,15 @@ def client() -> redis.Redis:
     return _client(settings.REDIS_URL)
 
 
-def sensors_mark(sensor_ids: list[int]) -> bool:
-    """Add sensors to the waiting set; True when a drain task must be enqueued."""
+def sensors_mark(ranks: dict[int, int]) -> bool:
+    """Add sensors with their ranks (1 … 3 a level, UNRANKED none) to the
+    waiting set; True when a drain task must be enqueued.
+
+    A sensor already waiting keeps the better of its place and the new one.
+    """
+    now = time.time()
     pipe = client().pipeline(transaction=False)
-    pipe.sadd(WAITING, *sensor_ids)
+    pipe.zadd(WAITING, {sensor_id: rank * RANK_STEP + now for sensor_id, rank in ranks.items()}, lt=True)
     pipe.set(DRAIN_QUEUED, 1, nx=True, ex=DRAIN_QUEUED_SECONDS)
     _, must_enqueue = pipe.execute()
     return bool(must_enqueue)
@@ -53,20 +72,14 @@ def drain_needed() -> bool:
     return bool(client().set(DRAIN_QUEUED, 1, nx=True, ex=DRAIN_QUEUED_SECONDS))
 
 
-def sensors_return(sensor_ids: list[int]) -> None:
-    """Put back sensors a drain took but did not reach (its time was up)."""
-    if sensor_ids:
-        client().sadd(WAITING, *sensor_ids)
-
-
 def drain_started() -> None:
     """A drain task runs: marks made from now on need another one."""
     client().delete(DRAIN_QUEUED)
 
 
 def sensors_take(limit: int) -> list[int]:
-    """Take up to ``limit`` waiting sensors (each is taken by one drain only)."""
-    return [int(sensor_id) for sensor_id in client().spop(WAITING, limit) or ()]
+    """Take up to ``limit`` waiting sensors, most severe first (each is taken by one drain only)."""
+    return [int(sensor_id) for sensor_id, _score in client().zpopmin(WAITING, limit)]
 
 
 def forget() -> None:
@@ -75,4 +88,4 @@ def forget() -> None:
 
 
 def waiting_count() -> int:
-    return client().scard(WAITING)
+    return client().zcard(WAITING)

@@ -7,17 +7,22 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 
-def enqueue_evaluation(sender, *, sensor_ids: set[int], **kwargs) -> None:
+def enqueue_evaluation(sender, *, sensor_ids: set[int], latest: dict | None = None, **kwargs) -> None:
+    """Queue the sensors once the batch commits, ranked by their newest value.
+
+    ``latest`` (sensor id: (sensor type id, newest value)), when the sender
+    knows it, saves looking the values up.
+    """
     ids = sorted(sensor_ids)
-    transaction.on_commit(lambda: _mark(ids))
+    transaction.on_commit(lambda: _mark(ids, latest))
 
 
-def _mark(sensor_ids: list[int]) -> None:
-    from warning import evaluation_queue
+def _mark(sensor_ids: list[int], latest: dict | None) -> None:
+    from warning import evaluation_queue, services
     from warning.tasks import drain_evaluation_queue
 
     try:
-        if evaluation_queue.sensors_mark(sensor_ids):
+        if services.sensors_enqueue(sensor_ids=sensor_ids, latest=latest):
             try:
                 drain_evaluation_queue.delay()
             except Exception:

@@ -5,7 +5,10 @@ A warning's level and status change here and nowhere else.
 
 import logging
 import time
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,11 +20,11 @@ from django.utils.translation import gettext as _
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Sensor
-from monitoring.services import sensor_states_lock
+from monitoring.services import array_literal
 from warning import evaluation_queue, selectors
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
-from warning.models import RuleState, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
+from warning.models import Direction, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,13 @@ FIRST_EVALUATION_LOOKBACK = timedelta(hours=1)
 MAX_READINGS_PER_RUN = 2000
 
 
-# Sensors evaluated in one transaction: few queries per chunk instead of
-# several per sensor (``bench/run.py`` measures the difference).
-CHUNK_SIZE = 200
-# A drain takes this many waiting sensors at a time, ranks them and
-# evaluates them a chunk at a time; it hands back what is left after
-# DRAIN_SECONDS, so a worker is never held by one drain for long.
-DRAIN_TAKE = 2000
+# Sensors evaluated in one transaction: a handful of queries per chunk,
+# whatever its size (``python -m bench.profile drain`` measures it). A chunk
+# holds its sensors' state rows until it commits, so ingestion of those
+# sensors waits that long: small enough to stay well under a second.
+CHUNK_SIZE = 500
+# A drain hands the queue back to a fresh task after this long, so a worker
+# is never held by one drain for long.
 DRAIN_SECONDS = 10.0
 
 
@@ -59,257 +62,360 @@ def sensors_evaluate(*, sensor_ids: list[int]) -> int:
     return transitions
 
 
-def sensors_drain(*, take: int = DRAIN_TAKE, budget_seconds: float = DRAIN_SECONDS) -> int:
+def sensors_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
     """Evaluate the sensors waiting in the queue until none waits; returns how many.
 
-    Most severe first: each take is ranked by the level its newest value
-    reaches, and merged with what this drain still holds, so a Level I
-    reading that arrives during a long drain is evaluated next, not after
-    the backlog. What is left when the time budget is spent goes back to
-    the queue for the next drain.
+    Most severe first: each chunk is taken from the front of the queue
+    (ranked by level when the readings were stored), so a Level I reading
+    stored during a long drain is in the next chunk, not after the backlog.
+    Two drains take chunks side by side. A chunk that fails stays marked
+    in the database for the sweep, so a sensor that fails every time cannot
+    hold up the others.
     """
     deadline = time.monotonic() + budget_seconds
-    held: list[tuple[int, int]] = []  # (rank, sensor id), most severe first
     evaluated = 0
     while True:
-        fresh = evaluation_queue.sensors_take(take)
-        if fresh:
-            held = sorted(held + _ranked(fresh))
-        if not held:
+        chunk = evaluation_queue.sensors_take(CHUNK_SIZE)
+        if not chunk:
             return evaluated
-        chunk, held = held[:CHUNK_SIZE], held[CHUNK_SIZE:]
-        try:
-            _evaluate_chunk(sorted(sensor_id for _, sensor_id in chunk))
-        except Exception:
-            # The rest go back for the next drain; this chunk stays marked in
-            # the database for the sweep, so a sensor that fails every time
-            # cannot hold up the others' drains.
-            evaluation_queue.sensors_return([sensor_id for _, sensor_id in held])
-            raise
+        _evaluate_chunk(sorted(chunk))
         evaluated += len(chunk)
         if time.monotonic() > deadline:
-            evaluation_queue.sensors_return([sensor_id for _, sensor_id in held])
             return evaluated
 
 
-def _ranked(sensor_ids: list[int]) -> list[tuple[int, int]]:
-    """(rank, sensor id): the most severe level the sensor's newest value
-    reaches under its rules (1 … 3), 4 for a value that reaches none."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT s.id, s.sensor_type_id, st.latest_value FROM monitoring_sensor AS s"
-            " JOIN monitoring_sensorstate AS st ON st.sensor_id = s.id WHERE s.id = ANY(%s)",
-            [sensor_ids],
-        )
-        rows = cursor.fetchall()
-    found = {row[0] for row in rows}
-    rules = selectors.rules_for_sensors(
-        [Sensor(pk=sensor_id, sensor_type_id=type_id) for sensor_id, type_id, _ in rows]
-    )
-    ranked = [(4, sensor_id) for sensor_id in sensor_ids if sensor_id not in found]
-    for sensor_id, _type_id, value in rows:
-        levels = (
-            [classify(rule, value, in_warning=False) for rule in rules.get(sensor_id, ())] if value is not None else []
-        )
-        ranked.append((min((level for level in levels if level > 0), default=4), sensor_id))
-    return ranked
+def sensors_enqueue(*, sensor_ids: Iterable[int], latest: dict[int, tuple[int, float]] | None = None) -> bool:
+    """Queue sensors for evaluation, ranked by the level their newest value
+    reaches; True when a drain task must be started.
+
+    ``latest`` maps sensor id to (sensor type id, newest value) as ingestion
+    knows them; the sensors it leaves out are looked up (one query).
+    """
+    known = dict(latest or {})
+    unknown = sorted(set(sensor_ids) - set(known))
+    if unknown:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.id, s.sensor_type_id, st.latest_value FROM monitoring_sensor AS s"
+                " LEFT JOIN monitoring_sensorstate AS st ON st.sensor_id = s.id WHERE s.id = ANY(%s::bigint[])",
+                [array_literal(unknown)],
+            )
+            known.update((sensor_id, (type_id, value)) for sensor_id, type_id, value in cursor)
+    if not known:
+        return False
+    return evaluation_queue.sensors_mark(sensors_rank(known))
+
+
+def sensors_rank(latest: dict[int, tuple[int, float | None]]) -> dict[int, int]:
+    """Sensor id: the most severe level (1 … 3) its newest value (sensor id:
+    (type id, value)) reaches under its rules, or ``evaluation_queue.UNRANKED``.
+    One query (the rules)."""
+    keys = [_SensorKey(sensor_id, type_id) for sensor_id, (type_id, _value) in latest.items()]
+    rules = selectors.rules_for_sensors(keys)
+    ranks = {}
+    for sensor_id, (_type_id, value) in latest.items():
+        rank = evaluation_queue.UNRANKED
+        if value is not None:
+            for rule in rules.get(sensor_id, ()):
+                level = classify(rule, value, in_warning=False)
+                if 0 < level < rank:
+                    rank = level
+        ranks[sensor_id] = rank
+    return ranks
+
+
+class _SensorKey(NamedTuple):
+    """What rule lookup needs of a sensor, without building a model instance."""
+
+    pk: int
+    sensor_type_id: int
 
 
 def sensor_evaluate(*, sensor_id: int) -> int:
     return sensors_evaluate(sensor_ids=[sensor_id])
 
 
+@dataclass
+class _State:
+    """One (sensor, rule) state row as evaluation reads and moves it."""
+
+    pk: int | None
+    sensor_id: int
+    rule_id: int
+    last_reading_id: int | None
+    evaluated_through: datetime | None
+
+
+# The chunk's sensors that hold unevaluated readings, locked (in id order,
+# as ingestion locks them), with the newest reading id, where their
+# unevaluated readings start and their type (for the rules). A sensor no
+# longer marked is skipped without waiting for its lock. No JIT compilation
+# in this transaction: the planner's guess for the readings of 500 sensors
+# crosses jit_above_cost, and compiling took longer (25 ms) than the query.
+_LOCK_PENDING = """
+    SET LOCAL jit = off;
+    SELECT st.sensor_id, st.latest_reading_id, st.unevaluated_observed_from, s.sensor_type_id
+    FROM monitoring_sensorstate AS st
+    JOIN monitoring_sensor AS s ON s.id = st.sensor_id
+    WHERE st.sensor_id = ANY(%s::bigint[]) AND st.unevaluated_since IS NOT NULL
+    ORDER BY st.sensor_id
+    FOR NO KEY UPDATE OF st
+"""
+
+# Read once the locks are held, in a statement of its own: a statement that
+# waited for a lock sees other tables as they were when it began, and a
+# drain that evaluated the sensor meanwhile moved these rows. The state rows
+# of the locked sensors, then (with no id) their open warnings.
+_STATES_AND_OPEN_WARNINGS = """
+    SELECT id, sensor_id, rule_id, last_reading_id, evaluated_through FROM warning_rulestate
+    WHERE sensor_id = ANY(%s::bigint[])
+    UNION ALL
+    SELECT NULL, sensor_id, rule_id, NULL, NULL FROM warning_warning
+    WHERE sensor_id = ANY(%s::bigint[]) AND status <> 'closed'
+"""
+
+# Each state's new readings (past its watermark, or from ``floor`` for a
+# rule seen for the first time; at most MAX_READINGS_PER_RUN, the earliest to
+# arrive first), read from the sensor's oldest unevaluated observation on by
+# the index on (sensor, observed_at), so the cost does not grow with the
+# sensor's history. Summed up per state: how many, the newest id and
+# observation, and whether any value reaches one of the rule's thresholds
+# (``bound``: the threshold nearest normal). Readings are never fetched
+# for a state whose every value is normal: only its watermark moves.
+_NEW_READINGS = """
+    FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::boolean[], %s::double precision[])
+         AS w (n, sensor_id, after_id, observed_from, above, bound)
+    CROSS JOIN LATERAL (
+        SELECT r.id, r.observed_at, r.value FROM monitoring_reading AS r
+        WHERE r.sensor_id = w.sensor_id AND r.observed_at >= w.observed_from
+          AND (w.after_id IS NULL OR r.id > w.after_id)
+        ORDER BY r.id LIMIT %s
+    ) AS r
+"""
+_NEW_READINGS_SUMMED = (
+    "SELECT w.n, max(r.id), max(r.observed_at),"
+    " bool_or(CASE WHEN w.above THEN r.value >= w.bound ELSE r.value <= w.bound END)" + _NEW_READINGS + " GROUP BY w.n"
+)
+_NEW_READINGS_LISTED = "SELECT w.n, r.id, r.observed_at, r.value" + _NEW_READINGS + " ORDER BY w.n, r.observed_at, r.id"
+
+# Watermarks moved and marks cleared in one round trip. The second list of
+# state ids lets the planner find the rows by their key rather than hash the
+# whole table for every chunk.
+_SAVE = """
+    WITH moved AS (
+        UPDATE warning_rulestate AS s SET last_reading_id = v.last_reading_id, evaluated_through = v.evaluated_through
+        FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, last_reading_id, evaluated_through)
+        WHERE s.id = v.id AND s.id = ANY(%s::bigint[])
+    )
+    UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL
+    WHERE sensor_id = ANY(%s::bigint[])
+"""
+
+
 def _evaluate_chunk(sensor_ids: list[int]) -> int:
-    transitions = 0
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            sensor_states_lock(cursor, sensor_ids, create_missing=False)
-            cursor.execute(
-                "SELECT sensor_id, latest_reading_id, unevaluated_observed_from FROM monitoring_sensorstate"
-                " WHERE sensor_id = ANY(%s) AND unevaluated_since IS NOT NULL",
-                [sensor_ids],
-            )
-            pending = {sensor_id: (latest_id, observed_from) for sensor_id, latest_id, observed_from in cursor}
+    """Evaluate the new readings of these sensors (sorted ids) in one transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_LOCK_PENDING, [array_literal(sensor_ids)])
+        pending: dict[int, tuple[int | None, datetime | None]] = {}
+        types: dict[int, int] = {}
+        for sensor_id, latest_id, observed_from, type_id in cursor.fetchall():
+            pending[sensor_id] = (latest_id, observed_from)
+            types[sensor_id] = type_id
         if not pending:
             return 0
-        # Only what evaluation and routing read: a sensor's location and
-        # texts are not loaded for every chunk.
-        sensors = {
-            s.pk: s
-            for s in Sensor.objects.filter(pk__in=list(pending)).only(
-                "id", "sensor_type_id", "owner_department_id", "district_id"
-            )
-        }
-        rules_by_sensor = selectors.rules_for_sensors(list(sensors.values()))
-        pairs = {(sensor_id, rule.pk) for sensor_id, rules in rules_by_sensor.items() for rule in rules}
-        states = _states_in_effect(list(sensors), pairs)
+        locked_ids = array_literal(pending)
+        cursor.execute(_STATES_AND_OPEN_WARNINGS, [locked_ids, locked_ids])
+        states: list[_State] = []
+        has_open: set[int] = set()
+        for row in cursor.fetchall():
+            if row[0] is None:
+                has_open.add(row[1])
+            else:
+                states.append(_State(*row))
+        rules_by_sensor = selectors.rules_for_sensors([_SensorKey(i, t) for i, t in types.items()])
         rules = {rule.pk: rule for rules in rules_by_sensor.values() for rule in rules}
+        states = _states_in_effect(cursor, states, rules_by_sensor)
         floor = timezone.now() - FIRST_EVALUATION_LOOKBACK
-        readings = _new_readings(states, pending, floor)
-        open_warnings = {
-            (w.sensor_id, w.rule_id): w
-            for w in Warning.objects.select_for_update()
-            .filter(sensor_id__in=list(readings))
-            .exclude(status=WarningStatus.CLOSED)
-        }
-        moved: list[RuleState] = []
-        touched_sensors = set()
-        for state in states:
-            series = [
-                (reading_id, at, value)
-                for reading_id, at, value in readings.get(state.sensor_id, ())
-                if (reading_id > state.last_reading_id if state.last_reading_id is not None else at >= floor)
-            ]
-            if not series:
+        summed = _new_readings_summed(cursor, states, rules, pending, floor)
+        moved: list[_State] = []
+        slow: list[_State] = []
+        for n, state in enumerate(states):
+            found = summed.get(n)
+            if found is None:
                 continue
-            warning = open_warnings.get((state.sensor_id, state.rule_id))
-            rule = rules[state.rule_id]
-            if warning is None and state.evaluated_through is not None and _all_normal(rule, series):
+            newest_id, newest_at, reaches = found
+            if not reaches and state.sensor_id not in has_open:
                 # The common case, by far: no warning, nothing to warn of.
                 # Only the watermark moves (a late reading cannot open a
                 # warning either when no value reaches a threshold).
-                state.evaluated_through = max(state.evaluated_through, max(at for _, at, _ in series))
-                state.last_reading_id = max(reading_id for reading_id, _, _ in series)
+                state.last_reading_id = newest_id
+                if state.evaluated_through is None or newest_at > state.evaluated_through:
+                    state.evaluated_through = newest_at
                 moved.append(state)
-                continue
-            changed = 0
-            for _reading_id, observed_at, value in series:
-                warning, step = _apply_reading(
-                    sensors[state.sensor_id],
-                    rule,
-                    warning,
-                    observed_at,
-                    value,
-                    newest_at=state.evaluated_through,
-                )
-                changed += step
-                if state.evaluated_through is None or observed_at > state.evaluated_through:
-                    state.evaluated_through = observed_at
-            if warning is not None:
-                warning.save(
-                    update_fields=["level", "status", "last_value", "peak_value", "last_observed_at", "recovered_at"]
-                )
-                if not changed:
-                    warning_value_changed(warning_id=warning.pk)
-            if changed:
-                touched_sensors.add(state.sensor_id)
-                transitions += changed
-            state.last_reading_id = max(reading_id for reading_id, _, _ in series)
-            moved.append(state)
-        _save_watermarks(moved)
-        _clear_evaluated(pending, states)
-        for sensor_id in sorted(touched_sensors):
-            _refresh_sensor_level(sensor_id)
+            else:
+                slow.append(state)
+        transitions = _evaluate_series(cursor, slow, rules, floor, pending) if slow else 0
+        moved += slow
+        done = _caught_up(pending, states)
+        cursor.execute(
+            _SAVE,
+            [
+                array_literal([s.pk for s in moved]),
+                array_literal([s.last_reading_id for s in moved]),
+                array_literal([s.evaluated_through for s in moved]),
+                array_literal([s.pk for s in moved]),
+                array_literal(done),
+            ],
+        )
     return transitions
 
 
-def _all_normal(rule: ThresholdRule, series: list[tuple[int, datetime, float]]) -> bool:
-    return all(classify(rule, value, in_warning=False) == NORMAL for _, _, value in series)
-
-
-def _save_watermarks(states: list[RuleState]) -> None:
-    """One statement for the chunk (bulk_update built a CASE per row in
-    Python: two thirds of evaluation's time)."""
-    if not states:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE warning_rulestate AS s SET last_reading_id = v.last_reading_id,"
-            " evaluated_through = v.evaluated_through"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, last_reading_id, evaluated_through)"
-            " WHERE s.id = v.id",
-            [[s.pk for s in states], [s.last_reading_id for s in states], [s.evaluated_through for s in states]],
-        )
-
-
-def _clear_evaluated(pending: dict[int, tuple[int | None, datetime | None]], states: list[RuleState]) -> None:
-    """Clear the unevaluated marks of the sensors whose every rule has seen
-    every reading (the lock keeps new ones out meanwhile). A sensor with no
-    rule has nothing to evaluate: its mark goes too."""
-    behind = {
-        state.sensor_id
-        for state in states
-        if (latest := pending[state.sensor_id][0]) is not None
-        and (state.last_reading_id is None or state.last_reading_id < latest)
-    }
-    done = [sensor_id for sensor_id in pending if sensor_id not in behind]
-    if done:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL"
-                " WHERE sensor_id = ANY(%s)",
-                [done],
-            )
-
-
-def _states_in_effect(sensor_ids: list[int], pairs: set[tuple[int, int]]) -> list[RuleState]:
+def _states_in_effect(cursor, states: list[_State], rules_by_sensor: dict[int, list[ThresholdRule]]) -> list[_State]:
     """The state rows of the rules in effect, created where missing.
 
     Rows of rules no longer in effect (deactivated, or overridden by a rule
     on the sensor) are deleted: the sweep would otherwise find them behind
     for ever.
     """
-    states = list(RuleState.objects.filter(sensor_id__in=sensor_ids).order_by("sensor_id", "rule_id"))
-    missing = pairs - {(state.sensor_id, state.rule_id) for state in states}
+    pairs = {(sensor_id, rule.pk) for sensor_id, rules in rules_by_sensor.items() for rule in rules}
+    missing = sorted(pairs - {(state.sensor_id, state.rule_id) for state in states})
     if missing:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO warning_rulestate (sensor_id, rule_id) "
-                "SELECT s, r FROM unnest(%s::bigint[], %s::bigint[]) AS p (s, r) "
-                "ON CONFLICT (sensor_id, rule_id) DO NOTHING",
-                [[s for s, _ in sorted(missing)], [r for _, r in sorted(missing)]],
-            )
-        states = list(RuleState.objects.filter(sensor_id__in=sensor_ids).order_by("sensor_id", "rule_id"))
+        cursor.execute(
+            "INSERT INTO warning_rulestate (sensor_id, rule_id) "
+            "SELECT s, r FROM unnest(%s::bigint[], %s::bigint[]) AS p (s, r) "
+            "ON CONFLICT (sensor_id, rule_id) DO NOTHING",
+            [array_literal([s for s, _ in missing]), array_literal([r for _, r in missing])],
+        )
+        cursor.execute(
+            "SELECT id, sensor_id, rule_id, last_reading_id, evaluated_through FROM warning_rulestate"
+            " WHERE sensor_id = ANY(%s::bigint[])",
+            [array_literal(sorted({s for s, _ in missing}))],
+        )
+        known = {(state.sensor_id, state.rule_id) for state in states}
+        states += [_State(*row) for row in cursor.fetchall() if (row[1], row[2]) not in known]
     stale = [state.pk for state in states if (state.sensor_id, state.rule_id) not in pairs]
     if stale:
-        RuleState.objects.filter(pk__in=stale).delete()
-    return [state for state in states if (state.sensor_id, state.rule_id) in pairs]
+        cursor.execute("DELETE FROM warning_rulestate WHERE id = ANY(%s::bigint[])", [array_literal(stale)])
+    return sorted(
+        (state for state in states if (state.sensor_id, state.rule_id) in pairs),
+        key=lambda state: (state.sensor_id, state.rule_id),
+    )
 
 
-def _new_readings(
-    states: list[RuleState], pending: dict[int, tuple[int | None, datetime | None]], floor: datetime
-) -> dict[int, list[tuple[int, datetime, float]]]:
-    """Each sensor's readings past its rules' watermarks, in observation order.
-
-    Read from the sensor's oldest unevaluated observation on, by the index
-    on (sensor, observed_at), so the cost does not grow with the sensor's
-    history. A rule seen for the first time starts at ``floor`` (recent
-    history only). At most MAX_READINGS_PER_RUN per sensor, the earliest to
-    arrive first; the rest wait for the next run.
-    """
-    after: dict[int, int | None] = {}
+def _window(
+    states: list[_State],
+    rules: dict[int, ThresholdRule],
+    pending: dict[int, tuple[int | None, datetime | None]],
+    floor: datetime,
+) -> list[list]:
+    """The parameters of ``_NEW_READINGS`` for these states, in their order."""
+    sensor_ids, after, start, above, bound = [], [], [], [], []
     for state in states:
-        mark = state.last_reading_id
-        if state.sensor_id not in after:
-            after[state.sensor_id] = mark
-        elif mark is not None:
-            known = after[state.sensor_id]
-            after[state.sensor_id] = mark if known is None else min(known, mark)
-    ids = list(after)
-    start = []
-    for sensor_id in ids:
-        observed_from = pending[sensor_id][1]
-        if after[sensor_id] is None:
+        rule = rules[state.rule_id]
+        observed_from = pending[state.sensor_id][1]
+        if state.last_reading_id is None:
             observed_from = floor if observed_from is None else max(observed_from, floor)
-        start.append(observed_from)
-    readings: dict[int, list[tuple[int, datetime, float]]] = {}
-    if not ids:
-        return readings
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, sensor_id, observed_at, value FROM ("
-            "  SELECT r.id, r.sensor_id, r.observed_at, r.value,"
-            "         row_number() OVER (PARTITION BY r.sensor_id ORDER BY r.id) AS n"
-            "  FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS w (sensor_id, after_id, observed_from)"
-            "  JOIN monitoring_reading AS r ON r.sensor_id = w.sensor_id"
-            "   AND r.observed_at >= coalesce(w.observed_from, '-infinity')"
-            "   AND (w.after_id IS NULL OR r.id > w.after_id)"
-            ") AS new WHERE n <= %s ORDER BY sensor_id, observed_at, id",
-            [ids, [after[i] for i in ids], start, MAX_READINGS_PER_RUN],
+        sensor_ids.append(state.sensor_id)
+        after.append(state.last_reading_id)
+        start.append(observed_from or datetime.min.replace(tzinfo=UTC))
+        # classify(rule, value, in_warning=False) is NORMAL exactly when the
+        # value reaches none of the thresholds, i.e. not the nearest one.
+        thresholds = rule.thresholds().values()
+        above.append(rule.direction == Direction.ABOVE)
+        bound.append(min(thresholds) if rule.direction == Direction.ABOVE else max(thresholds))
+    arrays = [range(len(states)), sensor_ids, after, start, above, bound]
+    return [*map(array_literal, arrays), MAX_READINGS_PER_RUN]
+
+
+def _new_readings_summed(
+    cursor,
+    states: list[_State],
+    rules: dict[int, ThresholdRule],
+    pending: dict[int, tuple[int | None, datetime | None]],
+    floor: datetime,
+) -> dict[int, tuple[int, datetime, bool]]:
+    """Index in ``states``: (newest id, newest observation, some value reaches a threshold)."""
+    if not states:
+        return {}
+    cursor.execute(_NEW_READINGS_SUMMED, _window(states, rules, pending, floor))
+    return {n: (newest_id, newest_at, bool(reaches)) for n, newest_id, newest_at, reaches in cursor.fetchall()}
+
+
+def _evaluate_series(
+    cursor,
+    states: list[_State],
+    rules: dict[int, ThresholdRule],
+    floor: datetime,
+    pending: dict[int, tuple[int | None, datetime | None]],
+) -> int:
+    """Evaluate reading by reading the states that may warn or hold an open
+    warning; moves their watermarks; returns transitions written."""
+    cursor.execute(_NEW_READINGS_LISTED, _window(states, rules, pending, floor))
+    series: dict[int, list[tuple[int, datetime, float]]] = {}
+    for n, reading_id, observed_at, value in cursor.fetchall():
+        series.setdefault(n, []).append((reading_id, observed_at, value))
+    sensor_ids = sorted({state.sensor_id for state in states})
+    # Only what evaluation and routing read: a sensor's location and texts
+    # are not loaded.
+    sensors = {
+        s.pk: s
+        for s in Sensor.objects.filter(pk__in=sensor_ids).only(
+            "id", "sensor_type_id", "owner_department_id", "district_id"
         )
-        for reading_id, sensor_id, observed_at, value in cursor.fetchall():
-            readings.setdefault(sensor_id, []).append((reading_id, observed_at, value))
-    return readings
+    }
+    open_warnings = {
+        (w.sensor_id, w.rule_id): w
+        for w in Warning.objects.select_for_update()
+        .filter(sensor_id__in=sensor_ids)
+        .exclude(status=WarningStatus.CLOSED)
+    }
+    transitions = 0
+    touched_sensors = set()
+    for n, state in enumerate(states):
+        readings = series.get(n)
+        if not readings:
+            continue
+        warning = open_warnings.get((state.sensor_id, state.rule_id))
+        rule = rules[state.rule_id]
+        changed = 0
+        for _reading_id, observed_at, value in readings:
+            warning, step = _apply_reading(
+                sensors[state.sensor_id],
+                rule,
+                warning,
+                observed_at,
+                value,
+                newest_at=state.evaluated_through,
+            )
+            changed += step
+            if state.evaluated_through is None or observed_at > state.evaluated_through:
+                state.evaluated_through = observed_at
+        if warning is not None:
+            warning.save(
+                update_fields=["level", "status", "last_value", "peak_value", "last_observed_at", "recovered_at"]
+            )
+            if not changed:
+                warning_value_changed(warning_id=warning.pk)
+        if changed:
+            touched_sensors.add(state.sensor_id)
+            transitions += changed
+        state.last_reading_id = max(reading_id for reading_id, _, _ in readings)
+    for sensor_id in sorted(touched_sensors):
+        _refresh_sensor_level(sensor_id)
+    return transitions
+
+
+def _caught_up(pending: dict[int, tuple[int | None, datetime | None]], states: list[_State]) -> list[int]:
+    """The sensors whose every rule has seen every reading (the lock keeps
+    new ones out meanwhile): their unevaluated marks are cleared. A sensor
+    with no rule has nothing to evaluate: its mark goes too."""
+    behind = {
+        state.sensor_id
+        for state in states
+        if (latest := pending[state.sensor_id][0]) is not None
+        and (state.last_reading_id is None or state.last_reading_id < latest)
+    }
+    return [sensor_id for sensor_id in pending if sensor_id not in behind]
 
 
 def _apply_reading(

@@ -116,13 +116,19 @@ def blocked_by_us() -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_path):
+def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_path, only_these_evaluators):
     """The sensor's state row is the lock: ingestion holds it until it commits,
     so an evaluator can never move the watermark past a reading not yet visible."""
     rule = ThresholdRuleFactory()
     # A sensor that has reported before: its state row exists (a first
     # reading's row is invisible to the evaluator until it commits anyway).
     sensor = SensorFactory(sensor_type=rule.sensor_type, latest_value=1.0)
+    # It already waits for evaluation (marked by an earlier batch): an
+    # evaluator skips a sensor with nothing marked rather than wait for it.
+    # (No drain is queued: the session's worker must not clear the mark.)
+    readings_record_stored(
+        readings=[Reading.objects.create(sensor=sensor, observed_at=timezone.now() - timedelta(minutes=2), value=5.0)]
+    )
     (tmp_path / "go").touch()
     (tmp_path / "stop").touch()
 
@@ -147,3 +153,30 @@ def test_evaluation_of_a_sensor_waits_while_its_readings_are_being_stored(tmp_pa
     assert other.returncode == 0, output
     assert "transitions=1" in output
     assert Warning.objects.get(sensor=sensor).level == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_evaluator_passes_over_a_sensor_with_nothing_to_evaluate_without_waiting(tmp_path, only_these_evaluators):
+    """A drain never queues behind ingestion for a sensor that has nothing
+    marked yet: the batch marks it when it commits, and it is queued then."""
+    rule = ThresholdRuleFactory()
+    sensor = SensorFactory(sensor_type=rule.sensor_type, latest_value=1.0)
+    (tmp_path / "go").touch()
+    (tmp_path / "stop").touch()
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            sensor_states_lock(cursor, [sensor.pk])
+        other = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(tmp_path / "go"), str(tmp_path / "stop"), str(sensor.pk)],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        # It finishes while this transaction still holds the sensor's lock.
+        output = other.communicate(timeout=60)[0]
+
+    assert other.returncode == 0, output
+    assert "transitions=0" in output

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("warning", "0002_rule_state_reading_id_watermark"),
+        ("warning", "0003_rule_state_fill_factor"),
     ]
 
     operations = [

@@ -1,0 +1,235 @@
+"""Profiles of the hot paths, in-process, on a database of their own.
+
+``python -m bench.profile drain|ingest`` seeds a fresh database (the
+bench's, or ``--database``), stores readings and profiles one path with
+cProfile: a drain of the evaluation queue, or ingestion of batches of 1,000
+(through the API view and through the service alone). It prints wall time,
+CPU time of this process, the queries made and their time, and the
+functions that took the most time, so a before/after ratio can be taken
+in the same conditions. CPU time is less disturbed than wall time by
+whatever else runs on the machine.
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class QueryClock:
+    """Counts the queries of Django's connection and the wall time spent in them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self.by_statement: dict[str, list] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = time.perf_counter() - began
+            self.count += 1
+            self.seconds += elapsed
+            key = " ".join(sql.split())[:90]
+            entry = self.by_statement.setdefault(key, [0, 0.0])
+            entry[0] += 1
+            entry[1] += elapsed
+
+    def table(self) -> str:
+        rows = sorted(self.by_statement.items(), key=lambda item: -item[1][1])
+        return "\n".join(f"  {seconds:7.3f} s {count:5d} x  {sql}" for sql, (count, seconds) in rows)
+
+
+@contextmanager
+def measured(title: str, *, top: int, profile: bool = True):
+    from django.db import connection
+
+    clock = QueryClock()
+    profiler = cProfile.Profile() if profile else None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    backend_cpu = _process_cpu(backend)
+    wall, cpu = time.perf_counter(), time.process_time()
+    with connection.execute_wrapper(clock):
+        if profiler:
+            profiler.enable()
+        yield
+        if profiler:
+            profiler.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    backend_cpu = _process_cpu(backend) - backend_cpu
+    print(
+        f"\n== {title}: wall {wall:.3f} s, CPU of this process {cpu:.3f} s, of its PostgreSQL backend "
+        f"{backend_cpu:.3f} s, "
+        f"{clock.count} queries taking {clock.seconds:.3f} s (wall); load average {os.getloadavg()[0]:.2f}"
+    )
+    print(clock.table())
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(top)
+        out.write("\n-- by own time --\n")
+        stats.sort_stats("tottime").print_stats(top)
+        print(out.getvalue())
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process on this machine, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def setup(database: str, sensors: int):
+    os.environ["DATABASE_URL"] = database
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citysafety.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False
+    # Readings are stored before any is evaluated: no backpressure here.
+    settings.INGEST_MAX_EVALUATION_LAG_SECONDS = 0
+    from bench import db
+    from monitoring.events import readings_stored
+
+    # Nothing goes to a broker: this process evaluates by itself.
+    readings_stored.receivers.clear()
+    db.database_recreate(database)
+    db.migrate()
+    population = db.Population()
+    db.population_seed(population, sensors=sensors)
+    if os.environ.get("PROFILE_SETUP_SQL"):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(Path(os.environ["PROFILE_SETUP_SQL"]).read_text())
+            cursor.execute("VACUUM FULL warning_rulestate")
+    return population
+
+
+def store(population, *, per_sensor: int, sensors: int) -> int:
+    """Store ``per_sensor`` readings for each of the first ``sensors`` sensors through the ingest service."""
+    from bench.inprocess import _bodies
+    from monitoring.ingest import load_json
+    from monitoring.models import Gateway
+    from monitoring.services import readings_ingest
+
+    gateways = population.gateways_for(sensors)
+    models = {g.code: g for g in Gateway.objects.filter(code__in=[share.code for share in gateways])}
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    stored = 0
+    for round_ in range(per_sensor):
+        for share, body in _bodies(
+            gateways, batches=len(gateways), start=start + timedelta(seconds=round_), seed=round_
+        ):
+            stored += readings_ingest(gateway=models[share.code], batch=load_json(body.encode())).accepted
+    return stored
+
+
+def drain(args) -> None:
+    population = setup(args.database, args.sensors)
+    from django.db import connection
+
+    from warning import evaluation_queue, services
+
+    run = uuid.uuid4().hex[:8]
+    evaluation_queue.WAITING = f"profile:{run}:waiting"
+    evaluation_queue.DRAIN_QUEUED = f"profile:{run}:drain-queued"
+    try:
+        for round_ in range(args.rounds):
+            stored = store(population, per_sensor=args.per_sensor, sensors=args.sensors)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT sensor_id FROM monitoring_sensorstate WHERE unevaluated_since IS NOT NULL")
+                ids = sorted(row[0] for row in cursor)
+                if args.warning_sensors:
+                    # Their readings alternate Level I and normal: a warning
+                    # opens, recovers and is reactivated (the probe's pattern).
+                    cursor.execute(
+                        "UPDATE monitoring_reading SET value = CASE WHEN id %% 2 = 0 THEN 80 ELSE 1 END"
+                        " WHERE sensor_id = ANY(%s) AND received_at > now() - interval '10 minutes'",
+                        [ids[: args.warning_sensors]],
+                    )
+                cursor.execute("VACUUM ANALYZE monitoring_sensorstate")
+                cursor.execute("ANALYZE warning_rulestate")
+            if hasattr(services, "sensors_enqueue"):
+                services.sensors_enqueue(sensor_ids=ids)
+            else:  # the release before ranking at ingest, for a before/after ratio
+                evaluation_queue.sensors_mark(ids)
+            with measured(
+                f"drain {round_ + 1}: {len(ids):,} sensors, {stored:,} readings", top=args.top, profile=args.profile
+            ):
+                evaluated = services.sensors_drain(budget_seconds=3600)
+            print(f"evaluated {evaluated:,} sensors")
+    finally:
+        evaluation_queue.forget()
+
+
+def ingest(args) -> None:
+    population = setup(args.database, args.sensors)
+    from bench import inprocess
+    from monitoring.ingest import load_json
+    from monitoring.models import Gateway
+    from monitoring.services import readings_ingest
+
+    gateways = population.gateways_for(args.sensors)
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    bodies = inprocess._bodies(gateways, batches=args.batches, start=start, seed=0)
+    # Warm up: the first batch of each gateway creates its sensors' state rows.
+    inprocess.ingest_through_view(
+        inprocess._bodies(gateways, batches=len(gateways), start=start - timedelta(1), seed=9)
+    )
+    with measured(f"ingest through the view: {args.batches} batches of 1,000", top=args.top, profile=args.profile):
+        inprocess.ingest_through_view(bodies)
+    models = {g.code: g for g in Gateway.objects.all()}
+    parsed = [
+        (models[share.code], load_json(body.encode()))
+        for share, body in inprocess._bodies(
+            gateways, batches=args.batches, start=start + timedelta(seconds=30), seed=1
+        )
+    ]
+    with measured(f"ingest service alone: {args.batches} batches of 1,000", top=args.top, profile=args.profile):
+        for gateway, batch in parsed:
+            readings_ingest(gateway=gateway, batch=batch)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", choices=["drain", "ingest"])
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgis://postgres@127.0.0.1:5432/citysafety_bench"),
+        help="dropped and created again (default: BENCH_DATABASE_URL)",
+    )
+    parser.add_argument("--sensors", type=int, default=10_000)
+    parser.add_argument("--per-sensor", type=int, default=4, help="drain: readings per sensor before the drain")
+    parser.add_argument("--rounds", type=int, default=2, help="drain: store and drain this many times")
+    parser.add_argument(
+        "--warning-sensors", type=int, default=0, help="drain: this many sensors' readings alternate Level I and normal"
+    )
+    parser.add_argument("--batches", type=int, default=30, help="ingest: batches of 1,000")
+    parser.add_argument("--top", type=int, default=25, help="functions listed")
+    parser.add_argument("--no-profile", dest="profile", action="store_false", help="times only, no cProfile")
+    args = parser.parse_args(argv)
+    {"drain": drain, "ingest": ingest}[args.path](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
