@@ -26,6 +26,7 @@ urlpatterns = [
     path("favicon.ico", lambda request: redirect(static("img/logo.svg"), permanent=True)),
     path("", include("dashboard.urls")),
     path("work-orders/", include("dispatch.urls")),
+    path("warnings/", include("warning.urls")),
 ]
 
 admin.site.site_header = admin.site.site_title = "CitySafety"

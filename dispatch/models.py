@@ -88,7 +88,9 @@ class WorkOrder(models.Model):
             models.Index(fields=["created_at", "id"], condition=~Q(status="closed"), name="wo_open_created_idx"),
             models.Index(fields=["department", "created_at", "id"], name="wo_dept_created_idx"),
             models.Index(
-                fields=["department", "created_at", "id"], condition=~Q(status="closed"), name="wo_dept_open_created_idx"
+                fields=["department", "created_at", "id"],
+                condition=~Q(status="closed"),
+                name="wo_dept_open_created_idx",
             ),
             models.Index(fields=["status", "created_at", "id"], name="wo_status_created_idx"),
             models.Index(fields=["department", "status", "created_at", "id"], name="wo_dept_status_created_idx"),

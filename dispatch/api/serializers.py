@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
+from citysafety.api import ChoiceLabelField
 from dispatch.models import WorkOrder, WorkOrderEvent
 from warning.api.serializers import WarningSummarySerializer, display_name
 
 
 class WorkOrderEventSerializer(serializers.ModelSerializer):
-    kind_display = serializers.CharField(source="get_kind_display")
+    kind_display = ChoiceLabelField("kind")
     actor = serializers.SerializerMethodField()
 
     class Meta:
@@ -17,8 +18,8 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
 
 
 class WorkOrderSerializer(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
-    level_display = serializers.CharField(source="get_level_display")
+    status_display = ChoiceLabelField("status")
+    level_display = ChoiceLabelField("level")
     department = serializers.SerializerMethodField()
     warning = WarningSummarySerializer()
     events = WorkOrderEventSerializer(many=True)

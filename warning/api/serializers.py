@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from citysafety.api import ChoiceLabelField
 from warning.models import Warning, WarningTransition
 
 
@@ -24,9 +25,9 @@ class WarningSensorSerializer(serializers.Serializer):
 
 
 class WarningSummarySerializer(serializers.ModelSerializer):
-    level_display = serializers.CharField(source="get_level_display")
+    level_display = ChoiceLabelField("level")
     colour = serializers.SerializerMethodField()
-    status_display = serializers.CharField(source="get_status_display")
+    status_display = ChoiceLabelField("status")
     sensor = WarningSensorSerializer()
     domain = serializers.SerializerMethodField()
     district = serializers.SerializerMethodField()
@@ -78,7 +79,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
 
 
 class WarningTransitionSerializer(serializers.ModelSerializer):
-    kind_display = serializers.CharField(source="get_kind_display")
+    kind_display = ChoiceLabelField("kind")
     actor = serializers.SerializerMethodField()
 
     class Meta:
