@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from bench import report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--orders-per-warning", type=int, default=4, help="work orders per warning (default 4: 4,000,000 orders)"
     )
     parser.add_argument("--samples", type=int, default=40, help="timed requests per figure (default 40)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the history an earlier run seeded, when the bench database holds it (else seed afresh)",
+    )
     parser.add_argument("--results", type=Path, default=report.RESULTS, help="where the table is written")
     args = parser.parse_args(argv)
     if args.warnings < 600_000 or not 1 <= args.orders_per_warning <= 4 or args.samples < 5:
@@ -216,9 +223,22 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
 
     staff = get_user_model().objects.create_user(username=STAFF_USERNAME, password="bench-staff-password")
     staff.groups.add(Group.objects.get(name=DEPARTMENT_STAFF))
+    Membership.objects.create(user=staff, department=Department.objects.order_by("pk").first())
+    return {**city_of(), "timings": timings}
+
+
+def city_of() -> dict:
+    """What the measurements need of a seeded bench database."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from bench.db import DUTY_USERNAME
+    from dispatch.models import WorkOrder
+    from warning.models import Warning
+
+    users = get_user_model().objects
+    staff = users.select_related("membership").get(username=STAFF_USERNAME)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM organisation_department ORDER BY id LIMIT 1")
-        (department_id,) = cursor.fetchone()
         cursor.execute("SELECT code FROM organisation_district ORDER BY id")
         districts = [code for (code,) in cursor]
         cursor.execute(
@@ -226,19 +246,31 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
             [Warning._meta.db_table, WorkOrder._meta.db_table],
         )
         warning_bytes, order_bytes = cursor.fetchone()
+        cursor.execute(f"SELECT count(*) FROM {Warning._meta.db_table}")
+        (warnings,) = cursor.fetchone()
         cursor.execute(f"SELECT count(*) FROM {WorkOrder._meta.db_table}")
         (orders,) = cursor.fetchone()
-    Membership.objects.create(user=staff, department_id=department_id)
     return {
-        "duty": duty,
+        "duty": users.get(username=DUTY_USERNAME),
         "staff": staff,
-        "department_id": department_id,
+        "department_id": staff.membership.department_id,
         "districts": districts,
-        "timings": timings,
         "warning_bytes": warning_bytes,
         "order_bytes": order_bytes,
+        "warnings": warnings,
         "orders": orders,
     }
+
+
+def seeded_city(*, warnings: int) -> dict | None:
+    """The city an earlier run seeded, when it holds the history asked for (``--reuse``)."""
+    from django.db import DatabaseError
+
+    try:
+        city = city_of()
+    except (DatabaseError, ObjectDoesNotExist):
+        return None
+    return city if city["warnings"] == warnings else None
 
 
 # --- measuring ------------------------------------------------------------------
@@ -254,6 +286,14 @@ def key_at(table: str, field: str, offset: int, where: str = "", params: tuple =
             [*params, offset],
         )
         return cursor.fetchone()
+
+
+def rows_of(table: str, where: str = "", params: tuple = ()) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} {where}", params)
+        return cursor.fetchone()[0]
 
 
 def deep_url(path: str, params: dict, user, key: tuple) -> str:
@@ -331,17 +371,15 @@ def measure(city: dict, *, warnings: int, samples: int, rep: report.Report) -> N
         [deep_url(warning_list, {}, city["duty"], key) for key in deep_keys],
         TARGET_DEEP,
     )
-    # The level + district list is 1/27 of the history: its deepest pages.
-    filtered_key = key_at(
-        wt,
-        "opened_at",
-        warnings // 27 - 2 * PAGE,
+    # The level + district list (a fifth of the history in a ninth of the city): its last pages.
+    in_district = (
         "WHERE level = 2 AND sensor_id IN (SELECT s.id FROM monitoring_sensor s"
-        " JOIN organisation_district d ON d.id = s.district_id WHERE d.code = %s)",
-        (districts[0],),
+        " JOIN organisation_district d ON d.id = s.district_id WHERE d.code = %s)"
     )
+    filtered = rows_of(wt, in_district, (districts[0],))
+    filtered_key = key_at(wt, "opened_at", filtered - 2 * PAGE, in_district, (districts[0],))
     figure(
-        "warnings list, level + district filter, its last page (keyset cursor)",
+        f"warnings list, level + district filter, its last page (page {filtered // PAGE:,}; keyset cursor)",
         duty,
         [deep_url(warning_list, {"level": 2, "district": districts[0]}, city["duty"], filtered_key)],
         TARGET_DEEP,
@@ -465,18 +503,25 @@ def main(argv: list[str] | None = None) -> int:
             f" {SENSORS:,} sensors; in-process API requests, {args.samples} per figure"
         },
     )
-    say(f"database {urlsplit(url).path.lstrip('/')}: recreating and migrating")
-    database_recreate(url)
-    migrate()
-    say("seeding the history")
-    city = seed(warnings=args.warnings, orders_per_warning=args.orders_per_warning)
-    t = city["timings"]
+    name = urlsplit(url).path.lstrip("/")
+    city = seeded_city(warnings=args.warnings) if args.reuse else None
+    if city is None:
+        say(f"database {name}: recreating and migrating")
+        database_recreate(url)
+        migrate()
+        say("seeding the history")
+        city = seed(warnings=args.warnings, orders_per_warning=args.orders_per_warning)
+        t = city["timings"]
+        seeding = f"city {t['city']:.0f} s, history {t['history']:.0f} s, indexes {t['indexes']:.0f} s, vacuum {t['vacuum']:.0f} s"
+    else:
+        say(f"database {name}: reusing its history, migrating")
+        migrate()
+        seeding = "reused from an earlier run (--reuse)"
     rep.add(
         "seeding",
-        f"city {t['city']:.0f} s, history {t['history']:.0f} s, indexes {t['indexes']:.0f} s, vacuum {t['vacuum']:.0f} s;"
-        f" warnings {report.fmt_bytes(city['warning_bytes'])}, {city['orders']:,} work orders"
-        f" {report.fmt_bytes(city['order_bytes'])} (tables with their indexes)",
-        **t,
+        f"{seeding}; {city['warnings']:,} warnings {report.fmt_bytes(city['warning_bytes'])},"
+        f" {city['orders']:,} work orders {report.fmt_bytes(city['order_bytes'])} (tables with their indexes)",
+        **city.get("timings", {}),
     )
     say("measuring")
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.core import signing
+from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
@@ -251,9 +252,10 @@ def count_estimated(queryset: QuerySet, *, exact_up_to: int = COUNT_EXACT_UP_TO)
     a list it reckons small is counted, up to ``exact_up_to`` rows.
     """
     rows = queryset.order_by().values("pk")
-    if rows.query.is_empty():  # .none(): a filter that matched nothing before the query
+    try:
+        sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:  # .none(), or a filter that matched nothing before the query
         return 0, False
-    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
     with connections[rows.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         (plan,) = cursor.fetchone()

@@ -36,6 +36,11 @@ def warnings_with_details() -> QuerySet[Warning]:
     return Warning.objects.select_related("sensor__sensor_type__domain", "sensor__district", "rule", "closed_by")
 
 
+# Sensors found by a text search are passed to the warnings' query as a list
+# of ids up to this many; more, and as a subquery.
+SEARCH_IDS_UP_TO = 2000
+
+
 def warnings_of_sensors(
     warnings: QuerySet[Warning],
     *,
@@ -67,7 +72,15 @@ def warnings_of_sensors(
         sensors = sensors.filter(code=sensor)
     if search is not None:
         text = search.strip()
+        # Trigram indexes serve these (warning migration 0004). Found once
+        # and passed as ids when they are few: the count and the page would
+        # each search again, and the planner sizes a list of ids exactly.
         sensors = sensors.filter(Q(code__icontains=text) | Q(name__icontains=text))
+        found = list(sensors.values_list("pk", flat=True)[: SEARCH_IDS_UP_TO + 1])
+        if not found:
+            return warnings.none()
+        if len(found) <= SEARCH_IDS_UP_TO:
+            return warnings.filter(sensor_id__in=found)
     return warnings.filter(sensor_id__in=sensors.values("pk"))
 
 

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import signing
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
@@ -336,8 +337,6 @@ def test_a_deep_page_is_one_range_of_an_index_in_the_lists_order(client, duty_of
     client.force_login(duty_officer)
     cursor = cursor_of(client, f"/api/v1/warnings/?page_size=1&{query}")
 
-    from django.db import transaction
-
     with CaptureQueriesContext(connection) as queries:
         assert client.get(f"/api/v1/warnings/?page_size=1&{query}&cursor={cursor}").status_code == 200
     keys = next(q["sql"] for q in queries if '("warning_warning"."opened_at", "warning_warning"."id") <' in q["sql"])
@@ -347,3 +346,19 @@ def test_a_deep_page_is_one_range_of_an_index_in_the_lists_order(client, duty_of
     assert index in plan
     assert "Sort" not in plan
     assert any("Index Cond:" in line and "ROW(opened_at, id) < ROW(" in line for line in plan.splitlines()), plan
+
+
+def test_the_sensor_search_is_served_by_trigram_indexes(history):
+    from monitoring.models import Sensor
+
+    sensors = Sensor.objects.filter(Q(code__icontains="road valve") | Q(name__icontains="road valve"))
+    sql, params = sensors.values("pk").query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Four sensors: scanning them is cheapest, unless priced out.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+
+    assert "warning_sensor_code_trgm" in plan
+    assert "warning_sensor_name_trgm" in plan
