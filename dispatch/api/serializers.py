@@ -1,8 +1,10 @@
+from django.db.models.manager import BaseManager
+from django.utils import timezone
 from rest_framework import serializers
 
-from citysafety.api import ChoiceLabelField
+from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
 from dispatch.models import WorkOrder, WorkOrderEvent
-from warning.api.serializers import WarningSummarySerializer, display_name
+from warning.api.serializers import WarningSummaryRows, WarningSummarySerializer, display_name
 
 
 class WorkOrderEventSerializer(serializers.ModelSerializer):
@@ -15,6 +17,48 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
 
     def get_actor(self, event) -> str | None:
         return display_name(event.actor)
+
+
+class WorkOrderListSerializer(serializers.ListSerializer):
+    """WorkOrderSerializer's output for many orders, field for field, in plain code (citysafety.api)."""
+
+    def to_representation(self, data) -> list[dict]:
+        zone = timezone.get_current_timezone()
+        statuses = choice_labels(WorkOrder, "status")
+        levels = choice_labels(WorkOrder, "level")
+        kinds = choice_labels(WorkOrderEvent, "kind")
+        warnings = WarningSummaryRows()
+
+        def event(item: WorkOrderEvent) -> dict:
+            return {
+                "kind": item.kind,
+                "kind_display": kinds.get(item.kind, str(item.kind)),
+                "actor": display_name(item.actor),
+                "note": item.note,
+                "created_at": api_datetime(item.created_at, zone),
+            }
+
+        def row(order: WorkOrder) -> dict:
+            department = order.department
+            return {
+                "id": order.pk,
+                "status": order.status,
+                "status_display": statuses.get(order.status, str(order.status)),
+                "level": order.level,
+                "level_display": levels.get(order.level, str(order.level)),
+                "department": {"id": order.department_id, "code": department.code, "name": department.name},
+                "created_at": api_datetime(order.created_at, zone),
+                "ack_deadline": api_datetime(order.ack_deadline, zone),
+                "is_overdue": order.is_overdue,
+                "acknowledged_at": api_datetime(order.acknowledged_at, zone),
+                "reported_at": api_datetime(order.reported_at, zone),
+                "report": order.report,
+                "closed_at": api_datetime(order.closed_at, zone),
+                "warning": warnings.row(order.warning),
+                "events": [event(item) for item in order.events.all()],
+            }
+
+        return [row(order) for order in (data.all() if isinstance(data, BaseManager) else data)]
 
 
 class WorkOrderSerializer(serializers.ModelSerializer):
@@ -43,6 +87,7 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "warning",
             "events",
         ]
+        list_serializer_class = WorkOrderListSerializer
 
     def get_department(self, order) -> dict:
         return {"id": order.department_id, "code": order.department.code, "name": order.department.name}

@@ -196,3 +196,35 @@ def test_a_deep_queue_page_is_one_range_of_an_index(client, queues, staff_a, dut
     assert index in plan, plan
     assert "Sort" not in plan
     assert any("Index Cond:" in line and "ROW(created_at, id) < ROW(" in line for line in plan.splitlines()), plan
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_fast_list_rows_equal_the_serializers_field_for_field(city, reach, staff_a, duty_officer, language):
+    """The list serializers build rows in plain code; each must be what the serializer gives for one object."""
+    from django.utils import translation
+
+    from dispatch import services
+    from dispatch.api.serializers import WorkOrderSerializer
+    from dispatch.selectors import work_orders_with_details
+    from warning.api.serializers import WarningSummarySerializer
+    from warning.selectors import warnings_with_details
+
+    reach(city["gas_sensor"], 12.0)
+    reach(city["gas_sensor"], 60.0)  # escalated to Level I: four departments
+    reach(city["water_sensor"], 0.18)
+    outside = SensorFactory(code="GAS-0099", sensor_type=city["gas_sensor"].sensor_type, district=None)
+    reach(outside, 25.0)
+    order = WorkOrder.objects.filter(department=staff_a.membership.department).first()
+    services.work_order_acknowledge(work_order_id=order.pk, user=staff_a, note="on our way")
+    services.work_order_report(work_order_id=order.pk, user=staff_a, report="valve closed")
+
+    with translation.override(language):
+        orders = list(work_orders_with_details().order_by("-created_at", "-pk"))
+        warnings = list(warnings_with_details().order_by("-opened_at", "-pk"))
+        assert len(orders) >= 6
+        assert WorkOrderSerializer(orders, many=True).data == [WorkOrderSerializer(o).data for o in orders]
+        assert WarningSummarySerializer(warnings, many=True).data == [
+            WarningSummarySerializer(w).data for w in warnings
+        ]
+    assert any(o.events.count() >= 3 for o in orders)
+    assert any(w.sensor.district is None for w in warnings)
