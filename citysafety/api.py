@@ -100,8 +100,10 @@ NEXT, PREVIOUS = "n", "p"
 # Exact counts up to this many rows (an index range read of a few
 # milliseconds); beyond it the planner's estimate, flagged as such.
 COUNT_EXACT_UP_TO = 1000
-# A list the planner reckons larger than this is not counted at all.
-ESTIMATE_TRUSTED_FROM = 5000
+# A list the planner reckons larger than this is not counted at all: even
+# counting its first thousand rows costs a page's time when the filter is
+# checked row by row (a district's sensors, a time range).
+ESTIMATE_TRUSTED_FROM = COUNT_EXACT_UP_TO
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ def work_orders_with_details() -> QuerySet[WorkOrder]:
         "warning__sensor__sensor_type__domain",
         "warning__sensor__district",
         "warning__rule",
-        "warning__closed_by",
     ).prefetch_related(Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor")))
 
 
