@@ -43,5 +43,13 @@ class WarningFilter(django_filters.FilterSet):
             return queryset.exclude(status=WarningStatus.CLOSED)
         return queryset.filter(status=value)
 
+    SENSOR_FILTERS = ("domain", "district", "sensor", "search")
+
     def filter_sensors(self, queryset, name, value):
-        return selectors.warnings_of_sensors(queryset, **{name: value})
+        return queryset  # all at once in filter_queryset: one choice of sensors, not one per filter
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        chosen = {name: self.form.cleaned_data.get(name) for name in self.SENSOR_FILTERS}
+        chosen = {name: value for name, value in chosen.items() if value not in (None, "")}
+        return selectors.warnings_of_sensors(queryset, **chosen) if chosen else queryset
