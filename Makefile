@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench bench-backtest lint format messages clean
+.PHONY: help run test setup services stop status bench bench-backtest bench-history lint format messages clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
 
 run: ## set up, load the demo city, run web + api + worker + beat + bridge + simulator (Ctrl-C stops)
 	@bash scripts/run.sh
@@ -30,6 +30,8 @@ bench: ## the storm-load benchmark, one table into bench/results/ (QUICK=1: unde
 
 bench-backtest: ## a changed rule's backtest over 100 sensors x 7 days of readings (about a minute)
 	@BENCH_MODULE=bench.backtest bash scripts/bench.sh
+bench-history: ## the warning and work-order lists over 1 M warnings and 4 M work orders (BENCH_ARGS="--help")
+	@bash scripts/bench-history.sh
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh

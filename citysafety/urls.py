@@ -32,6 +32,7 @@ urlpatterns = [
     path("favicon.ico", lambda request: redirect(static("img/logo.svg"), permanent=True)),
     path("", include("dashboard.urls")),
     path("work-orders/", include("dispatch.urls")),
+    path("warnings/", include("warning.urls")),
 ]
 
 # The platform's name, in the reader's language (城市安全风险综合监测预警平台).

@@ -2,6 +2,7 @@ from enum import nonmember
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -79,7 +80,21 @@ class WorkOrder(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["warning", "department"], name="work_order_unique_warning_department"),
         ]
-        indexes = [models.Index(fields=["department", "status"])]
+        # The queues read newest first and page by (created_at, id): the
+        # department's, the duty officer's, open or closed or one status,
+        # each an index range (dispatch.selectors).
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="wo_created_idx"),
+            models.Index(fields=["created_at", "id"], condition=~Q(status="closed"), name="wo_open_created_idx"),
+            models.Index(fields=["department", "created_at", "id"], name="wo_dept_created_idx"),
+            models.Index(
+                fields=["department", "created_at", "id"],
+                condition=~Q(status="closed"),
+                name="wo_dept_open_created_idx",
+            ),
+            models.Index(fields=["status", "created_at", "id"], name="wo_status_created_idx"),
+            models.Index(fields=["department", "status", "created_at", "id"], name="wo_dept_status_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"WO-{self.pk} {self.department}"

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from citysafety.api import keyset_page
 from citysafety.choices import choices_json
 from dispatch import selectors
 from dispatch.api.serializers import WorkOrderSerializer
@@ -33,10 +34,13 @@ def work_orders(request: HttpRequest) -> HttpResponse:
     user = request.user
     duty = is_duty_officer(user)
     department = department_of(user)
-    orders = list(
-        selectors.work_orders_visible_to(user)
-        .exclude(status=WorkOrderStatus.CLOSED)
-        .order_by("-created_at", "-id")[: INITIAL_ORDERS + 1]
+    # Keys first, then details for the rows shown (citysafety.api.keyset_page).
+    first = keyset_page(
+        selectors.work_orders_visible_to(user).exclude(status=WorkOrderStatus.CLOSED),
+        field="created_at",
+        position=None,
+        page_size=INITIAL_ORDERS,
+        scope="",
     )
     departments = list(Department.objects.order_by("kind", "code").values("id", "name")) if duty else []
     config = {
@@ -48,8 +52,8 @@ def work_orders(request: HttpRequest) -> HttpResponse:
         "duty": duty,
         "department": {"id": department.pk, "name": department.name} if department else None,
         "departments": departments,
-        "orders": WorkOrderSerializer(orders[:INITIAL_ORDERS], many=True).data,
-        "ordersComplete": len(orders) <= INITIAL_ORDERS,
+        "orders": WorkOrderSerializer(first.rows, many=True).data,
+        "ordersComplete": first.next_cursor is None,
         "choices": choices_json(WORK_ORDER_CARD_CHOICES),
         "eventSentences": sentences_json(),
     }

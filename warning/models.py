@@ -200,7 +200,15 @@ class Warning(models.Model):
                 name="warning_one_open_per_sensor_rule",
             ),
         ]
-        indexes = [models.Index(fields=["status", "level"])]
+        # The lists read newest first and page by (opened_at, id): each
+        # filter they serve has an index ending in those two columns, so a
+        # page is one index range however deep (warning.selectors).
+        indexes = [
+            models.Index(fields=["status", "level"]),
+            models.Index(fields=["opened_at", "id"], name="warning_opened_idx"),
+            models.Index(fields=["opened_at", "id"], condition=~Q(status="closed"), name="warning_open_opened_idx"),
+            models.Index(fields=["level", "opened_at", "id"], name="warning_level_opened_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_level_display()} {self.sensor}"

@@ -4,7 +4,8 @@ from dispatch.models import WorkOrder, WorkOrderStatus
 
 
 class WorkOrderFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=WorkOrderStatus.choices)
+    # No DISTINCT (the default): nothing is joined, and DISTINCT would sort every matching order.
+    status = django_filters.MultipleChoiceFilter(choices=WorkOrderStatus.choices, distinct=False)
     warning = django_filters.NumberFilter(field_name="warning_id")
     open = django_filters.BooleanFilter(method="filter_open")
     department = django_filters.NumberFilter(field_name="department_id")

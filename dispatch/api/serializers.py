@@ -1,12 +1,15 @@
+from django.db.models.manager import BaseManager
+from django.utils import timezone
 from rest_framework import serializers
 
+from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
 from dispatch.models import WorkOrder, WorkOrderEvent
 from dispatch.timeline import event_sentence
-from warning.api.serializers import WarningSummarySerializer, department_name, display_name
+from warning.api.serializers import WarningSummaryRows, WarningSummarySerializer, department_name, display_name
 
 
 class WorkOrderEventSerializer(serializers.ModelSerializer):
-    kind_display = serializers.CharField(source="get_kind_display")
+    kind_display = ChoiceLabelField("kind")
     actor = serializers.SerializerMethodField(help_text="The person who took the step, by name.")
     actor_department = serializers.SerializerMethodField(help_text="The department that person works for.")
     summary = serializers.SerializerMethodField(
@@ -31,9 +34,61 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
         return event_sentence(event.kind, event.data)
 
 
+class WorkOrderListSerializer(serializers.ListSerializer):
+    """WorkOrderSerializer's output for many orders, field for field, in plain code (citysafety.api)."""
+
+    def to_representation(self, data) -> list[dict]:
+        zone = timezone.get_current_timezone()
+        statuses = choice_labels(WorkOrder, "status")
+        levels = choice_labels(WorkOrder, "level")
+        kinds = choice_labels(WorkOrderEvent, "kind")
+        warnings = WarningSummaryRows()
+
+        def event(item: WorkOrderEvent) -> dict:
+            return {
+                "kind": item.kind,
+                "kind_display": kinds.get(item.kind, str(item.kind)),
+                "actor": display_name(item.actor),
+                "actor_department": department_name(item.actor),
+                "summary": event_sentence(item.kind, item.data),
+                "data": item.data,
+                "note": item.note,
+                "created_at": api_datetime(item.created_at, zone),
+            }
+
+        def row(order: WorkOrder) -> dict:
+            department = order.department
+            return {
+                "id": order.pk,
+                "status": order.status,
+                "status_display": statuses.get(order.status, str(order.status)),
+                "level": order.level,
+                "level_display": levels.get(order.level, str(order.level)),
+                # Phone and e-mail: the duty officer calls a department that is late.
+                "department": {
+                    "id": order.department_id,
+                    "code": department.code,
+                    "name": department.name,
+                    "phone": department.phone,
+                    "email": department.email,
+                },
+                "created_at": api_datetime(order.created_at, zone),
+                "ack_deadline": api_datetime(order.ack_deadline, zone),
+                "is_overdue": order.is_overdue,
+                "acknowledged_at": api_datetime(order.acknowledged_at, zone),
+                "reported_at": api_datetime(order.reported_at, zone),
+                "report": order.report,
+                "closed_at": api_datetime(order.closed_at, zone),
+                "warning": warnings.row(order.warning),
+                "events": [event(item) for item in order.events.all()],
+            }
+
+        return [row(order) for order in (data.all() if isinstance(data, BaseManager) else data)]
+
+
 class WorkOrderSerializer(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
-    level_display = serializers.CharField(source="get_level_display")
+    status_display = ChoiceLabelField("status")
+    level_display = ChoiceLabelField("level")
     department = serializers.SerializerMethodField()
     warning = WarningSummarySerializer()
     events = WorkOrderEventSerializer(many=True)
@@ -57,6 +112,7 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "warning",
             "events",
         ]
+        list_serializer_class = WorkOrderListSerializer
 
     def get_department(self, order) -> dict:
         department = order.department

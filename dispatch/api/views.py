@@ -5,7 +5,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from citysafety.api import error_response
+from citysafety.api import KeysetPagination, error_response
 from dispatch import selectors, services
 from dispatch.api.filters import WorkOrderFilter
 from dispatch.api.serializers import CloseSerializer, NoteSerializer, ReportSerializer, WorkOrderSerializer
@@ -20,6 +20,8 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = WorkOrderSerializer
     lookup_value_regex = r"\d+"
     filterset_class = WorkOrderFilter
+    pagination_class = KeysetPagination
+    keyset_field = "created_at"
 
     def get_queryset(self):
         return selectors.work_orders_visible_to(self.request.user).order_by("-created_at", "-id")

@@ -83,7 +83,7 @@ def test_the_duty_officer_sees_the_departments_phone_and_e_mail(client, city, re
     assert order["department"]["email"] == "duty@gas.example.org"
 
 
-MIGRATION = importlib.import_module("dispatch.migrations.0010_work_order_events_keep_data_not_sentences")
+MIGRATION = importlib.import_module("dispatch.migrations.0007_work_order_events_keep_data_not_sentences")
 
 
 @pytest.mark.parametrize(
@@ -108,8 +108,8 @@ def test_existing_steps_migrate_to_data_and_back(city, reach):
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("dispatch", "0005_departments_move_to_organisation")]
-    after = [("dispatch", "0010_work_order_events_keep_data_not_sentences")]
+    before = [("dispatch", "0006_queue_indexes")]
+    after = [("dispatch", "0007_work_order_events_keep_data_not_sentences")]
     warning = reach(city["gas_sensor"], 12.0)
     event = WorkOrder.objects.get(warning=warning).events.get()
     assert event.data == {"level": 3, "minutes": 30}

@@ -1,7 +1,10 @@
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models.manager import BaseManager
+from django.utils import timezone
 from rest_framework import serializers
 
-from warning.models import Warning, WarningTransition
+from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
+from warning.models import Level, Warning, WarningTransition
 
 
 def display_name(user) -> str | None:
@@ -43,10 +46,66 @@ class WarningSensorSerializer(serializers.Serializer):
         return [round(sensor.location.x, 6), round(sensor.location.y, 6)]
 
 
+class WarningSummaryRows:
+    """WarningSummarySerializer's output for many warnings, field for field, in plain code (citysafety.api)."""
+
+    def __init__(self) -> None:
+        self.zone = timezone.get_current_timezone()
+        self.levels = choice_labels(Warning, "level")
+        self.statuses = choice_labels(Warning, "status")
+        self.colours = {level.value: level.colour.name for level in Level}
+
+    def row(self, warning: Warning) -> dict:
+        sensor, rule, zone = warning.sensor, warning.rule, self.zone
+        sensor_type, district = sensor.sensor_type, sensor.district
+        location = sensor.location
+        return {
+            "id": warning.pk,
+            "level": warning.level,
+            "level_display": self.levels.get(warning.level, str(warning.level)),
+            "colour": self.colours[warning.level],
+            "current_level": warning.current_level,
+            "status": warning.status,
+            "status_display": self.statuses.get(warning.status, str(warning.status)),
+            "sensor": {
+                "id": sensor.pk,
+                "code": sensor.code,
+                "name": sensor.name,
+                "type": sensor_type.name,
+                "unit": sensor_type.unit,
+                "location": [round(location.x, 6), round(location.y, 6)],
+                "address": sensor.address,
+            },
+            "domain": {"code": sensor_type.domain.code, "name": sensor_type.domain.name},
+            "district": {"code": district.code, "name": district.name} if district else None,
+            "rule": {
+                "id": rule.pk,
+                "name": rule.name,
+                "direction": rule.direction,
+                "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
+                "dead_band": rule.dead_band,
+            },
+            "opened_at": api_datetime(warning.opened_at, zone),
+            "first_value": float(warning.first_value),
+            "last_value": float(warning.last_value),
+            "peak_value": float(warning.peak_value),
+            "last_observed_at": api_datetime(warning.last_observed_at, zone),
+            "recovered_at": api_datetime(warning.recovered_at, zone),
+            "closed_at": api_datetime(warning.closed_at, zone),
+            "disposal_note": warning.disposal_note,
+        }
+
+
+class WarningSummaryListSerializer(serializers.ListSerializer):
+    def to_representation(self, data) -> list[dict]:
+        rows = WarningSummaryRows()
+        return [rows.row(warning) for warning in (data.all() if isinstance(data, BaseManager) else data)]
+
+
 class WarningSummarySerializer(serializers.ModelSerializer):
-    level_display = serializers.CharField(source="get_level_display")
+    level_display = ChoiceLabelField("level")
     colour = serializers.SerializerMethodField()
-    status_display = serializers.CharField(source="get_status_display")
+    status_display = ChoiceLabelField("status")
     sensor = WarningSensorSerializer()
     domain = serializers.SerializerMethodField()
     district = serializers.SerializerMethodField()
@@ -81,6 +140,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
             "closed_at",
             "disposal_note",
         ]
+        list_serializer_class = WarningSummaryListSerializer
 
     def get_colour(self, warning) -> str:
         return warning.colour
@@ -105,7 +165,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
 
 
 class WarningTransitionSerializer(serializers.ModelSerializer):
-    kind_display = serializers.CharField(source="get_kind_display")
+    kind_display = ChoiceLabelField("kind")
     actor = serializers.SerializerMethodField()
     actor_department = serializers.SerializerMethodField()
 
@@ -137,6 +197,7 @@ class WarningDetailSerializer(WarningSummarySerializer):
 
     class Meta(WarningSummarySerializer.Meta):
         fields = [*WarningSummarySerializer.Meta.fields, "closed_by", "closed_while_active", "transitions"]
+        list_serializer_class = serializers.ListSerializer
 
     def get_closed_by(self, warning) -> str | None:
         return display_name(warning.closed_by)

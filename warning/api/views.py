@@ -3,6 +3,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from citysafety.api import KeysetPagination
 from organisation.permissions import IsDutyOfficer
 from warning import selectors
 from warning.api.filters import WarningFilter
@@ -14,9 +15,14 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [IsDutyOfficer]
     filterset_class = WarningFilter
+    pagination_class = KeysetPagination
+    keyset_field = "opened_at"
 
     def get_queryset(self):
-        warnings = selectors.warnings_visible_to(self.request.user)
+        if self.action == "closed":
+            warnings = selectors.closed_warnings_visible_to(self.request.user)
+        else:
+            warnings = selectors.warnings_visible_to(self.request.user)
         if self.action == "retrieve":
             warnings = warnings.prefetch_related("transitions__actor__membership__department")
         return warnings.order_by("-opened_at", "-id")
@@ -38,3 +44,14 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
     def counts(self, request):
         """Open warnings, and active ones per level, for the counters."""
         return Response(selectors.warning_counts(self.filter_queryset(self.get_queryset())))
+
+    @extend_schema(responses=WarningSummarySerializer(many=True))
+    @action(detail=False)
+    def closed(self, request):
+        """The closed-warning search: closed warnings, newest opened first, by time, sensor and district.
+
+        The list's filters apply: ``opened_after`` / ``opened_before``,
+        ``search`` (part of the sensor's code or name), ``sensor`` (its code),
+        ``district``, ``domain``, ``level``.
+        """
+        return self.list(request)

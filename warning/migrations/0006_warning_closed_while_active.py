@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("warning", "0003_rule_state_fill_factor"),
+        ("warning", "0005_sensor_search_trigram_indexes"),
     ]
 
     operations = [

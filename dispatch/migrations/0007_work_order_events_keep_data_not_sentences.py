@@ -85,7 +85,7 @@ def data_to_sentences(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dispatch", "0005_departments_move_to_organisation"),
+        ("dispatch", "0006_queue_indexes"),
         # Every model points at the organisation app from here on: the
         # data step below needs a consistent state.
         ("monitoring", "0003_districts_move_to_organisation"),

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from warning import views
+
+urlpatterns = [
+    path("closed/", views.closed_warnings, name="closed-warnings"),
+]

@@ -1,0 +1,117 @@
+"""The closed-warning search: the archive of closed warnings, for duty officers.
+
+Server-rendered, paged by keyset like the API (``citysafety.api``), so a
+search over years of history answers as fast on its hundredth page as on its
+first.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from citysafety import errors
+from citysafety.api import count_estimated, cursor_decode, keyset_page, listing_scope
+from organisation.models import District
+from organisation.roles import is_duty_officer
+from warning import selectors
+from warning.models import Level
+
+PAGE_SIZE = 50
+
+
+class ClosedWarningSearchForm(forms.Form):
+    opened_from = forms.DateField(
+        label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    opened_to = forms.DateField(
+        label=_("Opened until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Including this day."),
+    )
+    sensor = forms.CharField(
+        label=_("Sensor"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("Code or part of the name")}),
+    )
+    district = forms.ChoiceField(label=_("District"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["district"].choices = [
+            ("", _("All districts")),
+            *District.objects.order_by("code").values_list("code", "name"),
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("opened_from"), cleaned.get("opened_to")
+        if start and end and end < start:
+            self.add_error(
+                "opened_to", _("The end of the period comes before its start (%(start)s).") % {"start": start}
+            )
+        return cleaned
+
+
+def _day_start(day) -> datetime:
+    """Midnight of a day in the platform's time zone (Beijing time), as people mean a date."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@login_required
+def closed_warnings(request: HttpRequest) -> HttpResponse:
+    if not is_duty_officer(request.user):
+        raise PermissionDenied
+    form = ClosedWarningSearchForm(request.GET)
+    context = {"form": form, "levels": {level.value: level for level in Level}, "page": None, "error": None}
+    if not form.is_valid():
+        return render(request, "warning/closed_warnings.html", context, status=400)
+    data = form.cleaned_data
+    warnings = selectors.closed_warnings_search(
+        request.user,
+        opened_from=_day_start(data["opened_from"]) if data["opened_from"] else None,
+        opened_before=_day_start(data["opened_to"] + timedelta(days=1)) if data["opened_to"] else None,
+        sensor=data["sensor"] or None,
+        district=data["district"] or None,
+    )
+    scope = listing_scope(path=request.path, params=dict(request.GET.lists()), user_id=request.user.pk)
+    try:
+        raw = request.GET.get("cursor") or None
+        position = cursor_decode(raw, scope=scope) if raw else None
+    except errors.InvalidInputError as error:
+        context["error"] = str(error)
+        return render(request, "warning/closed_warnings.html", context, status=400)
+    count, estimated = position.count if position and position.count else count_estimated(warnings)
+    page = keyset_page(
+        warnings, field="opened_at", position=position, page_size=PAGE_SIZE, scope=scope, count=(count, estimated)
+    )
+
+    def link(cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        query = request.GET.copy()
+        query["cursor"] = cursor
+        return f"?{query.urlencode()}"
+
+    context.update(
+        page=page,
+        count=count,
+        count_is_estimate=estimated,
+        newer=link(page.previous_cursor),
+        older=link(page.next_cursor),
+        first=None if position is None else "?" + _without_cursor(request),
+    )
+    return render(request, "warning/closed_warnings.html", context)
+
+
+def _without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
