@@ -82,6 +82,8 @@ def database_recreate(url: str) -> None:
     admin.close()
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        cursor.execute("CREATE SCHEMA IF NOT EXISTS partman")
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman")
 
 
 def migrate() -> None:
