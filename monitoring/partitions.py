@@ -59,9 +59,9 @@ def partitions_maintain(*, policies: list[TablePolicy]) -> MaintenanceResult:
     """Bring each table's partitions in line with its policy; safe to run any time, as often as wanted.
 
     In order: rows in the default partition move into partitions made for
-    them; partitions reach back ``reach_back_days`` (the oldest reading a
-    gateway may still send); pg_partman makes the partitions ahead and
-    drops, whole, those past retention. Each table in a transaction of its own.
+    them; every partition from ``reach_back_days`` ago (the oldest reading a
+    gateway may still send) to ``premake`` ahead is made; pg_partman drops,
+    whole, those past retention. Each table in a transaction of its own.
     """
     moved: dict[str, int] = {}
     dropped: dict[str, int] = {}
@@ -78,7 +78,7 @@ def partitions_maintain(*, policies: list[TablePolicy]) -> MaintenanceResult:
             if cursor.rowcount != 1:
                 raise LookupError(f"{policy.table} is not partitioned by pg_partman (migration 0005/0006 not applied?)")
             moved[policy.table] = _empty_default(cursor, parent, policy.table)
-            _reach_back(cursor, parent, policy)
+            _ensure_span(cursor, parent, policy)
             before = partitions_of(cursor, parent)
             cursor.execute("SELECT partman.run_maintenance(%s, p_analyze := false, p_jobmon := false)", [parent])
             dropped[policy.table] = len(before - partitions_of(cursor, parent))
@@ -115,18 +115,21 @@ def _empty_default(cursor, parent: str, table: str) -> int:
             return moved
 
 
-def _reach_back(cursor, parent: str, policy: TablePolicy) -> None:
-    """Make the missing partitions between ``reach_back_days`` ago and now (within retention)."""
+def _ensure_span(cursor, parent: str, policy: TablePolicy) -> None:
+    """Make the missing partitions from ``reach_back_days`` ago (within retention) to ``premake`` ahead.
+
+    pg_partman alone counts the partitions ahead from the newest one: a
+    stray partition made for a far-future row would stop it making the days
+    in between. Naming every partition of the span leaves no gap.
+    """
     days = policy.reach_back_days
     if policy.retention_days:
         days = min(days, policy.retention_days)
-    if days <= 0:
-        return
     unit = PARTITIONED[policy.table][0]
     cursor.execute(
         "SELECT array_agg(DISTINCT date_trunc(%s, t, 'UTC'))"
-        " FROM generate_series(now() - %s, now(), interval '1 day') AS t",
-        [unit, timedelta(days=days)],
+        " FROM generate_series(now() - %s, now() + %s * %s::interval, interval '1 day') AS t",
+        [unit, timedelta(days=max(days, 0)), policy.premake, f"1 {unit}"],
     )
     times = cursor.fetchone()[0]
     # pg_partman skips the partitions that exist.
