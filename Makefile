@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench lint format messages clean
+.PHONY: help run test setup services stop status bench bench-rollups lint format messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
@@ -40,3 +40,6 @@ format: ## ruff format and ruff check --fix
 clean: stop ## stop private servers, remove var/ and caches (keeps .venv)
 	rm -rf var .pytest_cache .ruff_cache
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+bench-rollups: ## a year-long sensor chart from the hour roll-ups, and bytes per reading (QUICK=1: smaller)
+	@QUICK="$(QUICK)" bash scripts/bench-rollups.sh

@@ -248,4 +248,3 @@ def sensors_mark_offline(*, now: datetime | None = None) -> int:
             [now],
         )
         return cursor.rowcount
-
