@@ -4,7 +4,7 @@ On a database of its own (BENCH_DATABASE_URL, dropped and made again):
 
 1. ``--sensors`` sensors (100,000);
 2. hour roll-ups: a full year for ``--year-sensors`` of them (1,000; the
-   sensors charted are among them), the last ``--recent-days`` (7) for all
+   sensors charted are among them), the last ``--recent-days`` (2) for all
    the others, written hour by hour as the roll-up task writes them, so a
    sensor's rows lie scattered over the table as they would;
 3. the chart: ``monitoring.selectors.sensor_series`` for a year of hours,
@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.rollups", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sensors", type=int, default=CITY_SENSORS)
     parser.add_argument("--year-sensors", type=int, default=1_000, help="sensors with a full year of hour roll-ups")
-    parser.add_argument("--recent-days", type=int, default=7, help="days of hour roll-ups for every sensor")
+    parser.add_argument("--recent-days", type=int, default=2, help="days of hour roll-ups for every sensor")
     parser.add_argument("--reading-sensors", type=int, default=2_000)
     parser.add_argument("--reading-minutes", type=int, default=1_440)
     parser.add_argument("--charts", type=int, default=20, help="sensors charted once each")
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="10,000 sensors, 100 with a year, 200 with readings")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sensors, args.year_sensors, args.recent_days = 10_000, 100, 7
+        args.sensors, args.year_sensors, args.recent_days = 10_000, 100, 2
         args.reading_sensors, args.reading_minutes = 200, 1_440
     return args
 
@@ -185,11 +185,19 @@ def chart_latencies(*, sensor_ids: list[int], repeats: int, start: datetime, end
         api.append(elapsed)
         size = len(response.content)
     with connection.cursor() as cursor:
+        # The machine's floor, through the same path: as many generated rows
+        # of the same shape, no table read.
         floor = []
         for _ in range(repeats):
-            elapsed, _ = timed(cursor.execute, "SELECT id FROM monitoring_sensor WHERE id = %s", [sensor_ids[0]])
-            cursor.fetchall()
-            floor.append(elapsed)
+            began = time.perf_counter()
+            cursor.execute(
+                'SELECT to_char(now() + make_interval(hours => g), \'YYYY-MM-DD"T"HH24:MI:SS"Z"\'),'
+                " g::float, g::float, g::float / 60, 60, g::float FROM generate_series(1, %s) AS g",
+                [points or YEAR_HOURS],
+            )
+            rows = cursor.fetchall()
+            list(zip(*rows, strict=True))
+            floor.append(time.perf_counter() - began)
         cursor.execute(
             "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT bucket, minimum, maximum, total / count, count, last_value"
             " FROM monitoring_hourrollup WHERE sensor_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket",
@@ -352,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             f"the same, one sensor {args.repeats} times",
-            f"p50 {ms(again_p50)}, p95 {ms(again_p95)}; x{again_p50 / floor_p50:,.0f} the floor "
-            f"(one-row key lookup, p50 {ms(floor_p50)})",
+            f"p50 {ms(again_p50)}, p95 {ms(again_p95)}; x{again_p50 / floor_p50:,.1f} the floor "
+            f"(as many generated rows of the same shape through the same path, p50 {ms(floor_p50)})",
             "< 50 ms",
             "met" if again_p95 < TARGET_CHART else "**not met**",
         ),
