@@ -63,12 +63,14 @@ _FOLD = f"""
 """  # noqa: S608 (constants only)
 
 # Is any transaction that may hold a reading id handed out before ``since``
-# still open? Sessions that have written (they hold a transaction id) or are
-# running a statement (an INSERT takes its id before it writes).
+# still open? Client sessions that have written (they hold a transaction id)
+# or are running a statement (an INSERT takes its id before it writes).
+# Autovacuum and other server processes insert no readings. The sessions
+# must be visible: the application's own role, or pg_read_all_stats.
 _STILL_WRITING = """
     SELECT EXISTS (
         SELECT 1 FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
           AND xact_start < %s AND (backend_xid IS NOT NULL OR state = 'active')
     )
 """

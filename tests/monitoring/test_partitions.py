@@ -177,3 +177,18 @@ def test_the_database_keys_the_readings_by_id_and_time():
             ("monitoring_reading_pkey", "PRIMARY KEY (id, observed_at)"),
             ("reading_unique_sensor_time", "UNIQUE (sensor_id, observed_at)"),
         ]
+
+
+def test_beat_keeps_the_partitions_and_the_roll_ups(settings):
+    from monitoring import tasks
+
+    tasks_run = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"monitoring.tasks.maintain_partitions", "monitoring.tasks.roll_up_readings"} <= tasks_run
+    settings.READING_RETENTION_DAYS = 3
+
+    result = tasks.maintain_partitions()
+
+    assert result["dropped"]["monitoring_reading"] >= 1
+    oldest = min(start for start, _ in _partitions().values())
+    assert oldest >= _day(timezone.now() - timedelta(days=4))
+    assert tasks.roll_up_readings() == 0
