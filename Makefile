@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench bench-backtest bench-history lint format messages clean
+.PHONY: help run test setup services stop status bench bench-backtest bench-history bench-rollups bench-map lint format messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -30,8 +30,12 @@ bench: ## the storm-load benchmark, one table into bench/results/ (QUICK=1: unde
 
 bench-backtest: ## a changed rule's backtest over 100 sensors x 7 days of readings (about a minute)
 	@BENCH_MODULE=bench.backtest bash scripts/bench.sh
+
 bench-history: ## the warning and work-order lists over 1 M warnings and 4 M work orders (BENCH_ARGS="--help")
 	@bash scripts/bench-history.sh
+
+bench-rollups: ## a year-long sensor chart from the hour roll-ups, and bytes per reading (QUICK=1: smaller)
+	@QUICK="$(QUICK)" bash scripts/bench-rollups.sh
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh

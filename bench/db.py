@@ -82,6 +82,8 @@ def database_recreate(url: str) -> None:
     admin.close()
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        cursor.execute("CREATE SCHEMA IF NOT EXISTS partman")
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman")
 
 
 def migrate() -> None:
@@ -368,7 +370,12 @@ def storage() -> dict:
         cursor.execute(f"SELECT count(*) FROM {sensor_table}")
         sensors = cursor.fetchone()[0]
         cursor.execute(f"VACUUM ANALYZE {reading_table}")
-        cursor.execute(f"SELECT pg_total_relation_size(%s), (SELECT count(*) FROM {reading_table})", [reading_table])
+        # Partitioned: the parent itself holds nothing, its partitions do.
+        cursor.execute(
+            "SELECT (SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree(%s::regclass)),"
+            f" (SELECT count(*) FROM {reading_table})",
+            [reading_table],
+        )
         reading_bytes, readings = cursor.fetchone()
     return {
         "sensor_table_bytes": size,

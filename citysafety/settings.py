@@ -152,9 +152,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.mark_offline_sensors",
         "schedule": 60.0,
     },
-    "purge-expired-readings": {
-        "task": "monitoring.tasks.purge_expired_readings",
-        "schedule": 6 * 3600.0,
+    # Partitions ahead, retention by dropping whole partitions, the default
+    # partition emptied. Hourly: a week of partitions is made ahead.
+    "maintain-partitions": {
+        "task": "monitoring.tasks.maintain_partitions",
+        "schedule": env.float("PARTITION_MAINTENANCE_SECONDS", default=3600.0),
+    },
+    "roll-up-readings": {
+        "task": "monitoring.tasks.roll_up_readings",
+        "schedule": env.float("ROLLUP_SECONDS", default=60.0),
     },
     "mark-overdue-work-orders": {
         "task": "dispatch.tasks.mark_overdue_work_orders",
@@ -256,12 +262,22 @@ EVALUATION_LAG_NOTICE_SECONDS = env.int("EVALUATION_LAG_NOTICE_SECONDS", default
 # is answered 503 with Retry-After at once rather than left to hang.
 INGEST_LOCK_TIMEOUT_MS = env.int("INGEST_LOCK_TIMEOUT_MS", default=5000)
 INGEST_STATEMENT_TIMEOUT_MS = env.int("INGEST_STATEMENT_TIMEOUT_MS", default=15000)
-# Readings older than this many days are deleted (0 keeps them all).
+# Readings, minute and hour roll-ups older than this many days are dropped,
+# a whole day's (a month's for hours) partition at a time (0 keeps them all).
 READING_RETENTION_DAYS = env.int("READING_RETENTION_DAYS", default=0)
 # A rule's backtest in the admin reads this many days at most, and refuses
 # to read more readings than this into memory (about 40 bytes each).
 BACKTEST_MAX_DAYS = env.int("BACKTEST_MAX_DAYS", default=90)
 BACKTEST_MAX_READINGS = env.int("BACKTEST_MAX_READINGS", default=10_000_000)
+MINUTE_ROLLUP_RETENTION_DAYS = env.int("MINUTE_ROLLUP_RETENTION_DAYS", default=0)
+HOUR_ROLLUP_RETENTION_DAYS = env.int("HOUR_ROLLUP_RETENTION_DAYS", default=0)
+# Days of reading partitions made ahead of the clock (pg_partman's premake).
+READING_PARTITIONS_AHEAD = env.int("READING_PARTITIONS_AHEAD", default=7)
+if READING_PARTITIONS_AHEAD < 1:
+    raise ImproperlyConfigured("READING_PARTITIONS_AHEAD must be at least 1 (days of partitions made ahead).")
+# A sensor's chart reads the readings themselves up to this span, the hour
+# roll-ups beyond it.
+READING_CHART_RAW_MAX_HOURS = env.int("READING_CHART_RAW_MAX_HOURS", default=24)
 # Base map tiles; empty means the district polygons alone form the base map.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")

@@ -328,6 +328,6 @@ class ReadingAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
-        # Old readings leave by retention: readings_purge_expired deletes them
-        # in short batches (READING_RETENTION_DAYS), not row by row from here.
+        # Old readings leave by retention: whole days' partitions are dropped
+        # (READING_RETENTION_DAYS, monitoring.partitions), not rows from here.
         return False

@@ -210,6 +210,14 @@ class Reading(models.Model):
 
     Unique on (sensor, observed_at) so that a retried batch is harmless; the
     same index answers "latest readings of one sensor" scanning backwards.
+
+    Partitioned by day on ``observed_at`` (migration 0005, kept by pg_partman:
+    see ``monitoring.partitions``), so retention drops whole days. In the
+    database the primary key is (id, observed_at), because every key of a
+    partitioned table must hold its partition key; the ids still come from
+    one sequence, so an id alone names one reading and the ORM keeps using
+    it. The sequence hands them out in order (no per-session cache): the
+    evaluation watermarks and the roll-ups rely on that.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -227,3 +235,69 @@ class Reading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sensor_id} @ {self.observed_at:%Y-%m-%d %H:%M:%S}: {self.value}"
+
+
+class Rollup(models.Model):
+    """A sensor's readings summed up over one bucket of time (a minute, an hour).
+
+    Charts, reports and backtests beyond a day read these instead of the
+    readings. Kept up by ``monitoring.rollups`` as readings arrive; a late
+    reading is folded into the bucket it belongs to. The sum, not the mean,
+    is stored so that folding more readings in stays exact.
+    """
+
+    pk = models.CompositePrimaryKey("sensor_id", "bucket")
+    sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="+", db_index=False, verbose_name=_("sensor"))
+    bucket = models.DateTimeField(_("bucket start"))
+    count = models.PositiveIntegerField(_("readings"))
+    minimum = models.FloatField(_("minimum"))
+    maximum = models.FloatField(_("maximum"))
+    total = models.FloatField(_("sum"))
+    last_value = models.FloatField(_("last value"))
+    last_observed_at = models.DateTimeField(_("last reading at"))
+
+    class Meta:
+        abstract = True
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
+
+
+class MinuteRollup(Rollup):
+    """Per sensor and minute; partitioned by day like the readings."""
+
+    class Meta:
+        verbose_name = _("minute roll-up")
+        verbose_name_plural = _("minute roll-ups")
+
+
+class HourRollup(Rollup):
+    """Per sensor and hour; partitioned by month, kept for years."""
+
+    class Meta:
+        verbose_name = _("hour roll-up")
+        verbose_name_plural = _("hour roll-ups")
+
+
+class RollupProgress(models.Model):
+    """How far the roll-ups have read the readings, by reading id: one row.
+
+    ``rolled_up_through``: every reading up to this id is in the roll-ups.
+    ``settling_through`` and ``settling_since``: the newest id handed out
+    when last looked at, and when; readings up to it are folded in once no
+    transaction older than that moment is still writing, so a batch that
+    took a smaller id but commits later is never skipped.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    rolled_up_through = models.BigIntegerField(_("rolled up through reading id"), default=0)
+    settling_through = models.BigIntegerField(_("settling through reading id"), null=True, blank=True)
+    settling_since = models.DateTimeField(_("settling since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("roll-up progress")
+        verbose_name_plural = _("roll-up progress")
+
+    def __str__(self) -> str:
+        return f"rolled up through reading {self.rolled_up_through}"

@@ -1,12 +1,15 @@
 """Reads shared by monitoring's views, consumers and tasks."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import FloatField, Func, QuerySet
+from django.utils.dateparse import parse_datetime
 
+from citysafety.errors import InvalidInputError
 from monitoring.models import Sensor
 from organisation.models import District
 from organisation.roles import is_duty_officer
@@ -98,3 +101,98 @@ def districts_geojson() -> dict:
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+# The longest span each resolution answers, so that no chart asks for
+# millions of points: two days of readings (17,280 at one every 10 s), two
+# weeks of minutes (20,160), five years of hours (43,800).
+SERIES_MAX_SPAN = {
+    "raw": timedelta(days=2),
+    "minute": timedelta(days=14),
+    "hour": timedelta(days=5 * 366),
+}
+
+# The database encodes the columns: a year of hours is 50,000 numbers, and
+# fetching them as rows into Python objects to encode them again took ten
+# times the query itself (bench/rollups.py). Times as ISO 8601 in UTC (the
+# session's time zone), numbers in their shortest exact form. The rows come
+# by the index of each partition the range touches (for hours, the key
+# alone answers: see migration 0006).
+_RAW_SERIES = """
+    SELECT json_build_object(
+        't', coalesce(json_agg(observed_at ORDER BY observed_at), '[]'),
+        'value', coalesce(json_agg(value ORDER BY observed_at), '[]')
+    )::text
+    FROM monitoring_reading WHERE sensor_id = %s AND observed_at >= %s AND observed_at < %s
+"""
+_ROLLUP_SERIES = """
+    SELECT json_build_object(
+        't', coalesce(json_agg(bucket ORDER BY bucket), '[]'),
+        'min', coalesce(json_agg(minimum ORDER BY bucket), '[]'),
+        'max', coalesce(json_agg(maximum ORDER BY bucket), '[]'),
+        'mean', coalesce(json_agg(total / count ORDER BY bucket), '[]'),
+        'count', coalesce(json_agg(count ORDER BY bucket), '[]'),
+        'last', coalesce(json_agg(last_value ORDER BY bucket), '[]')
+    )::text
+    FROM {table} WHERE sensor_id = %s AND bucket >= %s AND bucket < %s
+"""
+
+
+def series_range(
+    *, start: str | None, end: str | None, resolution: str | None, now: datetime
+) -> tuple[datetime, datetime, str]:
+    """Parse a chart's query (ISO 8601 times with their zone): (start, end, resolution).
+
+    The end defaults to now, the start to a day before the end. With no
+    resolution, a range of up to ``READING_CHART_RAW_MAX_HOURS`` reads the
+    readings themselves and a longer one the hour roll-ups.
+    """
+    end_at = _parse_time(end, "end") if end else now
+    start_at = _parse_time(start, "start") if start else end_at - timedelta(days=1)
+    if start_at >= end_at:
+        raise InvalidInputError("start must be before end.", field="start")
+    if resolution is None or resolution == "":
+        raw_max = timedelta(hours=settings.READING_CHART_RAW_MAX_HOURS)
+        resolution = "raw" if end_at - start_at <= raw_max else "hour"
+    if resolution not in SERIES_MAX_SPAN:
+        raise InvalidInputError(
+            f"resolution must be one of {', '.join(SERIES_MAX_SPAN)}, not {resolution!r}.", field="resolution"
+        )
+    longest = SERIES_MAX_SPAN[resolution]
+    if end_at - start_at > longest:
+        raise InvalidInputError(
+            f"A {resolution} series spans at most {longest.days} days; ask for a coarser resolution.",
+            field="resolution",
+        )
+    return start_at, end_at, resolution
+
+
+def _parse_time(text: str, field: str) -> datetime:
+    try:
+        value = parse_datetime(text)
+    except ValueError:
+        value = None
+    if value is None:
+        raise InvalidInputError(
+            f"{field} must be an ISO 8601 date and time, e.g. 2026-11-21T08:00:00+08:00.", field=field
+        )
+    if value.tzinfo is None:
+        raise InvalidInputError(f"{field} must carry its time zone, e.g. +08:00 or Z.", field=field)
+    return value
+
+
+def sensor_series(*, sensor_id: int, start: datetime, end: datetime, resolution: str) -> str:
+    """One sensor's values from start (included) to end (excluded): a JSON object of columns for a chart.
+
+    ``raw``: each reading (``t``, ``value``). ``minute`` and ``hour``: each
+    bucket holding readings (``t`` its start, ``min``, ``max``, ``mean``,
+    ``count``, ``last``); the newest minutes reach the roll-ups within about
+    two minutes. Times are ISO 8601 in UTC. Returned encoded (see above).
+    """
+    with connection.cursor() as cursor:
+        if resolution == "raw":
+            cursor.execute(_RAW_SERIES, [sensor_id, start, end])
+        else:
+            table = {"minute": "monitoring_minuterollup", "hour": "monitoring_hourrollup"}[resolution]
+            cursor.execute(_ROLLUP_SERIES.format(table=table), [sensor_id, start, end])
+        return cursor.fetchone()[0]

@@ -320,26 +320,3 @@ def sensors_mark_offline(*, now: datetime | None = None) -> int:
             [now],
         )
         return cursor.rowcount
-
-
-def readings_purge_expired(*, retention_days: int, batch_size: int = 50_000, now: datetime | None = None) -> int:
-    """Delete readings older than the retention period, a batch per transaction.
-
-    Small batches keep each transaction short, so ingestion never waits
-    behind a purge of millions of rows. Returns how many were deleted.
-    """
-    if retention_days <= 0:
-        return 0
-    cutoff = (now or timezone.now()) - timedelta(days=retention_days)
-    deleted = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM monitoring_reading WHERE id IN "
-                "(SELECT id FROM monitoring_reading WHERE observed_at < %s LIMIT %s)",
-                [cutoff, batch_size],
-            )
-            count = cursor.rowcount
-        deleted += count
-        if count < batch_size:
-            return deleted

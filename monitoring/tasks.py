@@ -1,7 +1,6 @@
 from celery import shared_task
-from django.conf import settings
 
-from monitoring import services
+from monitoring import partitions, rollups, services
 
 
 @shared_task(ignore_result=True)
@@ -10,5 +9,11 @@ def mark_offline_sensors() -> int:
 
 
 @shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3500)
-def purge_expired_readings() -> int:
-    return services.readings_purge_expired(retention_days=settings.READING_RETENTION_DAYS)
+def maintain_partitions() -> dict:
+    result = partitions.partitions_maintain(policies=partitions.policies_from_settings())
+    return {"moved_from_default": result.moved_from_default, "dropped": result.dropped}
+
+
+@shared_task(ignore_result=True, time_limit=600, soft_time_limit=540)
+def roll_up_readings() -> int:
+    return rollups.readings_roll_up().readings_seen

@@ -24,7 +24,8 @@ PYTHON="${PYTHON:-python3}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 export DEBIAN_FRONTEND=noninteractive
 
-RUN_PACKAGES=(postgresql-15 postgresql-15-postgis-3 libgdal32 redis-server mosquitto gettext)
+# postgresql-15-partman: pg_partman, which keeps the readings' partitions.
+RUN_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-partman libgdal32 redis-server mosquitto gettext)
 TEST_PACKAGES=("${RUN_PACKAGES[@]}" chromium fonts-noto-cjk docker-compose)
 
 if [[ -t 2 ]]; then
@@ -301,6 +302,11 @@ ensure_database() {
     PGOPTIONS='-c client_min_messages=warning' psql "$PG_DB_URI" -X -q -v ON_ERROR_STOP=1 \
         -c 'CREATE EXTENSION IF NOT EXISTS postgis' >/dev/null ||
         die "could not enable PostGIS in $DB_NAME (is postgresql-15-postgis-3 installed on that server?)"
+    # Here rather than only in the migration: creating it takes a superuser,
+    # which the set-up is and the application's role need not be.
+    PGOPTIONS='-c client_min_messages=warning' psql "$PG_DB_URI" -X -q -v ON_ERROR_STOP=1 \
+        -c 'CREATE SCHEMA IF NOT EXISTS partman' -c 'CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman' >/dev/null ||
+        die "could not enable pg_partman in $DB_NAME (is postgresql-15-partman installed on that server?)"
 }
 
 # --- Django -----------------------------------------------------------------

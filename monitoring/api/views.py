@@ -1,6 +1,9 @@
+import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.utils import translation
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -146,3 +149,43 @@ class EvaluationBacklogView(APIView):
                 "lagging": seconds >= settings.EVALUATION_LAG_NOTICE_SECONDS,
             }
         )
+
+
+class SensorSeriesView(APIView):
+    """One sensor's values over time, for its chart: readings up to a day, hour roll-ups beyond."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", str, description="ISO 8601 with zone; default: a day before end"),
+            OpenApiParameter("end", str, description="ISO 8601 with zone, excluded; default: now"),
+            OpenApiParameter(
+                "resolution",
+                str,
+                enum=list(selectors.SERIES_MAX_SPAN),
+                description="default: raw up to READING_CHART_RAW_MAX_HOURS, hour beyond",
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(description="The series as columns: t and value, or t, min, max, mean, count, last")
+        },
+    )
+    def get(self, request, sensor_id: int):
+        sensor = get_object_or_404(selectors.sensors_visible_to(request.user).only("id"), pk=sensor_id)
+        start, end, resolution = selectors.series_range(
+            start=request.query_params.get("start"),
+            end=request.query_params.get("end"),
+            resolution=request.query_params.get("resolution"),
+            now=timezone.now(),
+        )
+        series = selectors.sensor_series(sensor_id=sensor.pk, start=start, end=end, resolution=resolution)
+        body = {
+            "sensor": sensor.pk,
+            "resolution": resolution,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            # Encoded by the database (selectors.sensor_series), passed through.
+            "series": orjson.Fragment(series),
+        }
+        return HttpResponse(orjson.dumps(body), content_type="application/json")
