@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from citysafety.choices import choices_json
 from dispatch.views import WORK_ORDER_CARD_CHOICES
-from monitoring.models import SensorStatus
+from monitoring.models import RiskDomain, SensorStatus
 from organisation.roles import is_duty_officer
 from warning.models import Direction, Level, TransitionKind, WarningStatus
 
@@ -30,7 +30,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     config = {
         "urls": {
             "districts": reverse("api-districts-geojson"),
-            "sensors": reverse("api-sensors-geojson"),
+            "mapSensors": reverse("api-map-sensors"),
             "warnings": reverse("warning-list"),
             "counts": reverse("warning-counts"),
             "backlog": reverse("api-evaluation-backlog"),
@@ -46,6 +46,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tileUrl": settings.MAP_TILE_URL,
             "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
         },
+        # The warnings filter lists every domain, not only those with an open warning.
+        "domains": list(RiskDomain.objects.order_by("name").values_list("code", "name")),
         "choices": choices_json(
             {
                 **WORK_ORDER_CARD_CHOICES,

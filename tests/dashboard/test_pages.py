@@ -191,7 +191,7 @@ def test_the_dashboard_hands_its_script_the_api_and_map_settings(client, duty_of
     config = page_config(client.get(reverse("dashboard")), "dashboard-config")
 
     assert config["urls"]["warnings"] == "/api/v1/warnings/"
-    assert config["urls"]["sensors"] == "/api/v1/sensors/geojson/"
+    assert config["urls"]["mapSensors"] == "/api/v1/map/sensors/"
     assert config["urls"]["close"] == "/api/v1/warnings/0/close/"
     assert config["map"]["tileUrl"] == ""
 
