@@ -168,9 +168,7 @@ def sensor_map(sensors: QuerySet[Sensor], view: MapView) -> dict:
     """
     in_view = sensors.filter(location__bboverlaps=view.polygon())
     total_in_view = in_view.count()
-    totals = {
-        row["status"]: row["n"] for row in sensors.order_by().values("status").annotate(n=Count("id")).order_by()
-    }
+    totals = {row["status"]: row["n"] for row in sensors.order_by().values("status").annotate(n=Count("id")).order_by()}
     result: dict = {
         "zoom": view.zoom,
         "in_view": total_in_view,

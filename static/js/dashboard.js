@@ -61,6 +61,9 @@
     config.map.center,
     config.map.zoom,
   );
+  // The city's districts, known from the page: the map asks for its sensors
+  // at once, before the district outlines arrive.
+  if (config.map.bounds) map.fitBounds(config.map.bounds, { padding: [16, 16], animate: false });
   map.attributionControl.setPrefix("Leaflet");
   if (config.map.tileUrl) {
     L.tileLayer(config.map.tileUrl, { attribution: config.map.tileAttribution, maxZoom: 19 }).addTo(map);
@@ -896,12 +899,18 @@
    * request. Resolves true when this view was loaded, false when it was not
    * needed or a newer one took its place.
    */
-  async function loadMap({ force = false } = {}) {
+  function loadMap({ force = false } = {}) {
     const view = currentView();
-    if (!force && (view === drawnView || (mapRequest && mapRequest.view === view))) return false;
+    if (!force && (view === drawnView || (mapRequest && mapRequest.view === view))) return Promise.resolve(false);
     if (mapRequest) mapRequest.controller.abort();
     const request = { view, controller: new AbortController() };
     mapRequest = request;
+    request.done = fetchView(request);
+    return request.done;
+  }
+
+  async function fetchView(request) {
+    const view = request.view;
     try {
       const answer = await CS.api(`${urls.mapSensors}?${view}`, { signal: request.controller.signal });
       state.sensors = new Map(answer.sensors.features.map((f) => [f.properties.id, f]));
@@ -935,14 +944,23 @@
   async function refreshMap(options) {
     try {
       if (await loadMap(options)) drawMap();
-    } catch (_error) {
-      /* the next move, refresh or resync tries again */
+    } catch (error) {
+      // The next move, refresh or resync tries again; until a first view, the summary says why.
+      if (!state.sensorsLoaded) {
+        state.loadError = error.message;
+        renderSensorSummary();
+      }
     }
+  }
+
+  /** After a (re)connection: the view may have been read before the socket listened, so read it again. */
+  async function refreshMapAfterSync() {
+    if (mapRequest) await mapRequest.done.catch(() => false);
+    await refreshMap({ force: true });
   }
 
   const refreshMapAfterMove = CS.debounce(() => refreshMap(), MAP_MOVE_SETTLE_MS);
   map.on("moveend", () => {
-    if (!state.sensorsLoaded) return;
     renderWarningMarkers(state.warningsLoaded ? filteredWarnings() : []);
     refreshMapAfterMove();
   });
@@ -965,23 +983,28 @@
     }, MAP_LIVE_REFRESH_MS);
   }
 
-  let districtsLoaded = false;
-  async function loadDistricts() {
-    if (districtsLoaded) return;
-    const collection = await CS.api(urls.districts);
-    districtLayer.addData(collection);
-    districtsLoaded = true;
-    const bounds = districtLayer.getBounds();
-    map.invalidateSize();
-    // At once, not animated: the sensors are asked for this view next.
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16], animate: false });
+  let districtsLoading = null; // one request at a time; forgotten when it fails, so the next call tries again
+  function loadDistricts() {
+    if (!districtsLoading) {
+      districtsLoading = (async () => {
+        const collection = await CS.api(urls.districts);
+        districtLayer.addData(collection);
+        const bounds = districtLayer.getBounds();
+        map.invalidateSize();
+        if (!config.map.bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+      })().catch((error) => {
+        districtsLoading = null;
+        throw error;
+      });
+    }
+    return districtsLoading;
   }
 
   let retryTimer = null;
   async function resync() {
     clearTimeout(retryTimer);
     try {
-      await live.sync(() => Promise.all([loadWarnings(), loadDistricts().then(() => loadMap({ force: true }))]));
+      await live.sync(() => Promise.all([loadWarnings(), loadDistricts()]));
       state.loadError = null;
     } catch (error) {
       state.loadError = error.message;
@@ -990,7 +1013,7 @@
     }
     renderDomains();
     render();
-    if (state.sensorsLoaded) drawMap();
+    refreshMapAfterSync();
     if (state.selected) loadDetail(state.selected);
   }
 
@@ -1018,6 +1041,12 @@
   }
   checkBacklog();
   setInterval(checkBacklog, BACKLOG_CHECK_MS);
+
+  // The map and the district outlines need no socket: ask for them at once.
+  refreshMap({ force: true });
+  loadDistricts().catch(() => {
+    /* the resync after connecting tries again */
+  });
 
   const live = CS.startLive();
   live.addEventListener("connected", () => resync());

@@ -79,7 +79,8 @@ def test_a_dense_view_is_clustered_and_the_counts_add_up(client, duty_officer, m
     assert 1 < len(body["clusters"]) < 40
     for cluster in body["clusters"]:
         west, south, east, north = cluster["bounds"]
-        assert west <= cluster["lng"] <= east and south <= cluster["lat"] <= north
+        assert west <= cluster["lng"] <= east
+        assert south <= cluster["lat"] <= north
         assert cluster["level"] is None
         assert cluster["status"] == "online"
         assert cluster["statuses"] == {"online": cluster["count"]}

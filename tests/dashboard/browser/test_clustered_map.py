@@ -85,7 +85,9 @@ def wait_for_a_draw_after(page: Page, count: int) -> None:
 
 
 def cluster_counts(page: Page) -> list[int]:
-    return [int(n) for n in page.locator(".map-cluster[data-count]").evaluate_all("(ns) => ns.map((n) => n.dataset.count)")]
+    return [
+        int(n) for n in page.locator(".map-cluster[data-count]").evaluate_all("(ns) => ns.map((n) => n.dataset.count)")
+    ]
 
 
 def test_a_cluster_turns_red_live_and_splits_as_the_duty_officer_zooms_in(
@@ -118,7 +120,9 @@ def test_a_cluster_turns_red_live_and_splits_as_the_duty_officer_zooms_in(
     red_count = int(red.get_attribute("data-count"))
     assert red_count > 1  # a cluster, not the lone sensor: the worst member colours it
     expect(red.locator(".mc-warned")).to_have_text("1")
-    assert red.evaluate("(n) => getComputedStyle(n).backgroundColor") == "rgb(255, 59, 59)"  # Level I red, from choices.py
+    assert (
+        red.evaluate("(n) => getComputedStyle(n).backgroundColor") == "rgb(255, 59, 59)"
+    )  # Level I red, from choices.py
     assert Level.I.colour.hex == "#ff3b3b"
     expect(page.locator(".warning-item[data-level='1']")).to_contain_text(sensor.name)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload happened
