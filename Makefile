@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench lint format messages clean
+.PHONY: help run test setup services stop status bench bench-map lint format messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
@@ -27,6 +27,9 @@ status: ## what answers on the PostgreSQL, Redis and Mosquitto ports
 
 bench: ## the storm-load benchmark, one table into bench/results/ (QUICK=1: under 3 minutes)
 	@QUICK="$(QUICK)" bash scripts/bench.sh
+
+bench-map: ## the one map at 10,000 and 100,000 sensors in headless Chromium (BENCH_ARGS=--help)
+	@bash scripts/bench-map.sh
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh
