@@ -28,9 +28,13 @@ class SensorClusterView(APIView):
         parameters=[
             OpenApiParameter("bbox", OpenApiTypes.STR, description="west,south,east,north in degrees (WGS 84)"),
             OpenApiParameter("zoom", OpenApiTypes.FLOAT, description="web-map zoom level, 0-22"),
+            OpenApiParameter("totals", OpenApiTypes.BOOL, description="1: add the whole city's sensors by status"),
         ],
-        responses={200: OpenApiResponse(description="clusters, or the sensors as GeoJSON, and the city's totals")},
+        responses={
+            200: OpenApiResponse(description="clusters, or the sensors as GeoJSON; with totals=1 the city's counts")
+        },
     )
     def get(self, request):
         view = selectors.map_view_parse(request.query_params)
-        return Response(selectors.sensor_map(sensors_visible_to(request.user), view))
+        totals = selectors.totals_wanted(request.query_params)
+        return Response(selectors.sensor_map(sensors_visible_to(request.user), view, totals=totals))

@@ -899,11 +899,11 @@
    * request. Resolves true when this view was loaded, false when it was not
    * needed or a newer one took its place.
    */
-  function loadMap({ force = false } = {}) {
+  function loadMap({ force = false, totals = false } = {}) {
     const view = currentView();
     if (!force && (view === drawnView || (mapRequest && mapRequest.view === view))) return Promise.resolve(false);
     if (mapRequest) mapRequest.controller.abort();
-    const request = { view, controller: new AbortController() };
+    const request = { view, totals, controller: new AbortController() };
     mapRequest = request;
     request.done = fetchView(request);
     return request.done;
@@ -912,11 +912,12 @@
   async function fetchView(request) {
     const view = request.view;
     try {
-      const answer = await CS.api(`${urls.mapSensors}?${view}`, { signal: request.controller.signal });
+      const query = request.totals ? `${view}&totals=1` : view;
+      const answer = await CS.api(`${urls.mapSensors}?${query}`, { signal: request.controller.signal });
       state.sensors = new Map(answer.sensors.features.map((f) => [f.properties.id, f]));
       state.clusters = answer.clusters;
       state.clustered = answer.clustered;
-      state.sensorTotals = answer.totals;
+      if (answer.totals) state.sensorTotals = answer.totals;
       state.sensorsLoaded = true;
       state.sensorsAt = new Date();
       drawnView = view;
@@ -956,7 +957,7 @@
   /** After a (re)connection: the view may have been read before the socket listened, so read it again. */
   async function refreshMapAfterSync() {
     if (mapRequest) await mapRequest.done.catch(() => false);
-    await refreshMap({ force: true });
+    await refreshMap({ force: true, totals: true });
   }
 
   const refreshMapAfterMove = CS.debounce(() => refreshMap(), MAP_MOVE_SETTLE_MS);
@@ -1019,7 +1020,7 @@
 
   setInterval(async () => {
     if (live.state !== "connected" || live.syncing) return;
-    await refreshMap({ force: true }); // a failure: the next refresh or resync tries again
+    await refreshMap({ force: true, totals: true }); // a failure: the next refresh or resync tries again
   }, SENSOR_REFRESH_MS);
 
   // Evaluation lagging behind ingestion (a storm, a stopped worker): the
@@ -1043,7 +1044,7 @@
   setInterval(checkBacklog, BACKLOG_CHECK_MS);
 
   // The map and the district outlines need no socket: ask for them at once.
-  refreshMap({ force: true });
+  refreshMap({ force: true, totals: true });
   loadDistricts().catch(() => {
     /* the resync after connecting tries again */
   });

@@ -36,8 +36,8 @@ def sensors_on_a_grid(*, columns: int, rows: int, west: float = 117.1, south: fl
     )
 
 
-def get_map(client, bbox: str = CITY, zoom: float = 11, **headers):
-    response = client.get(URL, {"bbox": bbox, "zoom": zoom}, **headers)
+def get_map(client, bbox: str = CITY, zoom: float = 11, **query):
+    response = client.get(URL, {"bbox": bbox, "zoom": zoom, **query})
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -51,7 +51,7 @@ def test_a_view_with_few_sensors_gets_them_one_by_one_and_nothing_outside_it(cli
     SensorFactory(code="OUT-1", location=Point(118.50, 31.85, srid=4326))
     client.force_login(duty_officer)
 
-    body = get_map(client, bbox="117.2,31.8,117.4,31.9", zoom=14)
+    body = get_map(client, bbox="117.2,31.8,117.4,31.9", zoom=14, totals=1)
 
     assert body["clustered"] is False
     assert body["clusters"] == []
@@ -134,10 +134,23 @@ def test_department_staff_see_only_the_sensors_their_department_owns(client, sta
     SensorFactory(code="THEIRS", location=Point(117.3, 31.86, srid=4326))
     client.force_login(staff_a)
 
-    body = get_map(client, zoom=14, bbox="117.2,31.8,117.4,31.9")
+    body = get_map(client, zoom=14, bbox="117.2,31.8,117.4,31.9", totals="true")
 
     assert [f["properties"]["code"] for f in body["sensors"]["features"]] == ["MINE"]
     assert body["totals"]["sensors"] == 1
+
+
+def test_the_city_totals_come_only_when_asked_for(client, duty_officer, monkeypatch):
+    monkeypatch.setattr(selectors, "INDIVIDUAL_LIMIT", 10)
+    sensors_on_a_grid(columns=5, rows=4)
+    Sensor.objects.filter(code="G-000-000").update(status=SensorStatus.OFFLINE)
+    client.force_login(duty_officer)
+
+    assert "totals" not in get_map(client)
+    assert "totals" not in get_map(client, totals=0)
+    totals = get_map(client, bbox="117.0,31.6,117.05,31.65", zoom=14, totals=1)["totals"]
+
+    assert totals == {"sensors": 20, "statuses": {"online": 19, "offline": 1}}
 
 
 def test_the_answer_is_compressed_for_a_browser_that_takes_gzip(client, duty_officer):
@@ -157,11 +170,13 @@ def test_the_map_reads_the_database_a_fixed_number_of_times(client, duty_officer
     sensors_on_a_grid(columns=10, rows=10)
     client.force_login(duty_officer)
     get_map(client)  # the session and the user, once
+    # Session, user; the clusters (a savepoint around SET LOCAL and the query:
+    # four statements in a test's transaction); the totals; the sensors one by one.
 
-    with django_assert_max_num_queries(6):
-        get_map(client, zoom=14)
-    with django_assert_max_num_queries(6):
-        get_map(client, zoom=9)
+    with django_assert_max_num_queries(9):
+        get_map(client, zoom=14, totals=1)
+    with django_assert_max_num_queries(9):
+        get_map(client, zoom=9, totals=1)
 
 
 def test_anonymous_visitors_get_no_map(client):
@@ -182,6 +197,7 @@ def test_anonymous_visitors_get_no_map(client):
         ({"bbox": CITY, "zoom": "40"}, "zoom", "between 0 and 22"),
         ({"bbox": CITY, "zoom": "-1"}, "zoom", "between 0 and 22"),
         ({"bbox": CITY, "zoom": "inf"}, "zoom", "finite"),
+        ({"bbox": CITY, "zoom": "11", "totals": "yes"}, "totals", "1 or 0"),
     ],
 )
 def test_a_malformed_view_gets_a_400_that_says_what_is_wrong(client, duty_officer, query, field, words):
