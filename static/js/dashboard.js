@@ -874,13 +874,39 @@
   }
 
 
-  async function loadWarnings() {
+  async function fetchWarnings() {
     const { results, complete } = await CS.fetchAll(`${urls.warnings}?status=open`, { maxPages: 40 });
+    const apiCounts = complete ? null : await CS.api(`${urls.counts}?status=open`);
+    return { results, complete, apiCounts };
+  }
+
+  function applyWarnings({ results, complete, apiCounts }) {
     state.warnings = new Map(results.map((w) => [w.id, w]));
     for (const w of results) state.domains.set(w.domain.code, w.domain.name);
     state.warningsComplete = complete;
-    state.apiCounts = complete ? null : await CS.api(`${urls.counts}?status=open`);
+    state.apiCounts = apiCounts;
     state.warningsLoaded = true;
+  }
+
+  async function loadWarnings() {
+    applyWarnings(await fetchWarnings());
+  }
+
+  /**
+   * The list need not wait for the socket's hello: show the open warnings at
+   * once. The resync after connecting reads them again (what changed in
+   * between was not heard), and wins if it is first.
+   */
+  async function loadWarningsEarly() {
+    try {
+      const early = await fetchWarnings();
+      if (state.warningsLoaded) return;
+      applyWarnings(early);
+      renderDomains();
+      render();
+    } catch (_error) {
+      /* the resync after connecting tries again, and says so if it fails */
+    }
   }
 
   /** The box and zoom the map shows, a little larger than the screen. */
@@ -1043,8 +1069,9 @@
   checkBacklog();
   setInterval(checkBacklog, BACKLOG_CHECK_MS);
 
-  // The map and the district outlines need no socket: ask for them at once.
+  // The map, the district outlines and a first list need no socket: ask for them at once.
   refreshMap({ force: true, totals: true });
+  loadWarningsEarly();
   loadDistricts().catch(() => {
     /* the resync after connecting tries again */
   });
