@@ -252,12 +252,13 @@
       return;
     }
     node.classList.remove("is-error");
-    const totals = state.sensorTotals || { sensors: 0, statuses: {} };
+    const totals = state.sensorTotals;
+    const count = (n) => (totals ? n || 0 : "–");
     CS.patch(
       node,
-      html`<span class="sum">${gettext("Sensors")} <b>${totals.sensors}</b></span>
+      html`<span class="sum">${gettext("Sensors")} <b>${count(totals && totals.sensors)}</b></span>
         ${SENSOR_STATUSES.map(
-          (status) => html`<span class="sum">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)} <b>${totals.statuses[status] || 0}</b></span>`,
+          (status) => html`<span class="sum">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)} <b>${count(totals && totals.statuses[status])}</b></span>`,
         )}
         <span class="sum">${gettext("Updated")} ${fmt.short(state.sensorsAt)}</span>`,
     );
@@ -1070,7 +1071,8 @@
   setInterval(checkBacklog, BACKLOG_CHECK_MS);
 
   // The map, the district outlines and a first list need no socket: ask for them at once.
-  refreshMap({ force: true, totals: true });
+  // The city's totals (a pass over every sensor) come with the read after connecting.
+  refreshMap({ force: true });
   loadWarningsEarly();
   loadDistricts().catch(() => {
     /* the resync after connecting tries again */
