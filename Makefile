@@ -37,6 +37,9 @@ bench-history: ## the warning and work-order lists over 1 M warnings and 4 M wor
 bench-rollups: ## a year-long sensor chart from the hour roll-ups, and bytes per reading (QUICK=1: smaller)
 	@QUICK="$(QUICK)" bash scripts/bench-rollups.sh
 
+bench-map: ## the one map at 10,000 and 100,000 sensors in headless Chromium (BENCH_ARGS=--help)
+	@bash scripts/bench-map.sh
+
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.gis.db.models import Extent
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +11,8 @@ from django.urls import reverse
 from citysafety.choices import choices_json
 from dispatch.timeline import sentences_json
 from dispatch.views import WORK_ORDER_CARD_CHOICES
-from monitoring.models import SensorStatus
+from monitoring.models import RiskDomain, SensorStatus
+from organisation.models import District
 from organisation.roles import is_duty_officer
 from warning.models import Direction, Level, TransitionKind, WarningStatus
 
@@ -19,6 +21,14 @@ from warning.models import Direction, Level, TransitionKind, WarningStatus
 def home(request: HttpRequest) -> HttpResponse:
     """Duty officers and administrators watch the map; department staff work their queue."""
     return redirect("dashboard" if is_duty_officer(request.user) else "work-orders")
+
+
+def _district_bounds() -> list[list[float]] | None:
+    extent = District.objects.aggregate(extent=Extent("boundary"))["extent"]
+    if extent is None:
+        return None
+    west, south, east, north = extent
+    return [[south, west], [north, east]]  # Leaflet's [[lat, lng], [lat, lng]]
 
 
 @login_required
@@ -31,7 +41,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     config = {
         "urls": {
             "districts": reverse("api-districts-geojson"),
-            "sensors": reverse("api-sensors-geojson"),
+            "mapSensors": reverse("api-map-sensors"),
             "warnings": reverse("warning-list"),
             "counts": reverse("warning-counts"),
             "backlog": reverse("api-evaluation-backlog"),
@@ -46,8 +56,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "zoom": settings.LEAFLET_CONFIG.get("DEFAULT_ZOOM", 10),
             "tileUrl": settings.MAP_TILE_URL,
             "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
+            # The districts' extent, so that the map asks for its sensors at
+            # once instead of after the district outlines arrive.
+            "bounds": _district_bounds(),
         },
         "eventSentences": sentences_json(),
+        # The warnings filter lists every domain, not only those with an open warning.
+        "domains": list(RiskDomain.objects.order_by("name").values_list("code", "name")),
         "choices": choices_json(
             {
                 **WORK_ORDER_CARD_CHOICES,

@@ -14,8 +14,18 @@
   // Levels and sensor statuses, their labels and colours: from the config (CS.choices).
   const LEVELS = CS.values("level").map(Number); // most severe first
   const SENSOR_STATUSES = CS.values("sensorStatus");
-  // Sensor status and latest values are not pushed; refresh them this often.
+  // Sensor status and latest values are not pushed; refresh the view this often.
   const SENSOR_REFRESH_MS = 60000;
+  // The map asks for its view once it has stopped moving this long.
+  const MAP_MOVE_SETTLE_MS = 150;
+  // Pushed warnings inside the view redraw the map's clusters at most this
+  // often (coalesced): a storm of warnings costs one small request a second.
+  const MAP_LIVE_REFRESH_MS = 1000;
+  // The view asked for reaches this far (a fraction of its size) past the
+  // screen's edges, so a short pan shows no empty border.
+  const VIEW_PADDING = 0.2;
+  // A click on a cluster zooms to its members, no closer than street level.
+  const CLUSTER_ZOOM_IN_MAX = 16;
   // How often the page asks whether evaluation lags behind.
   const BACKLOG_CHECK_MS = 5000;
   // A failed resync is tried again after this long.
@@ -26,12 +36,17 @@
     warningsLoaded: false,
     warningsComplete: true,
     apiCounts: null,
-    sensors: new Map(), // id → GeoJSON feature
+    // The map's view, as the server answered it (/api/v1/map/sensors/).
+    sensors: new Map(), // sensors in view one by one (few of them): id → GeoJSON feature
+    clusters: [], // or, when the view holds many, grid clusters
+    clustered: false,
+    sensorTotals: null, // the whole city's sensors by status
     sensorsLoaded: false,
     sensorsAt: null,
+    mapDraws: 0, // views drawn so far (the browser tests and the benchmark wait on it)
     loadError: null,
     filters: { level: null, status: "", domain: "" },
-    domains: new Map(),
+    domains: new Map(config.domains || []), // code → name
     selected: null,
     detail: null, // {warning, orders: Map, error, loading}
     closeDraft: "",
@@ -47,6 +62,9 @@
     config.map.center,
     config.map.zoom,
   );
+  // The city's districts, known from the page: the map asks for its sensors
+  // at once, before the district outlines arrive.
+  if (config.map.bounds) map.fitBounds(config.map.bounds, { padding: [16, 16], animate: false });
   map.attributionControl.setPrefix("Leaflet");
   if (config.map.tileUrl) {
     L.tileLayer(config.map.tileUrl, { attribution: config.map.tileAttribution, maxZoom: 19 }).addTo(map);
@@ -65,6 +83,7 @@
     },
   }).addTo(map);
   const sensorLayer = L.layerGroup().addTo(map);
+  const clusterLayer = L.layerGroup().addTo(sensorLayer);
   const warningLayer = L.layerGroup().addTo(map);
   L.control
     .layers(
@@ -84,7 +103,8 @@
         ${LEVELS.map((level) => html`<div class="row">${dot("level", level)}${CS.label("level", level)}</div>`)}
         <div class="sep"></div>
         <h4>${gettext("Sensors")}</h4>
-        ${SENSOR_STATUSES.map((status) => html`<div class="row">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)}</div>`)}`);
+        ${SENSOR_STATUSES.map((status) => html`<div class="row">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)}</div>`)}
+        <div class="row"><span class="map-cluster legend-cluster" style="${CS.colourStyle("sensorStatus", SENSOR_STATUSES[0])}">12</span>${gettext("Cluster: sensors, in its worst member's colour")}</div>`);
       L.DomEvent.disableClickPropagation(node);
       return node;
     },
@@ -122,6 +142,7 @@
   }
 
   function renderSensors() {
+    renderClusters();
     const levels = state.warningsLoaded && state.warningsComplete ? sensorLevels() : null;
     const seen = new Set();
     for (const [id, feature] of state.sensors) {
@@ -151,6 +172,77 @@
     renderSensorSummary();
   }
 
+  const compactNumber = new Intl.NumberFormat(CS.locale, { notation: "compact", maximumFractionDigits: 1 });
+  const clusterMarkers = new Map(); // key → marker
+
+  /** The worst member's colour: its open warning's level, else its status. */
+  function clusterStyle(cluster) {
+    return cluster.level ? CS.colourStyle("level", cluster.level) : CS.colourStyle("sensorStatus", cluster.status);
+  }
+
+  /** What a cluster holds, for its tooltip: "240 sensors · Level I 1 · Offline 3". */
+  function clusterTitle(cluster) {
+    const parts = [t(gettext("%(count)s sensors"), { count: cluster.count })];
+    for (const level of LEVELS) {
+      if (cluster.levels[level]) parts.push(`${CS.shortLabel("level", level)} ${cluster.levels[level]}`);
+    }
+    for (const status of SENSOR_STATUSES) {
+      if (cluster.statuses[status]) parts.push(`${CS.label("sensorStatus", status)} ${cluster.statuses[status]}`);
+    }
+    return parts.join(" · ");
+  }
+
+  /** Marker width: 26 px for a handful, growing with the count's digits up to 46 px. */
+  function clusterSize(count) {
+    return Math.round(Math.min(46, 24 + 6 * Math.log10(Math.max(count, 1))));
+  }
+
+  function renderClusters() {
+    const seen = new Set();
+    for (const cluster of state.clusters) {
+      const warned = LEVELS.reduce((sum, level) => sum + (cluster.levels[level] || 0), 0);
+      const key = [cluster.lng, cluster.lat, cluster.count, cluster.level, cluster.status, warned].join("/");
+      seen.add(key);
+      if (clusterMarkers.has(key)) continue;
+      const size = clusterSize(cluster.count);
+      const kind = cluster.level ? `level-${cluster.level}` : `status-${cluster.status}`;
+      const marker = L.marker([cluster.lat, cluster.lng], {
+        icon: L.divIcon({
+          className: "map-cluster-icon",
+          iconSize: [size, size],
+          html: String(
+            html`<span class="map-cluster ${kind}" style="${clusterStyle(cluster)}" data-count="${cluster.count}"
+              data-level="${cluster.level || ""}" data-status="${cluster.status || ""}">${compactNumber.format(cluster.count)}${
+                warned ? html`<b class="mc-warned" style="${CS.colourStyle("level", cluster.level)}">${warned}</b>` : ""
+              }</span>`,
+          ),
+        }),
+        title: clusterTitle(cluster),
+        keyboard: true,
+        // The worst clusters stay on top where they touch.
+        zIndexOffset: cluster.level ? (4 - cluster.level) * 100 : 0,
+      });
+      marker.on("click", () => zoomInto(cluster));
+      marker.addTo(clusterLayer);
+      clusterMarkers.set(key, marker);
+    }
+    for (const [key, marker] of clusterMarkers) {
+      if (!seen.has(key)) {
+        clusterLayer.removeLayer(marker);
+        clusterMarkers.delete(key);
+      }
+    }
+  }
+
+  function zoomInto(cluster) {
+    const [west, south, east, north] = cluster.bounds;
+    if (west === east && south === north) {
+      map.setView([south, west], Math.max(map.getZoom() + 2, Math.min(map.getZoom() + 3, CLUSTER_ZOOM_IN_MAX)));
+    } else {
+      map.fitBounds([[south, west], [north, east]], { padding: [48, 48], maxZoom: CLUSTER_ZOOM_IN_MAX });
+    }
+  }
+
   function renderSensorSummary() {
     const node = document.getElementById("sensor-summary");
     if (!state.sensorsLoaded) {
@@ -161,13 +253,13 @@
       return;
     }
     node.classList.remove("is-error");
-    const counts = new Map(SENSOR_STATUSES.map((status) => [status, 0]));
-    for (const feature of state.sensors.values()) counts.set(feature.properties.status, (counts.get(feature.properties.status) || 0) + 1);
+    const totals = state.sensorTotals;
+    const count = (n) => (totals ? n || 0 : "–");
     CS.patch(
       node,
-      html`<span class="sum">${gettext("Sensors")} <b>${state.sensors.size}</b></span>
+      html`<span class="sum">${gettext("Sensors")} <b>${count(totals && totals.sensors)}</b></span>
         ${SENSOR_STATUSES.map(
-          (status) => html`<span class="sum">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)} <b>${counts.get(status)}</b></span>`,
+          (status) => html`<span class="sum">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)} <b>${count(totals && totals.statuses[status])}</b></span>`,
         )}
         <span class="sum">${gettext("Updated")} ${fmt.short(state.sensorsAt)}</span>`,
     );
@@ -225,11 +317,17 @@
   }
 
   function renderWarningMarkers(visible) {
+    // Markers only for what the map shows (and the selected one): a storm of
+    // warnings elsewhere in the city costs no DOM here. Zoomed out, the
+    // clusters carry the warnings (red, with a count of those at warning);
+    // a marker on top would hide the cluster's count.
+    const bounds = map.getBounds().pad(VIEW_PADDING);
     const seen = new Set();
     for (const warning of visible) {
+      const [lng, lat] = warning.sensor.location;
+      if (warning.id !== state.selected && (state.clustered || !bounds.contains([lat, lng]))) continue;
       seen.add(warning.id);
       const key = `${warning.level}/${warning.status}/${warning.id === state.selected}`;
-      const [lng, lat] = warning.sensor.location;
       const entry = warningMarkers.get(warning.id);
       const zIndexOffset = 1000 + (4 - warning.level) * 300 + (warning.status === "active" ? 100 : 0);
       if (!entry) {
@@ -785,56 +883,220 @@
     return null;
   }
 
+  // Pushed messages are applied together once per animation frame: a storm
+  // of warnings renders the list and the markers once a frame, not once a message.
+  let pending = [];
+  let flushScheduled = false;
   function onMessage(message) {
-    if (message.type === "warning.changed") {
-      const warning = message.warning;
-      const known = applyWarning(warning);
-      const news = newsOf(warning, known);
-      if (news) {
-        state.fresh.add(warning.id);
-        setTimeout(() => state.fresh.delete(warning.id), 2500);
-        CS.toast(news, { colour: CS.colour("level", warning.level), timeout: 10000 });
-      }
-      render();
-    } else if (message.type === "work_order.changed") {
-      applyOrder(message.work_order);
+    pending.push(message);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      // requestAnimationFrame does not run in a hidden tab; the timer does.
+      const flush = () => {
+        if (flushScheduled) flushMessages();
+      };
+      requestAnimationFrame(flush);
+      setTimeout(flush, 250);
     }
   }
 
+  /** Most toasts at once; past that, one toast says how many more. */
+  const TOASTS_PER_FLUSH = 3;
 
-  async function loadWarnings() {
+  function flushMessages() {
+    flushScheduled = false;
+    const messages = pending;
+    pending = [];
+    const news = [];
+    let mapTouched = false;
+    const view = map.getBounds().pad(VIEW_PADDING);
+    for (const message of messages) {
+      if (message.type === "warning.changed") {
+        const warning = message.warning;
+        const known = applyWarning(warning);
+        const text = newsOf(warning, known);
+        if (text) {
+          news.push({ text, level: warning.level });
+          state.fresh.add(warning.id);
+          setTimeout(() => state.fresh.delete(warning.id), 2500);
+        }
+        const [lng, lat] = warning.sensor.location;
+        if (view.contains([lat, lng])) mapTouched = true;
+      } else if (message.type === "work_order.changed") {
+        applyOrder(message.work_order);
+      }
+    }
+    news.sort((a, b) => a.level - b.level);
+    for (const item of news.slice(0, TOASTS_PER_FLUSH)) {
+      CS.toast(item.text, { colour: CS.colour("level", item.level), timeout: 10000 });
+    }
+    if (news.length > TOASTS_PER_FLUSH) {
+      CS.toast(t(gettext("And %(count)s more warnings changed."), { count: news.length - TOASTS_PER_FLUSH }), { timeout: 10000 });
+    }
+    render();
+    // Only a change the map shows redraws its clusters.
+    if (mapTouched && state.clustered) refreshMapSoon();
+  }
+
+
+  async function fetchWarnings() {
     const { results, complete } = await CS.fetchAll(`${urls.warnings}?status=open`, { maxPages: 40 });
+    const apiCounts = complete ? null : await CS.api(`${urls.counts}?status=open`);
+    return { results, complete, apiCounts };
+  }
+
+  function applyWarnings({ results, complete, apiCounts }) {
     state.warnings = new Map(results.map((w) => [w.id, w]));
     for (const w of results) state.domains.set(w.domain.code, w.domain.name);
     state.warningsComplete = complete;
-    state.apiCounts = complete ? null : await CS.api(`${urls.counts}?status=open`);
+    state.apiCounts = apiCounts;
     state.warningsLoaded = true;
   }
 
-  async function loadSensors() {
-    const collection = await CS.api(urls.sensors);
-    state.sensors = new Map(collection.features.map((f) => [f.properties.id, f]));
-    for (const f of collection.features) state.domains.set(f.properties.domain, f.properties.domain_name);
-    state.sensorsLoaded = true;
-    state.sensorsAt = new Date();
+  async function loadWarnings() {
+    applyWarnings(await fetchWarnings());
   }
 
-  let districtsLoaded = false;
-  async function loadDistricts() {
-    if (districtsLoaded) return;
-    const collection = await CS.api(urls.districts);
-    districtLayer.addData(collection);
-    districtsLoaded = true;
-    const bounds = districtLayer.getBounds();
-    map.invalidateSize();
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+  /**
+   * The list need not wait for the socket's hello: show the open warnings at
+   * once. The resync after connecting reads them again (what changed in
+   * between was not heard), and wins if it is first.
+   */
+  async function loadWarningsEarly() {
+    try {
+      const early = await fetchWarnings();
+      if (state.warningsLoaded) return;
+      applyWarnings(early);
+      renderDomains();
+      render();
+    } catch (_error) {
+      /* the resync after connecting tries again, and says so if it fails */
+    }
+  }
+
+  /** The box and zoom the map shows, a little larger than the screen. */
+  function currentView() {
+    const bounds = map.getBounds().pad(VIEW_PADDING);
+    const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value)).toFixed(5);
+    const bbox = [clamp(bounds.getWest(), 180), clamp(bounds.getSouth(), 90), clamp(bounds.getEast(), 180), clamp(bounds.getNorth(), 90)];
+    return `bbox=${bbox.join(",")}&zoom=${map.getZoom()}`;
+  }
+
+  let mapRequest = null; // {view, controller} of the request in flight
+  let drawnView = null;
+
+  /**
+   * Ask the server for what the map shows; a newer view cancels an older
+   * request. Resolves true when this view was loaded, false when it was not
+   * needed or a newer one took its place.
+   */
+  function loadMap({ force = false, totals = false } = {}) {
+    const view = currentView();
+    if (!force && (view === drawnView || (mapRequest && mapRequest.view === view))) return Promise.resolve(false);
+    if (mapRequest) mapRequest.controller.abort();
+    const request = { view, totals, controller: new AbortController() };
+    mapRequest = request;
+    request.done = fetchView(request);
+    return request.done;
+  }
+
+  async function fetchView(request) {
+    const view = request.view;
+    try {
+      const query = request.totals ? `${view}&totals=1` : view;
+      const answer = await CS.api(`${urls.mapSensors}?${query}`, { signal: request.controller.signal });
+      state.sensors = new Map(answer.sensors.features.map((f) => [f.properties.id, f]));
+      state.clusters = answer.clusters;
+      state.clustered = answer.clustered;
+      if (answer.totals) state.sensorTotals = answer.totals;
+      state.sensorsLoaded = true;
+      state.sensorsAt = new Date();
+      drawnView = view;
+      return true;
+    } catch (error) {
+      if (error.name === "AbortError") return false;
+      throw error;
+    } finally {
+      if (mapRequest === request) mapRequest = null;
+    }
+  }
+
+  /** Draw the view just loaded, then count the draw once the browser has painted it. */
+  function drawMap() {
+    renderWarningMarkers(state.warningsLoaded ? filteredWarnings() : []);
+    renderSensors();
+    requestAnimationFrame(() => {
+      state.mapDraws += 1;
+      performance.mark(`map-drawn-${state.mapDraws}`);
+      mapNode.dataset.draws = String(state.mapDraws);
+      mapNode.dataset.clustered = String(state.clustered);
+    });
+  }
+
+  async function refreshMap(options) {
+    try {
+      if (await loadMap(options)) drawMap();
+    } catch (error) {
+      // The next move, refresh or resync tries again; until a first view, the summary says why.
+      if (!state.sensorsLoaded) {
+        state.loadError = error.message;
+        renderSensorSummary();
+      }
+    }
+  }
+
+  /** After a (re)connection: the view may have been read before the socket listened, so read it again. */
+  async function refreshMapAfterSync() {
+    if (mapRequest) await mapRequest.done.catch(() => false);
+    await refreshMap({ force: true, totals: true });
+  }
+
+  const refreshMapAfterMove = CS.debounce(() => refreshMap(), MAP_MOVE_SETTLE_MS);
+  map.on("moveend", () => {
+    renderWarningMarkers(state.warningsLoaded ? filteredWarnings() : []);
+    refreshMapAfterMove();
+  });
+
+  // Live changes in view: at most one refresh per MAP_LIVE_REFRESH_MS, the last change always included.
+  let liveRefreshTimer = null;
+  let liveRefreshAgain = false;
+  function refreshMapSoon() {
+    if (liveRefreshTimer) {
+      liveRefreshAgain = true;
+      return;
+    }
+    refreshMap({ force: true });
+    liveRefreshTimer = setTimeout(() => {
+      liveRefreshTimer = null;
+      if (liveRefreshAgain) {
+        liveRefreshAgain = false;
+        refreshMapSoon();
+      }
+    }, MAP_LIVE_REFRESH_MS);
+  }
+
+  let districtsLoading = null; // one request at a time; forgotten when it fails, so the next call tries again
+  function loadDistricts() {
+    if (!districtsLoading) {
+      districtsLoading = (async () => {
+        const collection = await CS.api(urls.districts);
+        districtLayer.addData(collection);
+        const bounds = districtLayer.getBounds();
+        map.invalidateSize();
+        if (!config.map.bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+      })().catch((error) => {
+        districtsLoading = null;
+        throw error;
+      });
+    }
+    return districtsLoading;
   }
 
   let retryTimer = null;
   async function resync() {
     clearTimeout(retryTimer);
     try {
-      await live.sync(() => Promise.all([loadWarnings(), loadSensors(), loadDistricts()]));
+      await live.sync(() => Promise.all([loadWarnings(), loadDistricts()]));
       state.loadError = null;
     } catch (error) {
       state.loadError = error.message;
@@ -843,17 +1105,13 @@
     }
     renderDomains();
     render();
+    refreshMapAfterSync();
     if (state.selected) loadDetail(state.selected);
   }
 
   setInterval(async () => {
     if (live.state !== "connected" || live.syncing) return;
-    try {
-      await loadSensors();
-      renderSensors();
-    } catch (_error) {
-      /* the next refresh or resync tries again */
-    }
+    await refreshMap({ force: true, totals: true }); // a failure: the next refresh or resync tries again
   }, SENSOR_REFRESH_MS);
 
   // Evaluation lagging behind ingestion (a storm, a stopped worker): the
@@ -876,10 +1134,18 @@
   checkBacklog();
   setInterval(checkBacklog, BACKLOG_CHECK_MS);
 
+  // The map, the district outlines and a first list need no socket: ask for them at once.
+  // The city's totals (a pass over every sensor) come with the read after connecting.
+  refreshMap({ force: true });
+  loadWarningsEarly();
+  loadDistricts().catch(() => {
+    /* the resync after connecting tries again */
+  });
+
   const live = CS.startLive();
   live.addEventListener("connected", () => resync());
   live.addEventListener("message", (event) => onMessage(event.detail));
   live.start();
 
-  window.citysafetyDashboard = { state, map, select, resync, render };
+  window.citysafetyDashboard = { state, map, select, resync, render, refreshMap };
 })();

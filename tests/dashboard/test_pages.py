@@ -191,9 +191,29 @@ def test_the_dashboard_hands_its_script_the_api_and_map_settings(client, duty_of
     config = page_config(client.get(reverse("dashboard")), "dashboard-config")
 
     assert config["urls"]["warnings"] == "/api/v1/warnings/"
-    assert config["urls"]["sensors"] == "/api/v1/sensors/geojson/"
+    assert config["urls"]["mapSensors"] == "/api/v1/map/sensors/"
     assert config["urls"]["close"] == "/api/v1/warnings/0/close/"
     assert config["map"]["tileUrl"] == ""
+
+
+def test_the_dashboard_hands_its_script_the_districts_extent_and_every_domain(client, duty_officer):
+    DistrictFactory()  # 117.0-117.4 E, 31.7-32.0 N
+    RiskDomainFactory(code="water", name="供水")
+    client.force_login(duty_officer)
+
+    config = page_config(client.get(reverse("dashboard")), "dashboard-config")
+
+    # The map asks for its sensors in this view before the district outlines arrive.
+    assert config["map"]["bounds"] == [[31.7, 117.0], [32.0, 117.4]]
+    assert ["water", "供水"] in config["domains"]
+
+
+def test_the_dashboard_without_districts_keeps_the_configured_centre(client, duty_officer):
+    client.force_login(duty_officer)
+
+    config = page_config(client.get(reverse("dashboard")), "dashboard-config")
+
+    assert config["map"]["bounds"] is None
 
 
 def test_the_dashboard_shows_the_live_indicator_counters_and_a_loading_list(client, duty_officer):
