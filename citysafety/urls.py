@@ -23,6 +23,9 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before the API: the dashboard owns /api/v1/map/sensors/, which the
+    # API's last pattern would otherwise answer with a 404.
+    path("", include("dashboard.urls")),
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
@@ -30,7 +33,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Admin and API docs pages have no icon link; browsers ask for this one.
     path("favicon.ico", lambda request: redirect(static("img/logo.svg"), permanent=True)),
-    path("", include("dashboard.urls")),
     path("work-orders/", include("dispatch.urls")),
     path("warnings/", include("warning.urls")),
 ]
