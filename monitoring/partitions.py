@@ -134,3 +134,27 @@ def _ensure_span(cursor, parent: str, policy: TablePolicy) -> None:
     times = cursor.fetchone()[0]
     # pg_partman skips the partitions that exist.
     cursor.execute("SELECT partman.create_partition_time(%s, %s, p_analyze := false)", [parent, times])
+
+
+# pg_partman 5 (PostgreSQL 16 packages, the Citus image) dropped the "native"
+# type and takes intervals as PostgreSQL intervals; 4.7 (Debian's for
+# PostgreSQL 15) takes the type and a keyword.
+_PARTMAN_5_INTERVALS = {"daily": "1 day", "monthly": "1 month"}
+
+
+def partman_create_parent(cursor, *, table: str, column: str, interval: str, premake: int, start: str) -> None:
+    """Hand ``table`` (in the current schema) to pg_partman, partitioned on ``column`` by ``interval``."""
+    cursor.execute("SELECT split_part(extversion, '.', 1)::int FROM pg_extension WHERE extname = 'pg_partman'")
+    (major,) = cursor.fetchone()
+    if major >= 5:
+        cursor.execute(
+            "SELECT partman.create_parent(p_parent_table := current_schema() || '.' || %s, p_control := %s,"
+            " p_interval := %s, p_premake := %s, p_start_partition := %s, p_jobmon := false)",
+            [table, column, _PARTMAN_5_INTERVALS[interval], premake, start],
+        )
+    else:
+        cursor.execute(
+            "SELECT partman.create_parent(current_schema() || '.' || %s, %s, 'native', %s,"
+            " p_premake := %s, p_start_partition := %s, p_jobmon := false)",
+            [table, column, interval, premake, start],
+        )

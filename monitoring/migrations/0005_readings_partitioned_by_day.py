@@ -12,6 +12,8 @@ readings on a small machine) and holds the table: run it in a quiet hour.
 
 from django.db import migrations
 
+from monitoring.partitions import partman_create_parent
+
 # What the readings table looked like before, built again on the way back.
 _UNPARTITIONED = """
     CREATE TABLE monitoring_reading_unpartitioned (
@@ -107,10 +109,13 @@ def partition_readings(apps, schema_editor):
             cursor.execute("ALTER TABLE monitoring_reading_unpartitioned ALTER COLUMN id DROP DEFAULT")
             cursor.execute("DROP SEQUENCE IF EXISTS monitoring_reading_id_seq")
         cursor.execute(_PARTITIONED.format(start=int(start)))
-        cursor.execute(
-            "SELECT partman.create_parent(current_schema() || '.monitoring_reading', 'observed_at', 'native', 'daily',"
-            " p_premake := 7, p_start_partition := %s, p_jobmon := false)",
-            [oldest.isoformat()],
+        partman_create_parent(
+            cursor,
+            table="monitoring_reading",
+            column="observed_at",
+            interval="daily",
+            premake=7,
+            start=oldest.isoformat(),
         )
         # Partitions a week ahead of the clock, whether readings arrive or not.
         cursor.execute(

@@ -9,6 +9,8 @@ month, since they are kept for years. Their rows are made by
 import django.db.models.deletion
 from django.db import migrations, models
 
+from monitoring.partitions import partman_create_parent
+
 _ROLLUP_TABLE = """
     CREATE TABLE {table} (
         sensor_id bigint NOT NULL,
@@ -55,10 +57,8 @@ def create_rollup_tables(apps, schema_editor):
             )
             oldest = cursor.fetchone()[0]
             cursor.execute(_ROLLUP_TABLE.format(table=table, include=include))
-            cursor.execute(
-                "SELECT partman.create_parent(current_schema() || '.' || %s, 'bucket', 'native', %s,"
-                " p_premake := %s, p_start_partition := %s, p_jobmon := false)",
-                [table, interval, premake, oldest.isoformat()],
+            partman_create_parent(
+                cursor, table=table, column="bucket", interval=interval, premake=premake, start=oldest.isoformat()
             )
             cursor.execute(
                 "UPDATE partman.part_config SET infinite_time_partitions = true"

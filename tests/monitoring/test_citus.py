@@ -18,8 +18,37 @@ def test_plain_postgresql_is_no_citus_and_the_distribution_step_does_nothing():
     assert citus.installed(connection) is False
     assert citus.distribute(connection) == []
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'monitoring_sensor'")
-        assert cursor.fetchone() is not None
+        # The readings stay one partitioned table with its primary key as made.
+        cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'monitoring_reading'")
+        assert cursor.fetchone() == ("p",)
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'monitoring_reading_pkey'"
+            " AND conrelid = 'monitoring_reading'::regclass"
+        )
+        assert cursor.fetchone() == ("PRIMARY KEY (id, observed_at)",)
+
+
+def test_the_citus_step_is_a_migration_that_ran():
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = MigrationRecorder(connection).applied_migrations()
+    assert ("monitoring", "0007_readings_on_citus") in applied
+
+
+def test_every_table_to_distribute_exists_and_is_keyed_by_sensor():
+    # What Citus requires of a distributed table: each unique key holds the
+    # distribution column (the readings' after distribute() adds it).
+    with connection.cursor() as cursor:
+        for table, column in citus.DISTRIBUTED:
+            cursor.execute(
+                "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint AS c"
+                " WHERE c.conrelid = %s::regclass AND c.contype IN ('p', 'u')",
+                [table],
+            )
+            keys = [row[0] for row in cursor.fetchall()]
+            assert keys, table
+            for key in keys:
+                assert column in key or table in citus._KEYS_WITH_SENSOR, (table, key)
 
 
 def test_waiting_for_a_database_that_answers_returns_at_once():
