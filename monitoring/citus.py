@@ -14,10 +14,19 @@ migration that calls ``distribute`` does nothing.
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-# Sharded by sensor: unique constraints must include the distribution
-# column, which (sensor_id, observed_at) does.
-DISTRIBUTED = (("monitoring_reading", "sensor_id"),)
+# Sharded by sensor, all in one co-location group: a sensor's readings,
+# roll-ups and state live on the same worker. Citus requires every unique
+# constraint to include the distribution column: (sensor_id, observed_at)
+# and the roll-ups' (sensor_id, bucket) do; the readings' primary key
+# (id, observed_at) gains sensor_id first (``_KEYS_WITH_SENSOR``).
+DISTRIBUTED = (
+    ("monitoring_reading", "sensor_id"),
+    ("monitoring_minuterollup", "sensor_id"),
+    ("monitoring_hourrollup", "sensor_id"),
+    ("monitoring_sensorstate", "sensor_id"),
+)
 REFERENCE = ("monitoring_sensor",)
+_KEYS_WITH_SENSOR = {"monitoring_reading": ("monitoring_reading_pkey", "sensor_id, id, observed_at")}
 
 
 def installed(connection: BaseDatabaseWrapper | None = None) -> bool:
@@ -46,13 +55,24 @@ def distribute(connection: BaseDatabaseWrapper) -> list[str]:
                 changed.append(table)
         colocate_with = "default"
         for table, column in DISTRIBUTED:
-            if table not in done:
+            if table not in done and _exists(cursor, table):
+                if table in _KEYS_WITH_SENSOR:
+                    constraint, columns = _KEYS_WITH_SENSOR[table]
+                    cursor.execute(
+                        f"ALTER TABLE {table} DROP CONSTRAINT {constraint}, ADD CONSTRAINT {constraint}"
+                        f" PRIMARY KEY ({columns})"
+                    )
                 cursor.execute(
                     "SELECT create_distributed_table(%s, %s, colocate_with => %s)", [table, column, colocate_with]
                 )
                 changed.append(table)
             colocate_with = DISTRIBUTED[0][0]
     return changed
+
+
+def _exists(cursor, table: str) -> bool:
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+    return cursor.fetchone()[0]
 
 
 def _cursor(connection: BaseDatabaseWrapper | None):
