@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citysafety.api import BAD_REQUEST, error_response
 from dashboard import selectors
 from monitoring.selectors import sensors_visible_to
 
@@ -31,7 +32,8 @@ class SensorClusterView(APIView):
             OpenApiParameter("totals", OpenApiTypes.BOOL, description="1: add the whole city's sensors by status"),
         ],
         responses={
-            200: OpenApiResponse(description="clusters, or the sensors as GeoJSON; with totals=1 the city's counts")
+            200: OpenApiResponse(description="clusters, or the sensors as GeoJSON; with totals=1 the city's counts"),
+            400: error_response("A bbox, zoom or totals the map cannot use", BAD_REQUEST),
         },
     )
     def get(self, request):

@@ -58,10 +58,12 @@
 
   // --- Map ------------------------------------------------------------------------
   const mapNode = document.getElementById("map");
-  const map = L.map(mapNode, { preferCanvas: true, zoomControl: true, minZoom: 7, maxZoom: 18, zoomSnap: 0.25 }).setView(
+  const map = L.map(mapNode, { preferCanvas: true, zoomControl: false, minZoom: 7, maxZoom: 18, zoomSnap: 0.25 }).setView(
     config.map.center,
     config.map.zoom,
   );
+  // Leaflet's own tooltips are English: the zoom buttons say them in the page's language.
+  L.control.zoom({ zoomInTitle: gettext("Zoom in"), zoomOutTitle: gettext("Zoom out") }).addTo(map);
   // The city's districts, known from the page: the map asks for its sensors
   // at once, before the district outlines arrive.
   if (config.map.bounds) map.fitBounds(config.map.bounds, { padding: [16, 16], animate: false });
@@ -85,13 +87,15 @@
   const sensorLayer = L.layerGroup().addTo(map);
   const clusterLayer = L.layerGroup().addTo(sensorLayer);
   const warningLayer = L.layerGroup().addTo(map);
-  L.control
+  const layersControl = L.control
     .layers(
       null,
       { [gettext("Districts")]: districtLayer, [gettext("Sensors")]: sensorLayer, [gettext("Warnings")]: warningLayer },
       { position: "topright", collapsed: true },
     )
     .addTo(map);
+  const layersToggle = layersControl.getContainer().querySelector(".leaflet-control-layers-toggle");
+  if (layersToggle) layersToggle.title = gettext("Layers");
   L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
 
   const Legend = L.Control.extend({
