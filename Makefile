@@ -32,13 +32,13 @@ bench-backtest: ## a changed rule's backtest over 100 sensors x 7 days of readin
 	@BENCH_MODULE=bench.backtest bash scripts/bench.sh
 
 bench-history: ## the warning and work-order lists over 1 M warnings and 4 M work orders (BENCH_ARGS="--help")
-	@bash scripts/bench-history.sh
+	@BENCH_MODULE=bench.history bash scripts/bench.sh
 
 bench-rollups: ## a year-long sensor chart from the hour roll-ups, and bytes per reading (QUICK=1: smaller)
-	@QUICK="$(QUICK)" bash scripts/bench-rollups.sh
+	@QUICK="$(QUICK)" BENCH_MODULE=bench.rollups bash scripts/bench.sh
 
 bench-map: ## the one map at 10,000 and 100,000 sensors in headless Chromium (BENCH_ARGS=--help)
-	@bash scripts/bench-map.sh
+	@BENCH_MODULE=bench.map bash scripts/bench.sh
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh
