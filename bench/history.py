@@ -158,7 +158,7 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
             f"""
             INSERT INTO {Warning._meta.db_table}
                 (sensor_id, rule_id, level, status, opened_at, first_value, last_value, peak_value,
-                 last_observed_at, recovered_at, closed_at, closed_by_id, disposal_note)
+                 last_observed_at, recovered_at, closed_at, closed_by_id, disposal_note, closed_while_active)
             SELECT s.first + (i * 7919) %% {SENSORS},
                    r.ids[((i * 7919) %% {SENSORS}) %% {SENSOR_TYPES} + 1],
                    CASE WHEN i %% 20 = 0 THEN 1 WHEN i %% 4 = 0 THEN 2 ELSE 3 END,
@@ -167,7 +167,8 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
                    CASE WHEN i <= %(n)s - {OPEN_WARNINGS} OR i %% 3 = 0 THEN at + interval '1 hour' END,
                    CASE WHEN i <= %(n)s - {OPEN_WARNINGS} THEN at + interval '2 hours' END,
                    CASE WHEN i <= %(n)s - {OPEN_WARNINGS} THEN %(duty)s END,
-                   CASE WHEN i <= %(n)s - {OPEN_WARNINGS} THEN 'Handled; safe again.' ELSE '' END
+                   CASE WHEN i <= %(n)s - {OPEN_WARNINGS} THEN 'Handled; safe again.' ELSE '' END,
+                   false
             FROM generate_series(1::bigint, %(n)s) i,
                  LATERAL (SELECT now() - (%(n)s - i) * %(step)s * interval '1 second' AS at) t,
                  (SELECT min(id) AS first FROM {Sensor._meta.db_table}) s,
@@ -199,8 +200,8 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
         # orders' events by the work_order_id index.
         cursor.execute(
             f"""
-            INSERT INTO {WorkOrderEvent._meta.db_table} (work_order_id, kind, note, created_at)
-            SELECT id, 'created', '', created_at FROM {WorkOrder._meta.db_table}
+            INSERT INTO {WorkOrderEvent._meta.db_table} (work_order_id, kind, note, data, created_at)
+            SELECT id, 'created', '', '{{}}'::jsonb, created_at FROM {WorkOrder._meta.db_table}
             WHERE created_at > now() - interval '60 days'
             """
         )

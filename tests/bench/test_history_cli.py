@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,3 +43,22 @@ def test_make_bench_history_reaches_the_benchmark():
 
     assert answer.returncode == 0, answer.stderr
     assert "python -m bench.history" in answer.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_history_fits_the_schema_as_it_is_now():
+    """The seed writes the tables in raw SQL: a new NOT NULL column would break it unseen."""
+    from bench.history import OPEN_WARNINGS, seed
+    from dispatch.models import WorkOrder, WorkOrderEvent
+    from warning.models import Warning, WarningStatus
+
+    warnings = OPEN_WARNINGS + 100  # the oldest 100 closed
+    seed(warnings=warnings, orders_per_warning=2)
+
+    assert Warning.objects.count() == warnings
+    assert WorkOrder.objects.count() == 2 * warnings
+    assert Warning.objects.filter(status=WarningStatus.CLOSED).count() == 100
+    closed = Warning.objects.filter(status=WarningStatus.CLOSED).first()
+    assert closed is not None
+    assert closed.closed_while_active is False
+    assert WorkOrderEvent.objects.filter(data={}).count() == WorkOrderEvent.objects.count() > 0
