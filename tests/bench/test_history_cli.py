@@ -48,10 +48,16 @@ def test_make_bench_history_reaches_the_benchmark():
 @pytest.mark.django_db(transaction=True)
 def test_the_seeded_history_fits_the_schema_as_it_is_now():
     """The seed writes the tables in raw SQL: a new NOT NULL column would break it unseen."""
+    from django.contrib.auth.models import Group
+
     from bench.history import OPEN_WARNINGS, seed
     from dispatch.models import WorkOrder, WorkOrderEvent
+    from organisation.roles import DEPARTMENT_STAFF, DUTY_OFFICER
     from warning.models import Warning, WarningStatus
 
+    # The role groups come from a migration; an earlier test's flush may have removed them.
+    for role in (DUTY_OFFICER, DEPARTMENT_STAFF):
+        Group.objects.get_or_create(name=role)
     warnings = OPEN_WARNINGS + 100  # the oldest 100 closed
     seed(warnings=warnings, orders_per_warning=2)
 
