@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "warning",
     "dispatch",
     "dashboard",
+    "reports",
     "demo",
 ]
 

@@ -1,0 +1,224 @@
+"""The event summary (反馈总结): what happened, where, who acted and how fast.
+
+Written from the warning's data when it closes, in Chinese and in English,
+and kept with the warning; the duty officer edits it, then archives it.
+"""
+
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
+from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
+from dispatch.models import WorkOrder
+from organisation.roles import is_duty_officer
+from organisation.selectors import department_id_of
+from reports.models import EventSummary
+from warning.models import Level, TransitionKind, Warning, WarningStatus
+
+LANGUAGES = ("zh-hans", "en")
+MAX_TEXT_LENGTH = 20_000
+
+
+def event_summary_write(*, warning_id: int) -> EventSummary | None:
+    """Write (or write again) a closed warning's summary; idempotent.
+
+    A summary a person has edited or archived is theirs: it is left as it is.
+    """
+    with transaction.atomic():
+        warning = (
+            Warning.objects.select_related("sensor__sensor_type__domain", "sensor__district", "closed_by")
+            .filter(pk=warning_id, status=WarningStatus.CLOSED)
+            .first()
+        )
+        if warning is None:
+            return None
+        summary = EventSummary.objects.select_for_update().filter(warning=warning).first()
+        if summary is not None and (summary.edited_at or summary.archived_at):
+            return summary
+        facts = _facts(warning)
+        texts = {language: _render(facts, language) for language in LANGUAGES}
+        summary, _created = EventSummary.objects.update_or_create(
+            warning=warning,
+            defaults={
+                "facts": facts,
+                "text_zh": texts["zh-hans"],
+                "text_en": texts["en"],
+                "written_at": timezone.now(),
+            },
+        )
+        return summary
+
+
+def _person(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def _minutes(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds() / 60))
+
+
+def _facts(warning: Warning) -> dict:
+    """The language-neutral data the texts are written from."""
+    sensor = warning.sensor
+    transitions = list(warning.transitions.order_by("observed_at", "created_at", "id"))
+    escalations = [t for t in transitions if t.kind == TransitionKind.ESCALATED]
+    orders = (
+        WorkOrder.objects.filter(warning=warning)
+        .select_related("department")
+        .order_by("department__kind", "department__code")
+    )
+    return {
+        "warning": warning.pk,
+        "level": warning.level,
+        "sensor": {"code": sensor.code, "name": sensor.name, "type": sensor.sensor_type.name},
+        "unit": sensor.sensor_type.unit,
+        "domain": sensor.sensor_type.domain.name,
+        "district": sensor.district.name if sensor.district_id else "",
+        "opened_at": warning.opened_at.isoformat(),
+        "first_value": warning.first_value,
+        "peak_value": warning.peak_value,
+        "escalations": len(escalations),
+        "recovered_at": warning.recovered_at.isoformat() if warning.recovered_at else None,
+        "closed_at": warning.closed_at.isoformat() if warning.closed_at else None,
+        "closed_by": _person(warning.closed_by),
+        "closed_while_active": warning.closed_while_active,
+        "minutes_open": _minutes(warning.opened_at, warning.closed_at),
+        "disposal_note": warning.disposal_note,
+        "orders": [
+            {
+                "department": order.department.name,
+                "acknowledge_minutes": _minutes(order.created_at, order.acknowledged_at),
+                "report_minutes": _minutes(order.created_at, order.reported_at),
+                "overdue": order.is_overdue,
+                "report": order.report,
+            }
+            for order in orders
+        ],
+    }
+
+
+def _when(iso: str | None) -> str:
+    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M") if iso else ""
+
+
+def _value(value: float, unit: str) -> str:
+    return f"{value:g} {unit}".strip()
+
+
+def _render(facts: dict, language: str) -> str:
+    with translation.override(language):
+        lines = [
+            _("%(level)s warning #%(number)s on sensor %(code)s “%(name)s” (%(type)s), %(domain)s, %(district)s.")
+            % {
+                "level": Level(facts["level"]).label,
+                "number": facts["warning"],
+                "code": facts["sensor"]["code"],
+                "name": facts["sensor"]["name"],
+                "type": facts["sensor"]["type"],
+                "domain": facts["domain"],
+                "district": facts["district"] or _("no district"),
+            },
+            _("Opened %(opened)s at %(first)s; worst value %(peak)s.")
+            % {
+                "opened": _when(facts["opened_at"]),
+                "first": _value(facts["first_value"], facts["unit"]),
+                "peak": _value(facts["peak_value"], facts["unit"]),
+            },
+        ]
+        if facts["escalations"]:
+            lines.append(_("Escalated %(count)s times before it eased.") % {"count": facts["escalations"]})
+        if facts["recovered_at"]:
+            lines.append(_("Back to normal %(recovered)s.") % {"recovered": _when(facts["recovered_at"])})
+        elif facts["closed_while_active"]:
+            lines.append(_("Closed while the sensor still read in warning."))
+        lines.append(
+            _("Closed %(closed)s by %(person)s, %(minutes)s minutes after it opened.")
+            % {
+                "closed": _when(facts["closed_at"]),
+                "person": facts["closed_by"] or _("the platform"),
+                "minutes": facts["minutes_open"],
+            }
+        )
+        if facts["orders"]:
+            lines.append(_("Departments:"))
+            for order in facts["orders"]:
+                steps = []
+                if order["acknowledge_minutes"] is not None:
+                    steps.append(_("acknowledged after %(minutes)s min") % {"minutes": order["acknowledge_minutes"]})
+                else:
+                    steps.append(_("never acknowledged"))
+                if order["report_minutes"] is not None:
+                    steps.append(_("reported after %(minutes)s min") % {"minutes": order["report_minutes"]})
+                if order["overdue"]:
+                    steps.append(_("missed its acknowledgement deadline"))
+                line = f"- {order['department']}: " + pgettext("joins the steps of a department's answer", ", ").join(
+                    steps
+                )
+                if order["report"]:
+                    line += _(". Report: %(report)s") % {"report": order["report"]}
+                lines.append(line)
+        else:
+            lines.append(_("No department was dispatched."))
+        if facts["disposal_note"]:
+            lines.append(_("Disposal note: %(note)s") % {"note": facts["disposal_note"]})
+        return "\n".join(lines)
+
+
+def event_summary_visible(*, user: AbstractBaseUser, warning_id: int) -> EventSummary:
+    """The summary, for duty officers and the departments that had an order on the warning."""
+    summary = (
+        EventSummary.objects.select_related("warning__sensor", "edited_by", "archived_by")
+        .filter(warning_id=warning_id)
+        .first()
+    )
+    if summary is None or not _may_read(user, summary.warning_id):
+        raise NotFoundError(_("No event summary for warning #%(number)s.") % {"number": warning_id})
+    return summary
+
+
+def _may_read(user: AbstractBaseUser, warning_id: int) -> bool:
+    if is_duty_officer(user):
+        return True
+    department_id = department_id_of(user)
+    return bool(department_id) and WorkOrder.objects.filter(warning_id=warning_id, department_id=department_id).exists()
+
+
+def event_summary_edit(
+    *, user: AbstractBaseUser, warning_id: int, text_zh: str, text_en: str, archive: bool = False
+) -> EventSummary:
+    """The duty officer's wording; ``archive`` makes it the record."""
+    if not is_duty_officer(user):
+        raise NotAllowedError(_("Only duty officers may edit an event summary."))
+    texts = {"text_zh": (text_zh or "").strip(), "text_en": (text_en or "").strip()}
+    for field, text in texts.items():
+        if not text:
+            raise InvalidInputError(_("Write the summary; it cannot be empty."), field=field)
+        if len(text) > MAX_TEXT_LENGTH:
+            raise InvalidInputError(
+                _("Keep the summary under %(count)s characters.") % {"count": MAX_TEXT_LENGTH}, field=field
+            )
+    with transaction.atomic():
+        summary = EventSummary.objects.select_for_update().filter(warning_id=warning_id).first()
+        if summary is None:
+            raise NotFoundError(_("No event summary for warning #%(number)s.") % {"number": warning_id})
+        if summary.archived_at:
+            raise ConflictError(
+                _("This summary was archived by %(person)s at %(when)s and can no longer be changed.")
+                % {"person": _person(summary.archived_by), "when": _when(summary.archived_at.isoformat())}
+            )
+        now = timezone.now()
+        if texts["text_zh"] != summary.text_zh or texts["text_en"] != summary.text_en:
+            summary.text_zh, summary.text_en = texts["text_zh"], texts["text_en"]
+            summary.edited_at, summary.edited_by = now, user
+        if archive:
+            summary.archived_at, summary.archived_by = now, user
+        summary.save()
+    return summary
