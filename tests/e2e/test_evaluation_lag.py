@@ -1,5 +1,6 @@
 """The duty officer sees, in Chromium, when evaluation lags behind the readings."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -24,7 +25,8 @@ def test_the_dashboard_says_how_far_evaluation_lags_and_clears_when_it_catches_u
     notice = page.locator("#evaluation-lag")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("评估")
-    expect(notice).to_contain_text("03:0")
+    # Three minutes and however long a loaded machine took to render the page.
+    expect(notice).to_contain_text(re.compile(r"0[345]:\d\d"))
     shoot(page, "01-lagging")
 
     state.unevaluated_since = None
