@@ -47,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "backlog": reverse("api-evaluation-backlog"),
             "warning": reverse("warning-detail", args=[0]),
             "close": reverse("api-warning-close", args=[0]),
+            "summaryPage": reverse("event-summary", args=[0]),
             "workOrders": reverse("work-order-list"),
             "acknowledge": reverse("work-order-acknowledge", args=[0]),
             "report": reverse("work-order-report", args=[0]),

@@ -173,13 +173,17 @@ def _render(facts: dict, language: str) -> str:
 
 
 def event_summary_visible(*, user: AbstractBaseUser, warning_id: int) -> EventSummary:
-    """The summary, for duty officers and the departments that had an order on the warning."""
-    summary = (
-        EventSummary.objects.select_related("warning__sensor", "edited_by", "archived_by")
-        .filter(warning_id=warning_id)
-        .first()
-    )
-    if summary is None or not _may_read(user, summary.warning_id):
+    """The summary, for duty officers and the departments that had an order on the warning.
+
+    A warning closed before summaries were written gets its summary now.
+    """
+    if not _may_read(user, warning_id):
+        raise NotFoundError(_("No event summary for warning #%(number)s.") % {"number": warning_id})
+    details = EventSummary.objects.select_related("warning__sensor", "edited_by", "archived_by")
+    summary = details.filter(warning_id=warning_id).first()
+    if summary is None and event_summary_write(warning_id=warning_id) is not None:
+        summary = details.get(warning_id=warning_id)
+    if summary is None:
         raise NotFoundError(_("No event summary for warning #%(number)s.") % {"number": warning_id})
     return summary
 

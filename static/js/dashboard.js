@@ -656,6 +656,7 @@
         <div class="alert alert-ok">${t(gettext("Closed %(time)s by %(user)s."), { time: fmt.dateTime(w.closed_at), user: w.closed_by || "–" })}</div>
         ${w.closed_while_active ? html`<div class="alert alert-warn" data-closed-while-active>${gettext("Closed while the sensor was still in warning.")}</div>` : ""}
         <div class="note-box">${w.disposal_note}</div>
+        <p><a class="btn btn-sm" data-summary-link href="${CS.urlFor(urls.summaryPage, w.id)}">${gettext("Event summary")}</a></p>
       </section>`;
     }
     const list = orders ? [...orders.values()] : [];

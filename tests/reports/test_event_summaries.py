@@ -160,3 +160,21 @@ def test_the_page_keeps_the_text_and_says_why_when_a_field_is_empty(client, clos
     assert "cannot be empty" in page.content.decode()
     assert ">Kept</textarea>" in page.content.decode()
     assert EventSummary.objects.get(warning=closed_warning).text_en != "Kept"
+
+
+def test_a_warning_closed_before_summaries_existed_gets_one_when_asked(client, closed_warning, duty_officer):
+    EventSummary.objects.all().delete()
+    client.force_login(duty_officer)
+
+    answer = client.get(f"/api/v1/warnings/{closed_warning.pk}/summary/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert answer.status_code == 200
+    assert answer.json()["text"].startswith("Level III (yellow)")
+
+
+def test_the_closed_warnings_page_links_each_summary(client, closed_warning, duty_officer):
+    client.force_login(duty_officer)
+
+    page = client.get("/warnings/closed/").content.decode()
+
+    assert f'href="/reports/summaries/{closed_warning.pk}/" data-summary-link' in page
