@@ -104,11 +104,19 @@ def test_the_queue_shows_waiting_warnings_live_and_takes_verdicts(
     expect(gas.locator("#wo-list .wo-card")).to_have_count(0)
     assert gas.goto(f"{url}/warnings/verification/").status == 403
 
+    # The one map's warning detail says it waits, and links to the queue.
+    board = duty.context.new_page()
+    board.goto(f"{url}/dashboard/")
+    expect_live(board)
+    board.locator(f".warning-item[data-warning-id='{warning.pk}']").click()
+    expect(board.locator("#warning-detail [data-awaiting-verification]")).to_be_visible()
+
     # Confirm: the card leaves, the orders go out, and the department's queue shows them live.
     gas.goto(f"{url}/work-orders/")
     expect_live(gas)
     card.locator("[data-confirm]").click()
     expect(card).to_have_count(0)
+    expect(board.locator("#warning-detail [data-awaiting-verification]")).to_have_count(0)
     wait_for(lambda: WorkOrder.objects.filter(warning=warning).count() == 2, what="two work orders")
     expect(gas.locator("#wo-list .wo-card")).to_have_count(1, timeout=10_000)
     expect(gas.locator("#wo-list")).to_contain_text(city.sensor.name)
