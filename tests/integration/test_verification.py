@@ -9,12 +9,29 @@ import requests
 from django.test import Client
 from django.utils import timezone
 
-from dispatch.models import RoutingPolicy, VerificationMode, WorkOrder
-from tests.integration.test_pipeline import city, next_message, post_readings, socket_for  # noqa: F401 - fixture
+from dispatch.models import VerificationMode, WorkOrder
+from tests.factories import (
+    RiskDomainFactory,
+    RoutingPolicyFactory,
+    SensorFactory,
+    SensorTypeFactory,
+    ThresholdRuleFactory,
+)
+from tests.integration.test_pipeline import next_message, post_readings, socket_for
 from tests.live import wait_for
 from warning.models import TransitionKind, VerificationStatus, Warning
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def gas_sensor(department_a, gateway):
+    """A methane sensor owned by department A (thresholds 10 / 20 / 50), its Level III held for verification."""
+    gas = RiskDomainFactory(code="gas")
+    methane = SensorTypeFactory(code="methane", domain=gas)
+    ThresholdRuleFactory(sensor_type=methane)
+    RoutingPolicyFactory(domain=gas, level=3, include_sensor_owner=True, verification=VerificationMode.VERIFY_FIRST)
+    return SensorFactory(code="GAS-0001", sensor_type=methane, owner_department=department_a, gateway=gateway)
 
 
 def session_for(server, user) -> tuple[requests.Session, str]:
@@ -29,12 +46,11 @@ def session_for(server, user) -> tuple[requests.Session, str]:
 def test_a_reading_waits_for_verification_then_confirming_dispatches_it(
     daphne_server,
     celery_worker_process,
-    city,
+    gas_sensor,
     gateway,
     duty_officer,
-    staff_a,  # noqa: F811 - the imported fixture
+    staff_a,
 ):
-    RoutingPolicy.objects.filter(domain__code="gas").update(verification=VerificationMode.VERIFY_FIRST)
     duty_ws, a_ws = socket_for(daphne_server, duty_officer), socket_for(daphne_server, staff_a)
     try:
         now = timezone.now()
@@ -44,7 +60,7 @@ def test_a_reading_waits_for_verification_then_confirming_dispatches_it(
         assert response.status_code == 200, response.text
 
         warning = wait_for(
-            lambda: Warning.objects.filter(sensor=city["gas"], verification=VerificationStatus.PENDING).first(),
+            lambda: Warning.objects.filter(sensor=gas_sensor, verification=VerificationStatus.PENDING).first(),
             timeout=20,
             what="the warning held for verification",
         )
