@@ -367,6 +367,8 @@ class WarningAdmin(admin.ModelAdmin):
     list_filter = (
         "level",
         "status",
+        "verification",
+        "false_alarm_reason",
         "sensor__sensor_type__domain",
         ("sensor__district", monitoring_admin.DistrictListFilter),
     )
@@ -378,6 +380,18 @@ class WarningAdmin(admin.ModelAdmin):
         (None, {"fields": ("sensor", "rule", "level", "status")}),
         (_("Readings"), {"fields": ("opened_at", "first_value", "peak_value", "last_value", "last_observed_at")}),
         (_("Recovery and closing"), {"fields": ("recovered_at", "closed_at", "closed_by", "disposal_note")}),
+        (
+            _("Verification"),
+            {
+                "fields": (
+                    "verification",
+                    "verification_requested_at",
+                    "verified_at",
+                    "verified_by",
+                    "false_alarm_reason",
+                )
+            },
+        ),
     )
 
     @admin.display(description=_("level"), ordering="level")

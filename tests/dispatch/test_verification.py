@@ -410,3 +410,50 @@ def test_the_queue_rows_in_plain_code_equal_the_serializer_field_for_field(city,
     one_by_one = [UnverifiedWarningSerializer(warning).data for warning in warnings]
 
     assert [dict(row) for row in many] == [dict(row) for row in one_by_one]
+
+
+# --- Configuring it ---------------------------------------------------------------
+
+
+def test_an_administrator_sets_a_policys_verification_in_admin(city, client, admin_user):
+    from dispatch.models import RoutingPolicy
+
+    policy = RoutingPolicy.objects.get(domain__code="gas", level=1)
+    client.force_login(admin_user)
+    page = client.get(f"/admin/dispatch/routingpolicy/{policy.pk}/change/").content.decode()
+    assert "Dispatch at once and verify in parallel" in page
+
+    response = client.post(
+        f"/admin/dispatch/routingpolicy/{policy.pk}/change/",
+        {
+            "domain": policy.domain_id,
+            "level": "1",
+            "ack_deadline_minutes": "15",
+            "verification": VerificationMode.PARALLEL,
+            "departments": [city["command"].pk],
+        },
+    )
+    unknown = client.post(
+        f"/admin/dispatch/routingpolicy/{policy.pk}/change/",
+        {"domain": policy.domain_id, "level": "1", "ack_deadline_minutes": "15", "verification": "later"},
+    )
+
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.verification == VerificationMode.PARALLEL
+    assert "Select a valid choice. later is not one of the available choices." in unknown.content.decode()
+    listing = client.get("/admin/dispatch/routingpolicy/").content.decode()
+    assert "Dispatch at once and verify in parallel" in listing
+
+
+def test_the_warning_admin_shows_the_verdict(city, reach, client, admin_user):
+    set_modes(l3=VerificationMode.VERIFY_FIRST)
+    warning = reach(city["gas_sensor"], 12)
+    verification.warning_false_alarm(warning_id=warning.pk, user=admin_user, reason="threshold_too_tight")
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/warning/warning/{warning.pk}/change/").content.decode()
+    filtered = client.get("/admin/warning/warning/?verification=false_alarm").content.decode()
+
+    assert "Threshold too tight" in page
+    assert f"/admin/warning/warning/{warning.pk}/change/" in filtered
