@@ -49,6 +49,7 @@ class RoutingPolicy(models.Model):
         max_length=12,
         choices=VerificationMode.choices,
         default=VerificationMode.AT_ONCE,
+        db_default=VerificationMode.AT_ONCE,
         help_text=_(
             "Whether warnings at this level wait for a duty officer's verification before their work orders go "
             "out. In parallel, work orders go out at once and the warning also waits for a verdict; a false "

@@ -210,8 +210,10 @@ class Warning(models.Model):
     closed_while_active = models.BooleanField(_("closed while active"), default=False)
     # 研判 (warning/verification.py): held back from dispatch, or dispatched
     # and checked in parallel, until a duty officer gives a verdict.
+    # Defaults in the database too: bulk loads in raw SQL (bench/history.py)
+    # leave these columns out.
     verification = models.CharField(
-        _("verification"), max_length=12, choices=VerificationStatus.choices, blank=True, default=""
+        _("verification"), max_length=12, choices=VerificationStatus.choices, blank=True, default="", db_default=""
     )
     verification_requested_at = models.DateTimeField(_("awaiting verification since"), null=True, blank=True)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
@@ -224,7 +226,7 @@ class Warning(models.Model):
         verbose_name=_("verified by"),
     )
     false_alarm_reason = models.CharField(
-        _("false alarm reason"), max_length=20, choices=FalseAlarmReason.choices, blank=True
+        _("false alarm reason"), max_length=20, choices=FalseAlarmReason.choices, blank=True, default="", db_default=""
     )
 
     class Meta:
