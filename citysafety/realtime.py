@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 DUTY_GROUP = "duty"
 
-EventType = Literal["warning.changed", "work_order.changed"]
+EventType = Literal["warning.changed", "work_order.changed", "verification.changed"]
 
 
 def department_group(department_id: int) -> str:

@@ -242,6 +242,8 @@ SPECTACULAR_SETTINGS = {
         "TransitionKindEnum": "warning.models.TransitionKind",
         "WorkOrderEventKindEnum": "dispatch.models.WorkOrderEventKind",
         "DirectionEnum": "warning.models.Direction",
+        "FalseAlarmReasonEnum": "warning.models.FalseAlarmReason",
+        "VerificationStatusEnum": "warning.models.VerificationStatus",
     },
 }
 

@@ -51,6 +51,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "workOrders": reverse("work-order-list"),
             "acknowledge": reverse("work-order-acknowledge", args=[0]),
             "report": reverse("work-order-report", args=[0]),
+            "verification": reverse("verification-queue"),
         },
         "map": {
             "center": list(center),

@@ -22,6 +22,7 @@ class RoutingPolicyForm(forms.ModelForm):
             "domain",
             "level",
             "ack_deadline_minutes",
+            "verification",
             "departments",
             "include_sensor_owner",
             "include_district_government",
@@ -56,12 +57,13 @@ class RoutingPolicyAdmin(admin.ModelAdmin):
         "include_sensor_owner",
         "include_district_government",
         "ack_deadline_minutes",
+        "verification",
     )
-    list_filter = ("domain", "level", "include_sensor_owner", "include_district_government")
+    list_filter = ("domain", "level", "verification", "include_sensor_owner", "include_district_government")
     list_select_related = ("domain",)
     filter_horizontal = ("departments",)
     fieldsets = (
-        (None, {"fields": ("domain", "level", "ack_deadline_minutes")}),
+        (None, {"fields": ("domain", "level", "ack_deadline_minutes", "verification")}),
         (
             _("Routed to"),
             {

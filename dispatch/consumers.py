@@ -69,6 +69,12 @@ class LiveConsumer(JsonWebsocketConsumer):
         if self._rights_still_hold() and self.is_duty:
             self.send_json({"type": "warning.changed", "warning": event["payload"]})
 
+    def verification_changed(self, event: dict) -> None:
+        # The verification queue is the duty officers' alone: department
+        # staff never learn of a warning held back from them.
+        if self._rights_still_hold() and self.is_duty:
+            self.send_json({"type": "verification.changed", "warning": event["payload"]})
+
     def work_order_changed(self, event: dict) -> None:
         order = event["payload"]
         if self._rights_still_hold() and (self.is_duty or order["department"]["id"] == self.department_id):

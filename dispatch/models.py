@@ -12,6 +12,14 @@ from organisation.models import Department
 from warning.models import Level, Warning
 
 
+class VerificationMode(ChoiceSet, models.TextChoices):
+    """When a warning routed by a policy goes out: the policy of the warning's level decides."""
+
+    AT_ONCE = "at_once", _("Dispatch at once")
+    VERIFY_FIRST = "verify_first", _("Dispatch only after a duty officer verifies")
+    PARALLEL = "parallel", _("Dispatch at once and verify in parallel")
+
+
 class RoutingPolicy(models.Model):
     """Who must act on a warning of one domain at one level, and how fast.
 
@@ -36,6 +44,18 @@ class RoutingPolicy(models.Model):
         help_text=_("Route to the government of the district the sensor stands in."),
     )
     ack_deadline_minutes = models.PositiveIntegerField(_("acknowledgement deadline (minutes)"), default=30)
+    verification = models.CharField(
+        _("verification before dispatch"),
+        max_length=12,
+        choices=VerificationMode.choices,
+        default=VerificationMode.AT_ONCE,
+        db_default=VerificationMode.AT_ONCE,
+        help_text=_(
+            "Whether warnings at this level wait for a duty officer's verification before their work orders go "
+            "out. In parallel, work orders go out at once and the warning also waits for a verdict; a false "
+            "alarm then stands the departments down."
+        ),
+    )
 
     class Meta:
         ordering = ["domain", "-level"]

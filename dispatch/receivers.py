@@ -1,4 +1,5 @@
-"""Dispatch listens to the warning app: opened and worse warnings are routed."""
+"""Dispatch listens to the warning app: opened, worse and confirmed warnings are routed;
+false alarms stand their orders down."""
 
 from warning.models import TransitionKind
 
@@ -6,7 +7,12 @@ ROUTED_KINDS = {TransitionKind.OPENED, TransitionKind.ESCALATED, TransitionKind.
 
 
 def route_warning(sender, *, warning, transition, **kwargs) -> None:
-    if transition.kind in ROUTED_KINDS:
-        from dispatch.services import work_orders_route
+    from dispatch import services
 
-        work_orders_route(warning=warning)
+    if transition.kind in ROUTED_KINDS:
+        services.work_orders_route_when_due(warning=warning)
+    elif transition.kind == TransitionKind.CONFIRMED:
+        # A verified warning goes out at the level it has now.
+        services.work_orders_route(warning=warning)
+    elif transition.kind == TransitionKind.FALSE_ALARM:
+        services.work_orders_stand_down(warning=warning, user=transition.actor)

@@ -10,14 +10,48 @@ from django.utils.translation import gettext as _
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch import selectors
-from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent, WorkOrderEventKind, WorkOrderStatus
+from dispatch.models import (
+    RoutingPolicy,
+    VerificationMode,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderEventKind,
+    WorkOrderStatus,
+)
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
 from warning import services as warning_services
-from warning.models import Warning, WarningStatus
+from warning import verification
+from warning.models import VerificationStatus, Warning, WarningStatus
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
+
+
+def work_orders_route_when_due(*, warning: Warning) -> list[WorkOrder]:
+    """Route an opened, escalated or reactivated warning now, or hold it for verification (研判).
+
+    The policy of the warning's level decides: at once; in parallel (routed
+    now, and queued for a verdict); or verify first (queued, routed once
+    confirmed). A warning that escalates while it waits stays in the queue
+    at its new level, and that level's policy applies: if it dispatches at
+    once or in parallel the warning goes out now, and still waits for its
+    verdict. A warning already dispatched is never held back: its
+    departments follow every escalation.
+    """
+    mode = (
+        RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level=warning.level)
+        .values_list("verification", flat=True)
+        .first()
+    ) or VerificationMode.AT_ONCE
+    if mode != VerificationMode.AT_ONCE:
+        verification.warning_hold(warning=warning)
+    held = (
+        mode == VerificationMode.VERIFY_FIRST
+        and warning.verification == VerificationStatus.PENDING
+        and not WorkOrder.objects.filter(warning=warning).exists()
+    )
+    return [] if held else work_orders_route(warning=warning)
 
 
 def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
@@ -166,6 +200,21 @@ def warning_close_with_work_orders(
             _move(order, WorkOrderStatus.CLOSED, user, warning.disposal_note, now, data=data, closed_at=now)
         _push_after_commit([order.pk for order in orders])
     return warning
+
+
+def work_orders_stand_down(*, warning: Warning, user: AbstractBaseUser | None) -> list[int]:
+    """Close the open orders of a warning found to be a false alarm (dispatched in parallel with verification).
+
+    Called inside the verdict's transaction, the warning locked.
+    """
+    orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).exclude(status=WorkOrderStatus.CLOSED))
+    now = timezone.now()
+    data = {"false_alarm": warning.false_alarm_reason}
+    for order in orders:
+        _move(order, WorkOrderStatus.CLOSED, user, warning.disposal_note, now, data=data, closed_at=now)
+    ids = [order.pk for order in orders]
+    _push_after_commit(ids)
+    return ids
 
 
 def work_orders_mark_overdue(*, now=None) -> int:

@@ -9,7 +9,7 @@ their own language (a pushed step reaches readers of both languages).
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.models import WorkOrderEventKind
-from warning.models import Level
+from warning.models import FalseAlarmReason, Level
 
 # One template per kind of step the platform writes by itself. Placeholders
 # are ``%(name)s`` only: the pages fill them with Django's JavaScript
@@ -23,11 +23,15 @@ SENTENCES = {
 }
 # A closing step when the duty officer closed a warning still in force.
 CLOSED_WHILE_ACTIVE = _("Closed while the sensor was still in warning.")
+# A closing step when verification found the warning a false alarm.
+STOOD_DOWN = _("Stood down: the duty officer found the warning a false alarm (%(reason)s).")
 
 
 def event_sentence(kind: str, data: dict) -> str:
     """The platform's sentence for one step, in the active language ("" for none)."""
     if kind == WorkOrderEventKind.CLOSED:
+        if data.get("false_alarm"):
+            return str(STOOD_DOWN) % {"reason": FalseAlarmReason(data["false_alarm"]).label}
         return str(CLOSED_WHILE_ACTIVE) if data.get("closed_while_active") else ""
     template = SENTENCES.get(kind)
     if template is None or not data:
@@ -47,4 +51,5 @@ def sentences_json() -> dict[str, str]:
     return {
         **{str(kind): str(template) for kind, template in SENTENCES.items()},
         "closed_while_active": str(CLOSED_WHILE_ACTIVE),
+        "stood_down": str(STOOD_DOWN),
     }

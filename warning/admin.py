@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
-from warning import backtest
-from warning.models import Level, ThresholdRule, Warning, WarningTransition
+from warning import backtest, verification
+from warning.models import FalseAlarmReason, Level, ThresholdRule, Warning, WarningTransition
 
 
 def level_badge(level: int | None) -> str:
@@ -162,6 +162,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
         "level1_threshold",
         "dead_band",
         "is_active",
+        "false_alarm_rate",
     )
     list_filter = ("is_active", RuleScopeFilter, "direction", "sensor_type__domain", "sensor_type")
     list_select_related = ("sensor_type", "sensor")
@@ -192,10 +193,54 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
     )
 
     change_form_template = "admin/warning/thresholdrule/change_form.html"
+    change_list_template = "admin/warning/thresholdrule/change_list.html"
 
     def get_urls(self):
         backtest_view = self.admin_site.admin_view(self.backtest_view)
-        return [path("backtest/", backtest_view, name="warning_thresholdrule_backtest"), *super().get_urls()]
+        noisy_view = self.admin_site.admin_view(self.noisy_sensors_view)
+        return [
+            path("backtest/", backtest_view, name="warning_thresholdrule_backtest"),
+            path("noisy-sensors/", noisy_view, name="warning_thresholdrule_noisy_sensors"),
+            *super().get_urls(),
+        ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ThresholdRule]:
+        # Per row, by the (rule, verification) index: evaluated for the page's rules only.
+        return verification.with_verdict_counts(super().get_queryset(request))
+
+    @admin.display(description=_("false alarms"))
+    def false_alarm_rate(self, obj: ThresholdRule) -> str:
+        verified = getattr(obj, "verdicts", 0)
+        if not verified:
+            return "-"
+        counts = verification.VerdictCounts(verified, obj.false_alarms)
+        return gettext("%(rate)s (%(false)d of %(verified)d verified)") % {
+            "rate": f"{counts.rate:.0%}",
+            "false": counts.false_alarms,
+            "verified": counts.verified,
+        }
+
+    def noisy_sensors_view(self, request: HttpRequest) -> HttpResponse:
+        """The sensors duty officers most often found false, to tune their thresholds by."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        reasons = dict(FalseAlarmReason.choices)
+        rows = [
+            {
+                **row,
+                "rate": f"{row['rate']:.0%}",
+                "reasons": [(reasons.get(code, code), n) for code, n in sorted(row["reasons"].items())],
+            }
+            for row in verification.noisiest_sensors(limit=NOISY_SENSORS_LISTED)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Sensors with the most false alarms"),
+            "rows": rows,
+            "listed": NOISY_SENSORS_LISTED,
+        }
+        return TemplateResponse(request, "admin/warning/thresholdrule/noisy_sensors.html", context)
 
     def render_change_form(self, request: HttpRequest, context: dict, *args, **kwargs) -> HttpResponse:
         context["backtest_max_days"] = settings.BACKTEST_MAX_DAYS
@@ -248,6 +293,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
 
 
 BACKTEST_LISTED = 200
+NOISY_SENSORS_LISTED = 50
 
 
 def backtest_context(result: backtest.Backtest) -> dict:
@@ -321,6 +367,8 @@ class WarningAdmin(admin.ModelAdmin):
     list_filter = (
         "level",
         "status",
+        "verification",
+        "false_alarm_reason",
         "sensor__sensor_type__domain",
         ("sensor__district", monitoring_admin.DistrictListFilter),
     )
@@ -332,6 +380,18 @@ class WarningAdmin(admin.ModelAdmin):
         (None, {"fields": ("sensor", "rule", "level", "status")}),
         (_("Readings"), {"fields": ("opened_at", "first_value", "peak_value", "last_value", "last_observed_at")}),
         (_("Recovery and closing"), {"fields": ("recovered_at", "closed_at", "closed_by", "disposal_note")}),
+        (
+            _("Verification"),
+            {
+                "fields": (
+                    "verification",
+                    "verification_requested_at",
+                    "verified_at",
+                    "verified_by",
+                    "false_alarm_reason",
+                )
+            },
+        ),
     )
 
     @admin.display(description=_("level"), ordering="level")

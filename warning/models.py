@@ -162,6 +162,28 @@ class WarningStatus(ChoiceSet, models.TextChoices):
     colours = nonmember({"ACTIVE": RED, "RECOVERED": TEAL, "CLOSED": GREY})
 
 
+class VerificationStatus(ChoiceSet, models.TextChoices):
+    """研判: a duty officer's verdict on a warning its routing policy holds for one.
+
+    Blank: the warning was never held for verification (its policy
+    dispatches at once).
+    """
+
+    NOT_ASKED = "", _("Not held for verification")
+    PENDING = "pending", _("Awaiting verification")
+    CONFIRMED = "confirmed", _("Confirmed")
+    FALSE_ALARM = "false_alarm", _("False alarm")
+
+    colours = nonmember({"NOT_ASKED": GREY, "PENDING": YELLOW, "CONFIRMED": RED, "FALSE_ALARM": GREY})
+
+
+class FalseAlarmReason(ChoiceSet, models.TextChoices):
+    SENSOR_FAULT = "sensor_fault", _("Sensor fault")
+    MAINTENANCE = "maintenance", _("Maintenance work")
+    THRESHOLD_TOO_TIGHT = "threshold_too_tight", _("Threshold too tight")
+    OTHER = "other", _("Other")
+
+
 class Warning(models.Model):
     sensor = models.ForeignKey(Sensor, models.CASCADE, related_name="warnings", verbose_name=_("sensor"))
     rule = models.ForeignKey(ThresholdRule, models.PROTECT, related_name="warnings", verbose_name=_("threshold rule"))
@@ -186,6 +208,26 @@ class Warning(models.Model):
     # A person chose to close the warning while its sensor still read in
     # warning (the note says why): kept apart from an ordinary close.
     closed_while_active = models.BooleanField(_("closed while active"), default=False)
+    # 研判 (warning/verification.py): held back from dispatch, or dispatched
+    # and checked in parallel, until a duty officer gives a verdict.
+    # Defaults in the database too: bulk loads in raw SQL (bench/history.py)
+    # leave these columns out.
+    verification = models.CharField(
+        _("verification"), max_length=12, choices=VerificationStatus.choices, blank=True, default="", db_default=""
+    )
+    verification_requested_at = models.DateTimeField(_("awaiting verification since"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("verified by"),
+    )
+    false_alarm_reason = models.CharField(
+        _("false alarm reason"), max_length=20, choices=FalseAlarmReason.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -208,6 +250,14 @@ class Warning(models.Model):
             models.Index(fields=["opened_at", "id"], name="warning_opened_idx"),
             models.Index(fields=["opened_at", "id"], condition=~Q(status="closed"), name="warning_open_opened_idx"),
             models.Index(fields=["level", "opened_at", "id"], name="warning_level_opened_idx"),
+            # The verification queue, paged like the other lists.
+            models.Index(
+                fields=["opened_at", "id"],
+                condition=Q(verification="pending"),
+                name="warning_unverified_idx",
+            ),
+            # False-alarm rates per rule and per sensor (admin).
+            models.Index(fields=["rule", "verification"], name="warning_rule_verdict_idx"),
         ]
 
     def __str__(self) -> str:
@@ -244,8 +294,20 @@ class TransitionKind(ChoiceSet, models.TextChoices):
     RECOVERED = "recovered", _("Recovered")
     REACTIVATED = "reactivated", _("Reactivated")
     CLOSED = "closed", _("Closed")
+    CONFIRMED = "confirmed", _("Confirmed by verification")
+    FALSE_ALARM = "false_alarm", _("Closed as a false alarm")
 
-    colours = nonmember({"OPENED": RED, "ESCALATED": RED, "RECOVERED": TEAL, "REACTIVATED": RED, "CLOSED": GREY})
+    colours = nonmember(
+        {
+            "OPENED": RED,
+            "ESCALATED": RED,
+            "RECOVERED": TEAL,
+            "REACTIVATED": RED,
+            "CLOSED": GREY,
+            "CONFIRMED": RED,
+            "FALSE_ALARM": GREY,
+        }
+    )
 
 
 class WarningTransition(models.Model):

@@ -4,4 +4,5 @@ from warning import views
 
 urlpatterns = [
     path("closed/", views.closed_warnings, name="closed-warnings"),
+    path("verification/", views.verification_queue, name="verification-queue"),
 ]

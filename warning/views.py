@@ -12,15 +12,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from citysafety import errors
 from citysafety.api import count_estimated, cursor_decode, keyset_page, listing_scope
+from citysafety.choices import choices_json
 from organisation.models import District
 from organisation.roles import is_duty_officer
-from warning import selectors
-from warning.models import Level
+from warning import selectors, verification
+from warning.models import FalseAlarmReason, Level, WarningStatus
 
 PAGE_SIZE = 50
 
@@ -115,3 +117,36 @@ def _without_cursor(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("cursor", None)
     return query.urlencode()
+
+
+# Rows rendered into the verification queue for its first paint; the page
+# then loads the rest (and stays current) through the API and the websocket.
+QUEUE_FIRST_PAINT = 200
+
+
+@login_required
+def verification_queue(request: HttpRequest) -> HttpResponse:
+    """研判: the warnings waiting for a duty officer's verdict, with their age, live."""
+    if not is_duty_officer(request.user):
+        raise PermissionDenied
+    from warning.api.serializers import UnverifiedWarningSerializer
+
+    first = keyset_page(
+        verification.unverified_warnings(request.user).select_related("verified_by"),
+        field="opened_at",
+        position=None,
+        page_size=QUEUE_FIRST_PAINT,
+        scope="",
+    )
+    config = {
+        "urls": {
+            "unverified": reverse("warning-unverified"),
+            "confirm": reverse("warning-confirm", args=[0]),
+            "falseAlarm": reverse("warning-false-alarm", args=[0]),
+            "dashboard": reverse("dashboard"),
+        },
+        "warnings": UnverifiedWarningSerializer(first.rows, many=True).data,
+        "warningsComplete": first.next_cursor is None,
+        "choices": choices_json({"level": Level, "warningStatus": WarningStatus, "reason": FalseAlarmReason}),
+    }
+    return render(request, "warning/verification_queue.html", {"config": config})

@@ -735,6 +735,7 @@
       </div>
       <div class="detail-body">
         ${error ? html`<div class="alert alert-error" role="alert">${error}</div>` : ""}
+        ${verificationNote(w, orders)}
         ${w.status === "closed" ? closeSection(w, orders) : ""}
         <section class="detail-section">
           <h3>${gettext("Readings")}</h3>
@@ -872,6 +873,22 @@
     return known;
   }
 
+  /** A verdict given (here or elsewhere), or a warning held for one: the open detail says so. */
+  function applyVerification(warning) {
+    if (state.selected !== warning.id || !state.detail || !state.detail.warning) return;
+    state.detail.warning = { ...state.detail.warning, ...warning };
+    renderDetail();
+  }
+
+  /** 研判: a warning waiting for a duty officer's verdict, and where to give it. */
+  function verificationNote(w, orders) {
+    if (w.verification !== "pending" || w.status === "closed") return "";
+    const dispatched = orders && orders.size;
+    return html`<div class="alert alert-warn" role="status" data-awaiting-verification>
+      ${dispatched ? gettext("Dispatched, and awaiting verification in parallel.") : gettext("Awaiting verification: its work orders go out once a duty officer confirms it.")}
+      <a href="${urls.verification}">${gettext("Verify")}</a></div>`;
+  }
+
   function applyOrder(order) {
     if (!state.detail || state.selected !== order.warning.id || !state.detail.orders) return;
     state.detail.orders.set(order.id, order);
@@ -929,6 +946,8 @@
         if (view.contains([lat, lng])) mapTouched = true;
       } else if (message.type === "work_order.changed") {
         applyOrder(message.work_order);
+      } else if (message.type === "verification.changed") {
+        applyVerification(message.warning);
       }
     }
     news.sort((a, b) => a.level - b.level);

@@ -30,6 +30,8 @@
   function eventSentence(event) {
     const data = event.data || {};
     const sentences = CS.eventSentences || {};
+    // A stand-down names its reason, a label the page holds no list of: the summary says it.
+    if (event.kind === "closed" && data.false_alarm) return event.summary || "";
     if (event.kind === "closed") return data.closed_while_active ? sentences.closed_while_active || event.summary || "" : "";
     const template = sentences[event.kind];
     if (!template || !Object.keys(data).length) return event.summary || "";

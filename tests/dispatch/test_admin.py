@@ -56,7 +56,14 @@ def _work_order(department, *, code: str = "S-WO") -> WorkOrder:
 
 
 def _policy_form(domain, **overrides: object) -> dict[str, object]:
-    return {"domain": domain.pk, "level": "2", "ack_deadline_minutes": "15", "departments": [], **overrides}
+    return {
+        "domain": domain.pk,
+        "level": "2",
+        "ack_deadline_minutes": "15",
+        "verification": "at_once",
+        "departments": [],
+        **overrides,
+    }
 
 
 # --- Lists and add pages ---------------------------------------------------------

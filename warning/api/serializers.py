@@ -4,7 +4,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
-from warning.models import Level, Warning, WarningTransition
+from warning.models import FalseAlarmReason, Level, Warning, WarningTransition
 
 
 def display_name(user) -> str | None:
@@ -191,13 +191,96 @@ class WarningTransitionSerializer(serializers.ModelSerializer):
         return department_name(transition.actor)
 
 
-class WarningDetailSerializer(WarningSummarySerializer):
+# 研判 (warning.verification): what the duty officers' views add to a warning.
+# Not in the summary, which department staff read inside their work orders.
+VERIFICATION_FIELDS = [
+    "verification",
+    "verification_display",
+    "verification_requested_at",
+    "verified_at",
+    "verified_by",
+    "false_alarm_reason",
+    "false_alarm_reason_display",
+]
+
+
+class VerificationFieldsMixin(serializers.Serializer):
+    verification_display = ChoiceLabelField("verification")
+    verification_requested_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Since when the warning waits for a verdict (the queue's age)."
+    )
+    verified_by = serializers.SerializerMethodField()
+    false_alarm_reason_display = ChoiceLabelField("false_alarm_reason")
+
+    def get_verified_by(self, warning) -> str | None:
+        return display_name(warning.verified_by)
+
+
+class WarningDetailSerializer(VerificationFieldsMixin, WarningSummarySerializer):
     transitions = WarningTransitionSerializer(many=True, read_only=True)
     closed_by = serializers.SerializerMethodField()
 
     class Meta(WarningSummarySerializer.Meta):
-        fields = [*WarningSummarySerializer.Meta.fields, "closed_by", "closed_while_active", "transitions"]
+        fields = [
+            *WarningSummarySerializer.Meta.fields,
+            "closed_by",
+            "closed_while_active",
+            *VERIFICATION_FIELDS,
+            "transitions",
+        ]
         list_serializer_class = serializers.ListSerializer
 
     def get_closed_by(self, warning) -> str | None:
         return display_name(warning.closed_by)
+
+
+class UnverifiedWarningRows(WarningSummaryRows):
+    """UnverifiedWarningSerializer's output, field for field, in plain code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verifications = choice_labels(Warning, "verification")
+        self.reasons = choice_labels(Warning, "false_alarm_reason")
+
+    def row(self, warning: Warning) -> dict:
+        return {
+            **super().row(warning),
+            "verification": warning.verification,
+            "verification_display": self.verifications.get(warning.verification, str(warning.verification)),
+            "verification_requested_at": api_datetime(warning.verification_requested_at, self.zone),
+            "verified_at": api_datetime(warning.verified_at, self.zone),
+            "verified_by": display_name(warning.verified_by),
+            "false_alarm_reason": warning.false_alarm_reason,
+            "false_alarm_reason_display": self.reasons.get(warning.false_alarm_reason, str(warning.false_alarm_reason)),
+        }
+
+
+class UnverifiedWarningListSerializer(serializers.ListSerializer):
+    def to_representation(self, data) -> list[dict]:
+        rows = UnverifiedWarningRows()
+        return [rows.row(warning) for warning in (data.all() if isinstance(data, BaseManager) else data)]
+
+
+class UnverifiedWarningSerializer(VerificationFieldsMixin, WarningSummarySerializer):
+    """A row of the verification queue: the summary and its verification."""
+
+    class Meta(WarningSummarySerializer.Meta):
+        fields = [*WarningSummarySerializer.Meta.fields, *VERIFICATION_FIELDS]
+        list_serializer_class = UnverifiedWarningListSerializer
+
+
+class ConfirmSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=4000, default="", help_text="What the verification found."
+    )
+
+
+class FalseAlarmSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=FalseAlarmReason.choices, help_text="Why the warning was false.")
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=4000,
+        default="",
+        help_text="What it was; required when the reason is `other`.",
+    )
