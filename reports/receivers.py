@@ -4,9 +4,13 @@ from django.db import transaction
 
 from warning.models import TransitionKind
 
+# A warning closes when a person closes it, or when verification finds it a
+# false alarm: either way the event is over and gets its summary.
+CLOSING_KINDS = {TransitionKind.CLOSED, TransitionKind.FALSE_ALARM}
+
 
 def summarise_closed_warning(sender, *, warning, transition, **kwargs) -> None:
-    if transition.kind == TransitionKind.CLOSED:
+    if transition.kind in CLOSING_KINDS:
         from reports.summaries import event_summary_write
 
         warning_id = warning.pk

@@ -17,7 +17,7 @@ from dispatch.models import WorkOrder
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
 from reports.models import EventSummary
-from warning.models import Level, TransitionKind, Warning, WarningStatus
+from warning.models import FalseAlarmReason, Level, TransitionKind, Warning, WarningStatus
 
 LANGUAGES = ("zh-hans", "en")
 MAX_TEXT_LENGTH = 20_000
@@ -92,6 +92,7 @@ def _facts(warning: Warning) -> dict:
         "closed_while_active": warning.closed_while_active,
         "minutes_open": _minutes(warning.opened_at, warning.closed_at),
         "disposal_note": warning.disposal_note,
+        "false_alarm_reason": warning.false_alarm_reason,
         "orders": [
             {
                 "department": order.department.name,
@@ -135,6 +136,11 @@ def _render(facts: dict, language: str) -> str:
         ]
         if facts["escalations"]:
             lines.append(_("Escalated %(count)s times before it eased.") % {"count": facts["escalations"]})
+        if facts.get("false_alarm_reason"):
+            lines.append(
+                _("Verification found a false alarm: %(reason)s.")
+                % {"reason": FalseAlarmReason(facts["false_alarm_reason"]).label}
+            )
         if facts["recovered_at"]:
             lines.append(_("Back to normal %(recovered)s.") % {"recovered": _when(facts["recovered_at"])})
         elif facts["closed_while_active"]:

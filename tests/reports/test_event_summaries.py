@@ -178,3 +178,18 @@ def test_the_closed_warnings_page_links_each_summary(client, closed_warning, dut
     page = client.get("/warnings/closed/").content.decode()
 
     assert f'href="/reports/summaries/{closed_warning.pk}/" data-summary-link' in page
+
+
+def test_a_false_alarm_gets_a_summary_that_says_so(city, reach, duty_officer, django_capture_on_commit_callbacks):
+    from dispatch.models import RoutingPolicy, VerificationMode
+    from warning import verification
+
+    RoutingPolicy.objects.filter(domain__code="gas", level=3).update(verification=VerificationMode.VERIFY_FIRST)
+    warning = reach(city["gas_sensor"], 12.0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        verification.warning_false_alarm(warning_id=warning.pk, user=duty_officer, reason="sensor_fault", note="")
+
+    summary = EventSummary.objects.get(warning=warning)
+    assert "Verification found a false alarm: Sensor fault." in summary.text_en
+    assert "No department was dispatched." in summary.text_en
