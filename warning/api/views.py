@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from citysafety.api import KeysetPagination
 from organisation.permissions import IsDutyOfficer
 from warning import selectors
-from warning.api.filters import WarningFilter
+from warning.api.filters import ClosedWarningFilter, WarningFilter
 from warning.api.serializers import WarningDetailSerializer, WarningSummarySerializer
 
 
@@ -14,7 +14,6 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
     """Warnings of the whole city, newest first (duty officers and administrators)."""
 
     permission_classes = [IsDutyOfficer]
-    filterset_class = WarningFilter
     pagination_class = KeysetPagination
     keyset_field = "opened_at"
 
@@ -27,10 +26,16 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
             warnings = warnings.prefetch_related("transitions__actor__membership__department")
         return warnings.order_by("-opened_at", "-id")
 
+    @property
+    def filterset_class(self) -> type[WarningFilter]:
+        return ClosedWarningFilter if getattr(self, "action", None) == "closed" else WarningFilter
+
     def get_serializer_class(self):
         return WarningDetailSerializer if self.action == "retrieve" else WarningSummarySerializer
 
     @extend_schema(
+        # The list's filters apply to the counts too.
+        filters=True,
         responses=inline_serializer(
             "WarningCounts",
             {
@@ -38,7 +43,7 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
                 "recovered": serializers.IntegerField(),
                 "active_by_level": serializers.DictField(child=serializers.IntegerField()),
             },
-        )
+        ),
     )
     @action(detail=False)
     def counts(self, request):
