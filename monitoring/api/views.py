@@ -158,8 +158,14 @@ class SensorSeriesView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", str, description="ISO 8601 with zone; default: a day before end"),
-            OpenApiParameter("end", str, description="ISO 8601 with zone, excluded; default: now"),
+            OpenApiParameter(
+                "start",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601 with its zone, before end; default: a day before end",
+            ),
+            OpenApiParameter(
+                "end", OpenApiTypes.DATETIME, description="ISO 8601 with its zone, excluded; default: now"
+            ),
             OpenApiParameter(
                 "resolution",
                 str,
