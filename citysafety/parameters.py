@@ -42,11 +42,11 @@ def zoned_datetime(text: str, *, name: str) -> datetime:
             field=name,
         )
     try:
-        moment.astimezone(UTC)
+        # In UTC: PostgreSQL takes offsets up to 15:59, Python up to 23:59 (+18:15 was a 500).
+        return moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+08:00 is in year 0 in UTC, which Python and PostgreSQL refuse
         raise InvalidInputError(
             _("%(name)s falls outside the years 1 to 9999 once in UTC: %(value)s.")
             % {"name": name, "value": shown(text)},
             field=name,
         ) from None
-    return moment

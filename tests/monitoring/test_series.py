@@ -150,3 +150,12 @@ def test_a_bad_query_is_refused_in_the_readers_language(client, duty_officer):
 
     assert response.status_code == 400
     assert response.json() == {"resolution": ["resolution 须为 raw, minute, hour 之一，而不是 'second'。"]}  # noqa: RUF001
+
+
+def test_a_time_at_an_offset_postgresql_does_not_take_is_read_at_its_instant(client, duty_officer):
+    client.force_login(duty_officer)
+
+    response = client.get(_url(SensorFactory(), start="2026-11-21T18:15:00+18:15", end="2026-11-21T08:00:00Z"))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["start"] == "2026-11-21T00:00:00+00:00"

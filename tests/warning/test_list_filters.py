@@ -132,3 +132,19 @@ def test_an_unknown_district_or_sensor_code_finds_nothing(client, warnings):
     # A well-formed code no district has is a search with no result, not a mistake in the request.
     assert ids(client.get("/api/v1/warnings/?district=999999")) == set()
     assert ids(client.get("/api/v1/warnings/?sensor=NO-SUCH")) == set()
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_a_time_at_an_offset_postgresql_does_not_take_filters_at_its_instant(client, warnings, url):
+    # ISO 8601 and Python take offsets up to ±23:59, PostgreSQL up to ±15:59 (a 500 before).
+    response = client.get(
+        url, {"opened_after": "2026-03-01T20:15:00+18:15", "opened_before": "3814-10-08T14:20:03+18:15"}
+    )
+
+    assert response.status_code == 200, response.content
+    if url != "/api/v1/warnings/counts/":
+        assert {row["id"] for row in response.json()["results"]} == {
+            w.pk
+            for w in warnings
+            if w.opened_at >= START + timedelta(hours=2) and (url == LISTS[0] or w.status == "closed")
+        }
