@@ -431,9 +431,10 @@ class KeysetPagination(BasePagination):
 
     def _page_size(self, request) -> int:
         raw = request.query_params.get("page_size")
-        if raw in (None, ""):
+        if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        # ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "٣".
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
             raise errors.InvalidInputError(
                 _("Give page_size as a whole number from 1 to %(max)d.") % {"max": self.max_page_size},
                 field="page_size",

@@ -315,6 +315,9 @@ LEAFLET_CONFIG = {
     "DEFAULT_ZOOM": 10,
     "TILES": [(str(_("Base map")), MAP_TILE_URL, {"attribution": MAP_TILE_ATTRIBUTION})] if MAP_TILE_URL else [],
     "RESET_VIEW": False,
+    # Added to the map widgets of forms (the admin's sensor and district
+    # maps), after Leaflet.draw: Leaflet's own texts in the page's language.
+    "PLUGINS": {"forms": {"js": ["js/leaflet_i18n.js"]}},
 }
 
 # --- Security (checked by ``manage.py check --deploy``) -------------------

@@ -27,8 +27,18 @@ class SensorClusterView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("bbox", OpenApiTypes.STR, description="west,south,east,north in degrees (WGS 84)"),
-            OpenApiParameter("zoom", OpenApiTypes.FLOAT, description="web-map zoom level, 0-22"),
+            OpenApiParameter(
+                "bbox",
+                {"type": "string", "pattern": r"^[^,]+,[^,]+,[^,]+,[^,]+$"},
+                required=True,
+                description="west,south,east,north in degrees (WGS 84), west < east and south < north",
+            ),
+            OpenApiParameter(
+                "zoom",
+                {"type": "number", "minimum": selectors.MIN_ZOOM, "maximum": selectors.MAX_ZOOM},
+                required=True,
+                description="web-map zoom level, 0-22",
+            ),
             OpenApiParameter("totals", OpenApiTypes.BOOL, description="1: add the whole city's sensors by status"),
         ],
         responses={

@@ -13,7 +13,7 @@ choose, ``citysafety.api.language_asked``). Valid items never reach gettext.
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import orjson
@@ -104,6 +104,11 @@ def parse_timestamp(
         return None, _("'%(raw)s' is not an ISO 8601 timestamp.") % {"raw": raw[:40]}
     if when.tzinfo is None or when.utcoffset() is None:
         return None, _("'%(raw)s' has no time zone; add one, e.g. +08:00 or Z.") % {"raw": raw[:40]}
+    try:
+        # In UTC: PostgreSQL takes offsets up to ±15:59, Python up to ±23:59 (+18:15 failed the whole batch).
+        when = when.astimezone(UTC)
+    except OverflowError:
+        return None, _("'%(raw)s' falls outside the years 1 to 9999 once in UTC.") % {"raw": raw[:40]}
     if when > now + max_future:
         return (
             None,

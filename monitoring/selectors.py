@@ -7,9 +7,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import FloatField, Func, QuerySet
-from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from citysafety.errors import InvalidInputError
+from citysafety.parameters import shown, zoned_datetime
 from monitoring.models import Sensor
 from organisation.models import District
 from organisation.roles import is_duty_officer
@@ -147,38 +148,27 @@ def series_range(
     resolution, a range of up to ``READING_CHART_RAW_MAX_HOURS`` reads the
     readings themselves and a longer one the hour roll-ups.
     """
-    end_at = _parse_time(end, "end") if end else now
-    start_at = _parse_time(start, "start") if start else end_at - timedelta(days=1)
+    end_at = zoned_datetime(end, name="end") if end is not None else now
+    start_at = zoned_datetime(start, name="start") if start is not None else end_at - timedelta(days=1)
     if start_at >= end_at:
-        raise InvalidInputError("start must be before end.", field="start")
-    if resolution is None or resolution == "":
+        raise InvalidInputError(_("start must be before end."), field="start")
+    if resolution is None:
         raw_max = timedelta(hours=settings.READING_CHART_RAW_MAX_HOURS)
         resolution = "raw" if end_at - start_at <= raw_max else "hour"
     if resolution not in SERIES_MAX_SPAN:
         raise InvalidInputError(
-            f"resolution must be one of {', '.join(SERIES_MAX_SPAN)}, not {resolution!r}.", field="resolution"
+            _("resolution must be one of %(values)s, not %(value)s.")
+            % {"values": ", ".join(SERIES_MAX_SPAN), "value": shown(resolution)},
+            field="resolution",
         )
     longest = SERIES_MAX_SPAN[resolution]
     if end_at - start_at > longest:
         raise InvalidInputError(
-            f"A {resolution} series spans at most {longest.days} days; ask for a coarser resolution.",
+            _("A %(resolution)s series spans at most %(days)d days; ask for a coarser resolution.")
+            % {"resolution": resolution, "days": longest.days},
             field="resolution",
         )
     return start_at, end_at, resolution
-
-
-def _parse_time(text: str, field: str) -> datetime:
-    try:
-        value = parse_datetime(text)
-    except ValueError:
-        value = None
-    if value is None:
-        raise InvalidInputError(
-            f"{field} must be an ISO 8601 date and time, e.g. 2026-11-21T08:00:00+08:00.", field=field
-        )
-    if value.tzinfo is None:
-        raise InvalidInputError(f"{field} must carry its time zone, e.g. +08:00 or Z.", field=field)
-    return value
 
 
 def sensor_series(*, sensor_id: int, start: datetime, end: datetime, resolution: str) -> str:

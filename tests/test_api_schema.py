@@ -22,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -37,10 +38,10 @@ pytestmark = pytest.mark.django_db
 # valid and invalid), few enough to run in seconds on a quiet machine.
 MAX_EXAMPLES = 10
 # Every answer, to valid and to invalid requests alike, must be one the
-# schema describes. (Whether invalid input is refused is not checked here:
-# the filters read an invalid value as no filter.)
+# schema describes, and a request the schema forbids must be refused (4xx).
 CHECKS = [
     not_a_server_error,
+    negative_data_rejection,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -103,6 +104,9 @@ def api_schema(wsgi_app, city):
         # The credentials are the test's (below), never generated or left out.
         with_security_parameters=False,
     )
+    # A batch past maxItems is refused as too large (413), which is a refusal too.
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     return schema
 
 
@@ -188,3 +192,40 @@ def test_a_path_no_endpoint_takes_is_a_json_404(client, duty_officer, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert set(response.json()) == {"detail"}
+
+
+def query_parameters(paths: dict, path: str) -> dict[str, dict]:
+    return {p["name"]: p for p in paths[path]["get"]["parameters"] if p["in"] == "query"}
+
+
+def test_the_schema_documents_each_filter_with_the_values_it_takes():
+    paths = generated_schema()["paths"]
+
+    warnings = query_parameters(paths, "/api/v1/warnings/")
+    assert warnings["level"]["schema"]["type"] == "array"
+    assert warnings["level"]["schema"]["items"]["enum"] == [1, 2, 3]
+    assert warnings["level"]["explode"] is True
+    assert warnings["status"]["schema"]["enum"] == ["active", "closed", "open", "recovered"]
+    for name in ("opened_after", "opened_before"):
+        assert warnings[name]["schema"] == {"type": "string", "format": "date-time"}
+        assert "zone" in warnings[name]["description"]
+    # The counts take the list's filters; the closed search, one status.
+    counts = query_parameters(paths, "/api/v1/warnings/counts/")
+    assert set(counts) == set(warnings) - {"cursor", "page_size"}
+    assert query_parameters(paths, "/api/v1/warnings/closed/")["status"]["schema"]["enum"] == ["closed"]
+
+    orders = query_parameters(paths, "/api/v1/work-orders/")
+    assert orders["status"]["schema"]["items"]["enum"] == ["acknowledged", "closed", "pending", "reported"]
+    for name in ("open", "is_overdue"):
+        assert orders[name]["schema"] == {"type": "boolean"}
+        assert orders[name]["description"]
+    for name in ("warning", "department"):
+        assert orders[name]["schema"] == {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+
+    series = query_parameters(paths, "/api/v1/sensors/{sensor_id}/series/")
+    assert series["start"]["schema"]["format"] == series["end"]["schema"]["format"] == "date-time"
+    assert series["resolution"]["schema"]["enum"] == ["hour", "minute", "raw"]
+    sensor_map = query_parameters(paths, "/api/v1/map/sensors/")
+    assert sensor_map["bbox"]["required"]
+    assert sensor_map["zoom"]["required"]
+    assert (sensor_map["zoom"]["schema"]["minimum"], sensor_map["zoom"]["schema"]["maximum"]) == (0, 22)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
-from citysafety.api import error_response, language_asked
+from citysafety.api import BAD_REQUEST, error_response, language_asked
 from citysafety.errors import TooLargeError
 from monitoring import selectors, services
 from monitoring.api.authentication import GatewayTokenAuthentication, IsGateway
@@ -158,8 +158,14 @@ class SensorSeriesView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", str, description="ISO 8601 with zone; default: a day before end"),
-            OpenApiParameter("end", str, description="ISO 8601 with zone, excluded; default: now"),
+            OpenApiParameter(
+                "start",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601 with its zone, before end; default: a day before end",
+            ),
+            OpenApiParameter(
+                "end", OpenApiTypes.DATETIME, description="ISO 8601 with its zone, excluded; default: now"
+            ),
             OpenApiParameter(
                 "resolution",
                 str,
@@ -168,7 +174,8 @@ class SensorSeriesView(APIView):
             ),
         ],
         responses={
-            200: OpenApiResponse(description="The series as columns: t and value, or t, min, max, mean, count, last")
+            200: OpenApiResponse(description="The series as columns: t and value, or t, min, max, mean, count, last"),
+            400: error_response("A start, end or resolution the chart cannot use", BAD_REQUEST),
         },
     )
     def get(self, request, sensor_id: int):

@@ -123,3 +123,20 @@ def test_mqtt_answers_stay_english_whatever_language_the_bridge_runs_in(gateway,
 
     assert reply.body["status"] == 422
     assert [error["message"] for error in reply.body["errors"]] == ENGLISH
+
+
+def test_a_reading_at_an_offset_postgresql_does_not_take_is_stored_at_its_instant(client, gateway, sensor):
+    # ISO 8601 and Python take offsets up to ±23:59, PostgreSQL up to ±15:59:
+    # the whole batch failed with a 500 before.
+    instant = (timezone.now() - timedelta(minutes=5)).replace(microsecond=0)
+    stamp = (instant + timedelta(hours=18, minutes=15)).replace(tzinfo=None).isoformat() + "+18:15"
+
+    response = client.post(
+        URL,
+        json.dumps([{"sensor": sensor.code, "observed_at": stamp, "value": 2.5}]),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {gateway.token}",
+    )
+
+    assert response.status_code == 200, response.content
+    assert list(Reading.objects.values_list("observed_at", flat=True)) == [instant]

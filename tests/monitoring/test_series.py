@@ -1,6 +1,7 @@
 """A sensor's chart: readings up to a day, the hour roll-ups beyond."""
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _url(sensor, **query) -> str:
-    return reverse("api-sensor-series", args=[sensor.pk]) + ("?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    return reverse("api-sensor-series", args=[sensor.pk]) + "?" + urlencode(query)
 
 
 def _iso(moment: datetime) -> str:
@@ -96,7 +97,12 @@ def test_minutes_on_request(client, duty_officer, sensor_with_history):
         ({"start": "yesterday"}, "start", "ISO 8601"),
         ({"start": "2026-11-21T08:00:00"}, "start", "time zone"),
         ({"end": "2026-13-45T08:00:00Z"}, "end", "ISO 8601"),
+        ({"end": ""}, "end", "ISO 8601"),
+        # Year 0 in UTC: Python cannot compare it (a 500 before).
+        ({"start": "0001-01-01T00:00:00+08:00"}, "start", "outside the years 1 to 9999"),
+        ({"end": "9999-12-31T23:00:00-08:00"}, "end", "outside the years 1 to 9999"),
         ({"resolution": "second"}, "resolution", "one of raw, minute, hour"),
+        ({"resolution": ""}, "resolution", "one of raw, minute, hour, not ''"),
         (
             {"start": "2026-01-01T00:00:00Z", "end": "2026-11-01T00:00:00Z", "resolution": "raw"},
             "resolution",
@@ -108,7 +114,7 @@ def test_a_bad_query_is_refused_with_a_reason(client, duty_officer, query, field
     client.force_login(duty_officer)
     sensor = SensorFactory()
 
-    response = client.get(_url(sensor, **query))
+    response = client.get(_url(sensor, **query), HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 400
     assert words in str(response.json())
@@ -132,6 +138,24 @@ def test_an_hour_bucket_keeps_its_time_in_utc(client, duty_officer):
     readings_roll_up()
     readings_roll_up()
 
-    response = client.get(_url(sensor, start="2026-11-20T00:00:00%2B08:00", end="2026-11-22T00:00:00Z"))
+    response = client.get(_url(sensor, start="2026-11-20T00:00:00+08:00", end="2026-11-22T00:00:00Z"))
 
     assert response.json()["series"]["t"] == ["2026-11-21T00:00:00+00:00"]
+
+
+def test_a_bad_query_is_refused_in_the_readers_language(client, duty_officer):
+    client.force_login(duty_officer)
+
+    response = client.get(_url(SensorFactory(), resolution="second"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert response.status_code == 400
+    assert response.json() == {"resolution": ["resolution 须为 raw, minute, hour 之一，而不是 'second'。"]}  # noqa: RUF001
+
+
+def test_a_time_at_an_offset_postgresql_does_not_take_is_read_at_its_instant(client, duty_officer):
+    client.force_login(duty_officer)
+
+    response = client.get(_url(SensorFactory(), start="2026-11-21T18:15:00+18:15", end="2026-11-21T08:00:00Z"))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["start"] == "2026-11-21T00:00:00+00:00"

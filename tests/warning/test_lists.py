@@ -194,7 +194,11 @@ def test_a_cursor_of_an_older_layout_asks_to_start_again(client, duty_officer, h
         ({"page_size": 0}, "page_size", "from 1 to 200"),
         ({"page_size": "ten"}, "page_size", "from 1 to 200"),
         ({"page_size": 201}, "page_size", "from 1 to 200"),
-        ({"opened_after": "last tuesday"}, "opened_after", "valid date/time"),
+        ({"page_size": ""}, "page_size", "from 1 to 200"),
+        # Digits to str.isdigit(), not to int() (a 500 before) or not ASCII.
+        ({"page_size": "²"}, "page_size", "from 1 to 200"),
+        ({"page_size": "٣"}, "page_size", "from 1 to 200"),
+        ({"opened_after": "last tuesday"}, "opened_after", "ISO 8601 date and time with its zone"),
     ],
 )
 def test_a_bad_page_request_is_a_400_naming_the_parameter(client, duty_officer, history, query, field, message):

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from citysafety.api import KeysetPagination, error_response
 from organisation.permissions import IsDutyOfficer
 from warning import selectors, verification
-from warning.api.filters import WarningFilter
+from warning.api.filters import ClosedWarningFilter, WarningFilter
 from warning.api.serializers import (
     ConfirmSerializer,
     FalseAlarmSerializer,
@@ -20,7 +20,6 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
     """Warnings of the whole city, newest first (duty officers and administrators)."""
 
     permission_classes = [IsDutyOfficer]
-    filterset_class = WarningFilter
     pagination_class = KeysetPagination
     keyset_field = "opened_at"
 
@@ -35,6 +34,10 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
             warnings = warnings.prefetch_related("transitions__actor__membership__department")
         return warnings.order_by("-opened_at", "-id")
 
+    @property
+    def filterset_class(self) -> type[WarningFilter]:
+        return ClosedWarningFilter if getattr(self, "action", None) == "closed" else WarningFilter
+
     def get_serializer_class(self):
         if self.action == "unverified":
             return UnverifiedWarningSerializer
@@ -45,6 +48,8 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     @extend_schema(
+        # The list's filters apply to the counts too.
+        filters=True,
         responses=inline_serializer(
             "WarningCounts",
             {
@@ -52,7 +57,7 @@ class WarningViewSet(viewsets.ReadOnlyModelViewSet):
                 "recovered": serializers.IntegerField(),
                 "active_by_level": serializers.DictField(child=serializers.IntegerField()),
             },
-        )
+        ),
     )
     @action(detail=False)
     def counts(self, request):
