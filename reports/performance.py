@@ -6,6 +6,7 @@ order), so a year of a city's orders (a few hundred thousand) stays a few
 megabytes in memory.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,6 +23,8 @@ from organisation.selectors import department_id_of
 # The longest period one request may cover: a year and a day, so that "the
 # same day last year" to today fits.
 MAX_PERIOD_DAYS = 367
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 # What the figures can be grouped by, and the column that names the group.
 GROUPINGS = {
@@ -49,10 +52,13 @@ class Period:
 
 
 def period_parse(raw_start: str | None, raw_end: str | None, *, today: date | None = None) -> Period:
-    """The period asked for (ISO dates); the last 30 days by default."""
+    """The period asked for (ISO dates); the last 30 days by default.
+
+    None is a date left out; an empty text is a date that is not one.
+    """
     today = today or timezone.localdate()
-    end = _date(raw_end, "end") if raw_end else today
-    start = _date(raw_start, "start") if raw_start else end - timedelta(days=29)
+    end = _date(raw_end, "end") if raw_end is not None else today
+    start = _date(raw_start, "start") if raw_start is not None else end - timedelta(days=29)
     if end < start:
         raise InvalidInputError(
             _("The period ends (%(end)s) before it starts (%(start)s).") % {"end": end, "start": start}, field="end"
@@ -66,6 +72,9 @@ def period_parse(raw_start: str | None, raw_end: str | None, *, today: date | No
 
 def _date(raw: str, field: str) -> date:
     try:
+        # Only YYYY-MM-DD: fromisoformat also takes "20261102" and week dates.
+        if not ISO_DATE.fullmatch(raw):
+            raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
         raise InvalidInputError(
@@ -74,7 +83,7 @@ def _date(raw: str, field: str) -> date:
 
 
 def grouping_parse(raw: str | None) -> str:
-    if not raw:
+    if raw is None:
         return "department"
     if raw not in GROUPINGS:
         raise InvalidInputError(_("Group by one of: %(choices)s.") % {"choices": ", ".join(GROUPINGS)}, field="by")

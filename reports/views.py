@@ -42,11 +42,11 @@ def _chart(title: str, rows: list[dict], step: str) -> dict:
 
 @login_required
 def response_times(request: HttpRequest) -> HttpResponse:
-    by = request.GET.get("by") or "department"
+    by = request.GET.get("by") or None
     context = {
         "rows": [],
         "charts": [],
-        "by": by,
+        "by": by or "department",
         "start": request.GET.get("start", ""),
         "end": request.GET.get("end", ""),
         "error": None,

@@ -116,9 +116,13 @@ def test_the_api_answers_with_the_period_and_the_rows(client, orders, duty_offic
     [
         ({"start": "2026-13-01"}, "start", "“2026-13-01” is not a date: write it as YYYY-MM-DD."),
         ({"end": "yesterday"}, "end", "“yesterday” is not a date"),
+        ({"end": "20261102"}, "end", "“20261102” is not a date"),
+        ({"end": "2026-W01-1"}, "end", "is not a date"),
         ({"start": "2026-05-02", "end": "2026-05-01"}, "end", "The period ends (2026-05-01) before it starts"),
         ({"start": "2024-01-01", "end": "2026-01-01"}, "start", "Choose a period of at most 367 days."),
         ({"by": "weather"}, "by", "Group by one of: department, domain."),
+        ({"start": ""}, "start", "“” is not a date"),
+        ({"by": ""}, "by", "Group by one of"),
     ],
 )
 def test_the_api_refuses_a_bad_period_or_grouping_by_name(client, duty_officer, params, field, message):
