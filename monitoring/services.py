@@ -119,9 +119,10 @@ _UPDATE_STATES = """
         latest_observed_at = GREATEST(s.latest_observed_at, v.observed_at),
         latest_reading_id = GREATEST(s.latest_reading_id, v.reading_id),
         unevaluated_since = LEAST(s.unevaluated_since, %s),
-        unevaluated_observed_from = LEAST(s.unevaluated_observed_from, v.oldest_observed_at)
-    FROM unnest(%s::bigint[], %s::timestamptz[], %s::double precision[], %s::bigint[], %s::timestamptz[])
-         AS v (sensor_id, observed_at, value, reading_id, oldest_observed_at)
+        unevaluated_observed_from = LEAST(s.unevaluated_observed_from, v.oldest_observed_at),
+        unevaluated_reading_id_from = LEAST(s.unevaluated_reading_id_from, v.oldest_reading_id)
+    FROM unnest(%s::bigint[], %s::timestamptz[], %s::double precision[], %s::bigint[], %s::timestamptz[], %s::bigint[])
+         AS v (sensor_id, observed_at, value, reading_id, oldest_observed_at, oldest_reading_id)
     WHERE s.sensor_id = v.sensor_id AND s.sensor_id = ANY(%s::bigint[])
     RETURNING s.sensor_id, s.latest_observed_at = v.observed_at AS advanced, s.latest_value
 """
@@ -271,7 +272,7 @@ def _record_stored(
     """
     newest = _newest_per_sensor(inserted)
     ids = sorted(newest)
-    arrays = [ids, *([newest[i][k] for i in ids] for k in range(4)), ids]
+    arrays = [ids, *([newest[i][k] for i in ids] for k in range(5)), ids]
     cursor.execute(_UPDATE_STATES, [received_at, *map(array_literal, arrays)])
     states = cursor.fetchall()
     advanced = [
@@ -293,16 +294,22 @@ def _record_stored(
     readings_stored.send(sender=Gateway, sensor_ids=set(ids), latest=latest)
 
 
-def _newest_per_sensor(inserted: list[tuple]) -> dict[int, tuple[datetime, float, int, datetime]]:
-    """Per sensor: its newest observation (time, value), newest id and oldest observation time."""
-    newest: dict[int, tuple[datetime, float, int, datetime]] = {}
+def _newest_per_sensor(inserted: list[tuple]) -> dict[int, tuple[datetime, float, int, datetime, int]]:
+    """Per sensor: its newest observation (time, value), newest id, oldest observation time and smallest id."""
+    newest: dict[int, tuple[datetime, float, int, datetime, int]] = {}
     for reading_id, sensor_id, observed_at, value in inserted:
         known = newest.get(sensor_id)
         if known is None:
-            newest[sensor_id] = (observed_at, value, reading_id, observed_at)
+            newest[sensor_id] = (observed_at, value, reading_id, observed_at, reading_id)
             continue
         when, latest_value = (observed_at, value) if observed_at > known[0] else known[:2]
-        newest[sensor_id] = (when, latest_value, max(known[2], reading_id), min(known[3], observed_at))
+        newest[sensor_id] = (
+            when,
+            latest_value,
+            max(known[2], reading_id),
+            min(known[3], observed_at),
+            min(known[4], reading_id),
+        )
     return newest
 
 

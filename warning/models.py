@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
@@ -186,6 +187,14 @@ class Warning(models.Model):
     # A person chose to close the warning while its sensor still read in
     # warning (the note says why): kept apart from an ordinary close.
     closed_while_active = models.BooleanField(_("closed while active"), default=False)
+    # Found among late or back-filled readings, opened and ended in the past
+    # (warning.history): recorded closed, for history and reports, and never
+    # routed or pushed as a live alarm.
+    is_historical = models.BooleanField(
+        _("historical"),
+        default=False,
+        help_text=_("Found among late or back-filled readings after it had already ended; never dispatched."),
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -264,7 +273,10 @@ class WarningTransition(models.Model):
     note = models.TextField(_("note"), blank=True)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        # In the order things happened: a transition a reading caused at
+        # that reading's time (a back-filled one may be recorded long after
+        # a later one), a person's at the time it was done.
+        ordering = [Coalesce("observed_at", "created_at"), "id"]
         verbose_name = _("warning transition")
         verbose_name_plural = _("warning transitions")
 
