@@ -3,14 +3,17 @@
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from citysafety.errors import InvalidInputError, OverloadedError, TooLargeError
+from monitoring import imports
 from monitoring.events import readings_stored
+from monitoring.imports import RowError
 from monitoring.ingest import ItemError, SensorRef, as_batch, sensor_codes, validate_items
 from monitoring.models import Gateway, Reading, SensorStatus
 from monitoring.selectors import evaluation_backlog
@@ -242,6 +245,69 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
 
     duplicates = batch.duplicates_in_batch + len(batch.rows) - len(inserted)
     return IngestResult(accepted=len(inserted), duplicates=duplicates, errors=batch.errors)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    accepted: int
+    duplicates: int
+    errors: list[RowError]
+
+
+# Rows stored per transaction: each holds its sensors' state rows locked
+# (ingestion of those sensors waits meanwhile), so an archive of a million
+# rows goes in many short steps rather than one long one.
+IMPORT_CHUNK = 5000
+
+
+def readings_import(*, file: IO[bytes], name: str, kind: str | None = None, zone: tzinfo | None = None) -> ImportResult:
+    """Store an archive of readings (CSV or Excel): valid rows kept, each invalid row described.
+
+    The same checks as a gateway's batch (``monitoring.ingest``: unknown or
+    disabled sensors, NaN, bad or future times, duplicates) but no age limit
+    and no gateway: an administrator imports for any sensor. Readings
+    already stored count as duplicates and are left as they were, so an
+    import run twice changes nothing. The readings are evaluated like any
+    others (queued as each step commits); an episode the archive shows to
+    have ended in the past becomes a historical warning, never a live one.
+    A file that cannot be read at all raises ``imports.ArchiveError``.
+    """
+    items = imports.archive_items(
+        file, kind=imports.archive_format(name, kind), zone=zone or timezone.get_default_timezone()
+    )
+    codes = sensor_codes(items)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code, id, is_active FROM monitoring_sensor WHERE code = ANY(%s::text[])", [array_literal(codes)]
+        )
+        sensors = {code: SensorRef(id=pk, gateway_id=None, is_active=active) for code, pk, active in cursor.fetchall()}
+    batch = validate_items(
+        items,
+        sensors=sensors,
+        gateway_id=None,
+        max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS),
+        max_age=None,
+    )
+    errors = [RowError(e.index + imports.FIRST_ROW, e.field, e.message) for e in batch.errors]
+    accepted = 0
+    for start in range(0, len(batch.rows), IMPORT_CHUNK):
+        rows = batch.rows[start : start + IMPORT_CHUNK]
+        now = timezone.now()
+        with transaction.atomic(), connection.cursor() as cursor:
+            sensor_states_lock(cursor, list({sensor_id for sensor_id, _, _ in rows}))
+            sensor_ids, times, values = zip(*rows, strict=True)
+            cursor.execute(_INSERT_READINGS, [now, *map(array_literal, (sensor_ids, times, values))])
+            inserted = cursor.fetchall()
+            if inserted:
+                _record_stored(cursor, inserted, now, not_online=set())
+        accepted += len(inserted)
+    return ImportResult(
+        rows=len(items),
+        accepted=accepted,
+        duplicates=batch.duplicates_in_batch + len(batch.rows) - accepted,
+        errors=errors,
+    )
 
 
 def readings_record_stored(*, readings: list[Reading]) -> None:

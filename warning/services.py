@@ -530,7 +530,8 @@ def _apply_late_readings(
 
     Those within the open warning's span belong to it: they may raise its
     level (at their own time), never recover it, and leave its latest value
-    alone. The others are cut into episodes, each recorded as history: an
+    alone; those within a historical warning's span belong to that one
+    alike. The others are cut into episodes, each recorded as history: an
     episode still in warning at its last late reading ends at the next
     reading evaluated before if that one was normal; if it was not, the
     episode ran on into the open warning, which is then found to have begun
@@ -542,6 +543,9 @@ def _apply_late_readings(
     within = [p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)]
     after = [p for p in late if ended_at is not None and p[1] >= ended_at]
     changed = sum(_join_late(rule, warning, observed_at, value) for _id, observed_at, value in within)
+    if before or after:
+        before, after, joined = _join_historical(sensor, rule, before, after)
+        changed += joined
     for group, runs_into_warning in ((before, warning is not None), (after, False)):
         for episode in history.episodes(rule, group):
             if not episode.ended:
@@ -563,6 +567,59 @@ def _apply_late_readings(
                     continue
             changed += _record_historical(sensor, rule, episode)
     return warning, changed
+
+
+def _join_historical(
+    sensor: Sensor, rule: ThresholdRule, *groups: list[history.Point]
+) -> tuple[list[history.Point], ...]:
+    """Take out of ``groups`` the late readings within a historical warning's
+    span, raising its peak and level at their time (silently, as it was
+    recorded); returns the groups left and the transitions written."""
+    points = [point for group in groups for point in group]
+    past = list(
+        Warning.objects.select_for_update()
+        .filter(
+            sensor_id=sensor.pk,
+            rule_id=rule.pk,
+            is_historical=True,
+            opened_at__lte=max(at for _id, at, _value in points),
+            recovered_at__gt=min(at for _id, at, _value in points),
+        )
+        .order_by("opened_at")
+    )
+    if not past:
+        return (*groups, 0)
+    changed = 0
+    touched = set()
+    left: list[list[history.Point]] = []
+    for group in groups:
+        kept = []
+        for point in group:
+            _id, observed_at, value = point
+            warning = next((w for w in past if w.opened_at <= observed_at < w.recovered_at), None)
+            if warning is None:
+                kept.append(point)
+                continue
+            touched.add(warning)
+            warning.peak_value = worse(rule.direction, warning.peak_value, value)
+            level = classify(rule, value, in_warning=False)
+            if 0 < level < warning.level:
+                WarningTransition.objects.create(
+                    warning=warning,
+                    kind=TransitionKind.ESCALATED,
+                    from_level=warning.level,
+                    to_level=level,
+                    value=value,
+                    observed_at=observed_at,
+                )
+                warning.level = level
+                # It recovered from the worst level it reached.
+                warning.transitions.filter(kind=TransitionKind.RECOVERED).update(from_level=level, to_level=level)
+                changed += 1
+        left.append(kept)
+    for warning in touched:
+        warning.save(update_fields=["level", "peak_value"])
+    return (*left, changed)
 
 
 def _join_late(rule: ThresholdRule, warning: Warning, observed_at: datetime, value: float) -> int:
