@@ -347,7 +347,7 @@ class ReadingAdmin(admin.ModelAdmin):
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_import_permission(request):
             raise PermissionDenied
-        result = None
+        result, summary = None, ""
         if request.method == "POST":
             form = ReadingArchiveForm(request.POST, request.FILES)
             if form.is_valid():
@@ -359,7 +359,7 @@ class ReadingAdmin(admin.ModelAdmin):
                 except ArchiveError as error:
                     form.add_error(error.field if error.field in form.fields else None, str(error))
                 else:
-                    self._announce_import(request, upload.name, result)
+                    summary = self._import_summary(upload.name, result)
         else:
             form = ReadingArchiveForm()
         context = {
@@ -368,13 +368,15 @@ class ReadingAdmin(admin.ModelAdmin):
             "title": _("Import readings"),
             "form": form,
             "result": result,
+            "summary": summary,
             "errors_shown": result.errors[: self.IMPORT_ERRORS_SHOWN] if result else [],
             "errors_more": max(len(result.errors) - self.IMPORT_ERRORS_SHOWN, 0) if result else 0,
         }
         return TemplateResponse(request, "admin/monitoring/reading/import.html", context)
 
-    def _announce_import(self, request: HttpRequest, name: str, result: services.ImportResult) -> None:
-        summary = _(
+    @staticmethod
+    def _import_summary(name: str, result: services.ImportResult) -> str:
+        return _(
             "%(name)s: %(rows)d rows, %(accepted)d readings stored, %(duplicates)d already stored, %(refused)d refused."
         ) % {
             "name": name,
@@ -383,7 +385,6 @@ class ReadingAdmin(admin.ModelAdmin):
             "duplicates": result.duplicates,
             "refused": len(result.errors),
         }
-        self.message_user(request, summary, messages.WARNING if result.errors else messages.SUCCESS)
 
     def has_delete_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
         # Old readings leave by retention: whole days' partitions are dropped

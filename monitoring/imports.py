@@ -12,6 +12,7 @@ keeps its own.
 """
 
 import math
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import PurePath
@@ -113,7 +114,7 @@ def _read(file: IO[bytes], kind: str) -> pd.DataFrame:
         raise ArchiveError(_("The file is empty."), field="file") from exc
     except UnicodeDecodeError as exc:
         raise ArchiveError(_("The CSV file is not UTF-8 text."), field="file") from exc
-    except (pd.errors.ParserError, ValueError, OSError, KeyError) as exc:
+    except (pd.errors.ParserError, ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
         # openpyxl says "File is not a zip file" and the like: a name for the person.
         raise ArchiveError(
             _("The file cannot be read as %(format)s: %(reason)s") % {"format": kind.upper(), "reason": exc},
