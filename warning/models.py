@@ -3,8 +3,7 @@ from enum import nonmember
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
@@ -273,10 +272,12 @@ class WarningTransition(models.Model):
     note = models.TextField(_("note"), blank=True)
 
     class Meta:
-        # In the order things happened: a transition a reading caused at
+        # In the order things happened: a transition a reading caused by
         # that reading's time (a back-filled one may be recorded long after
-        # a later one), a person's at the time it was done.
-        ordering = [Coalesce("observed_at", "created_at"), "id"]
+        # a later one). A person's (closing: no reading) comes after every
+        # reading's, whatever the clocks say: a gateway's may run minutes
+        # ahead of the server's.
+        ordering = [F("observed_at").asc(nulls_last=True), "created_at", "id"]
         verbose_name = _("warning transition")
         verbose_name_plural = _("warning transitions")
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -530,8 +530,7 @@ def _apply_late_readings(
 
     Those within the open warning's span belong to it: they may raise its
     level (at their own time), never recover it, and leave its latest value
-    alone; those within a historical warning's span belong to that one
-    alike. The others are cut into episodes, each recorded as history: an
+    alone; those within a closed warning's span belong to that one alike. The others are cut into episodes, each recorded as history: an
     episode still in warning at its last late reading ends at the next
     reading evaluated before if that one was normal; if it was not, the
     episode ran on into the open warning, which is then found to have begun
@@ -572,18 +571,21 @@ def _apply_late_readings(
 def _join_historical(
     sensor: Sensor, rule: ThresholdRule, *groups: list[history.Point]
 ) -> tuple[list[history.Point], ...]:
-    """Take out of ``groups`` the late readings within a historical warning's
-    span, raising its peak and level at their time (silently, as it was
-    recorded); returns the groups left and the transitions written."""
+    """Take out of ``groups`` the late readings within a closed warning's
+    span (historical or closed by a person: from its opening to its
+    recovery, or to its last reading if it never recovered), raising its
+    peak and level at their time, silently: it is closed; returns the
+    groups left and the transitions written."""
     points = [point for group in groups for point in group]
+    earliest = min(at for _id, at, _value in points)
     past = list(
         Warning.objects.select_for_update()
         .filter(
+            Q(recovered_at__gt=earliest) | Q(recovered_at__isnull=True, last_observed_at__gte=earliest),
             sensor_id=sensor.pk,
             rule_id=rule.pk,
-            is_historical=True,
+            status=WarningStatus.CLOSED,
             opened_at__lte=max(at for _id, at, _value in points),
-            recovered_at__gt=min(at for _id, at, _value in points),
         )
         .order_by("opened_at")
     )
@@ -596,7 +598,7 @@ def _join_historical(
         kept = []
         for point in group:
             _id, observed_at, value = point
-            warning = next((w for w in past if w.opened_at <= observed_at < w.recovered_at), None)
+            warning = next((w for w in past if _within(w, observed_at)), None)
             if warning is None:
                 kept.append(point)
                 continue
@@ -620,6 +622,12 @@ def _join_historical(
     for warning in touched:
         warning.save(update_fields=["level", "peak_value"])
     return (*left, changed)
+
+
+def _within(warning: Warning, observed_at: datetime) -> bool:
+    if warning.recovered_at is not None:
+        return warning.opened_at <= observed_at < warning.recovered_at
+    return warning.opened_at <= observed_at <= warning.last_observed_at
 
 
 def _join_late(rule: ThresholdRule, warning: Warning, observed_at: datetime, value: float) -> int:

@@ -334,3 +334,31 @@ def test_transitions_read_in_reading_order_whenever_they_were_recorded(pipeline)
     warning.transitions.create(kind="closed", to_level=1, observed_at=None)
 
     assert [t.kind for t in warning.transitions.all()] == ["opened", "escalated", "recovered", "closed"]
+
+
+def test_late_readings_of_a_warning_already_closed_join_it_instead_of_making_history_twice(
+    gateway, pipeline, duty_officer
+):
+    sensor, _rule = pipeline
+    now = timezone.now().replace(microsecond=0)
+    post(gateway, sensor, [(now - timedelta(minutes=30), 35.0), (now - timedelta(minutes=10), 60.0)])
+    warning = Warning.objects.get(sensor=sensor)
+    services.warning_close(warning_id=warning.pk, user=duty_officer, note="Valve checked.")
+
+    post(gateway, sensor, [(now - timedelta(minutes=20), 25.0)])  # from the gateway's buffer, inside that event
+
+    assert list(Warning.objects.filter(sensor=sensor)) == [warning]
+    warning.refresh_from_db()
+    assert (warning.level, warning.peak_value, warning.status) == (2, 25.0, WarningStatus.CLOSED)
+    assert [t.kind for t in warning.transitions.all()] == ["opened", "escalated", "recovered", "closed"]
+
+
+def test_closing_reads_last_even_when_the_gateways_clock_runs_ahead(gateway, pipeline, duty_officer):
+    sensor, _rule = pipeline
+    ahead = timezone.now().replace(microsecond=0) + timedelta(minutes=4)  # within INGEST_MAX_FUTURE_SECONDS
+    post(gateway, sensor, [(ahead - timedelta(minutes=1), 35.0), (ahead, 60.0)])
+    warning = Warning.objects.get(sensor=sensor)
+
+    services.warning_close(warning_id=warning.pk, user=duty_officer, note="Checked.")
+
+    assert [t.kind for t in warning.transitions.all()] == ["opened", "recovered", "closed"]
