@@ -542,7 +542,9 @@ def _apply_late_readings(
     within = [p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)]
     after = [p for p in late if ended_at is not None and p[1] >= ended_at]
     changed = sum(_join_late(rule, warning, observed_at, value) for _id, observed_at, value in within)
-    if before or after:
+    if any(classify(rule, value, in_warning=False) > 0 for _id, _at, value in before + after):
+        # Only a value in warning can belong to a closed warning's episode
+        # or start one: late normal readings cost no query.
         before, after, joined = _join_historical(sensor, rule, before, after)
         changed += joined
     for group, runs_into_warning in ((before, warning is not None), (after, False)):

@@ -362,3 +362,26 @@ def test_closing_reads_last_even_when_the_gateways_clock_runs_ahead(gateway, pip
     services.warning_close(warning_id=warning.pk, user=duty_officer, note="Checked.")
 
     assert [t.kind for t in warning.transitions.all()] == ["opened", "recovered", "closed"]
+
+
+def test_the_api_and_the_closed_list_mark_a_historical_warning(client, gateway, pipeline, duty_officer):
+    sensor, _rule = pipeline
+    now = timezone.now().replace(microsecond=0)
+    post(gateway, sensor, [(now, 60.0)])
+    times = [now - timedelta(hours=h) for h in (4, 3, 2)]
+    post(gateway, sensor, [(times[0], 35.0), (times[1], 15.0), (times[2], 61.0)])
+    warning = Warning.objects.get(sensor=sensor)
+    client.force_login(duty_officer)
+
+    detail = client.get(f"/api/v1/warnings/{warning.pk}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    listed = client.get("/api/v1/warnings/?status=closed", HTTP_ACCEPT_LANGUAGE="en").json()
+    page = client.get("/warnings/closed/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert detail["is_historical"] is True
+    assert [(t["kind"], t["observed_at"][:19]) for t in detail["transitions"]] == [
+        (kind, timezone.localtime(at).isoformat()[:19])
+        for kind, at in zip(("opened", "escalated", "recovered"), times, strict=True)
+    ]
+    assert [row["is_historical"] for row in listed["results"]] == [True]
+    assert f'<tr data-warning="{warning.pk}">' in page
+    assert 'data-historical title="Found among late or back-filled readings' in page
