@@ -530,11 +530,11 @@ def _apply_late_readings(
 
     Those within the open warning's span belong to it: they may raise its
     level (at their own time), never recover it, and leave its latest value
-    alone; those within a closed warning's span belong to that one alike. The others are cut into episodes, each recorded as history: an
-    episode still in warning at its last late reading ends at the next
-    reading evaluated before if that one was normal; if it was not, the
-    episode ran on into the open warning, which is then found to have begun
-    earlier.
+    alone; those within a closed warning's span belong to that one alike.
+    The others are cut into episodes, each recorded as history: an episode
+    still in warning at its last late reading ends at the next reading
+    evaluated before if that one was normal; if it was not, the episode ran
+    on into the open warning, which is then found to have begun earlier.
     """
     opened_at = warning.opened_at if warning is not None else None
     ended_at = warning.recovered_at if warning is not None else None
@@ -570,9 +570,7 @@ def _apply_late_readings(
     return warning, changed
 
 
-def _join_historical(
-    sensor: Sensor, rule: ThresholdRule, *groups: list[history.Point]
-) -> tuple[list[history.Point], ...]:
+def _join_historical(sensor: Sensor, rule: ThresholdRule, *groups: list[history.Point]) -> tuple:
     """Take out of ``groups`` the late readings within a closed warning's
     span (historical or closed by a person: from its opening to its
     recovery, or to its last reading if it never recovered), raising its
