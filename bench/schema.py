@@ -89,7 +89,8 @@ def evaluation_mark_all_done(cursor) -> None:
         [top],
     )
     cursor.execute(
-        "UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL"
+        "UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL,"
+        " unevaluated_reading_id_from = NULL"
         " WHERE unevaluated_since IS NOT NULL"
     )
 

@@ -291,6 +291,10 @@ LIVE_RIGHTS_TTL_SECONDS = env.float("LIVE_RIGHTS_TTL_SECONDS", default=30.0)
 # A warning's new value (no change of level) reaches the duty officers'
 # screens at most once per warning per this many seconds, however often it reads.
 WARNING_VALUE_PUSH_SECONDS = env.float("WARNING_VALUE_PUSH_SECONDS", default=1.0)
+# An episode found in readings evaluated late (a gateway's back-fill, an
+# archive) that was over this long before it was evaluated is recorded as a
+# historical warning: in the history, never dispatched (warning.history).
+WARNING_HISTORICAL_AFTER_MINUTES = env.int("WARNING_HISTORICAL_AFTER_MINUTES", default=60)
 MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
 # Gateways publish to <prefix>/<gateway code>/readings, replies go to …/results.
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", default="citysafety/gateways")

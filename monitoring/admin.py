@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from monitoring import services
-from monitoring.forms import SensorForm
+from monitoring.forms import ReadingArchiveForm, SensorForm
+from monitoring.imports import ArchiveError
 from monitoring.models import Gateway, Reading, RiskDomain, Sensor, SensorType
 from organisation import admin as organisation_admin
 from organisation.admin import DistrictListFilter, with_count
@@ -326,6 +327,64 @@ class ReadingAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
         return False
+
+    # Readings are added only in bulk, from an archive.
+    change_list_template = "admin/monitoring/reading/change_list.html"
+    # Refused rows listed on the page at most; the count says how many more.
+    IMPORT_ERRORS_SHOWN = 200
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("monitoring.add_reading")
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path("import/", self.admin_site.admin_view(self.import_view), name="monitoring_reading_import")
+        return [upload, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        result, summary = None, ""
+        if request.method == "POST":
+            form = ReadingArchiveForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    result = services.readings_import(
+                        file=upload, name=upload.name, kind=form.cleaned_data["format"] or None
+                    )
+                except ArchiveError as error:
+                    form.add_error(error.field if error.field in form.fields else None, str(error))
+                else:
+                    summary = self._import_summary(upload.name, result)
+        else:
+            form = ReadingArchiveForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Import readings"),
+            "form": form,
+            "result": result,
+            "summary": summary,
+            "errors_shown": result.errors[: self.IMPORT_ERRORS_SHOWN] if result else [],
+            "errors_more": max(len(result.errors) - self.IMPORT_ERRORS_SHOWN, 0) if result else 0,
+        }
+        return TemplateResponse(request, "admin/monitoring/reading/import.html", context)
+
+    @staticmethod
+    def _import_summary(name: str, result: services.ImportResult) -> str:
+        return _(
+            "%(name)s: %(rows)d rows, %(accepted)d readings stored, %(duplicates)d already stored, %(refused)d refused."
+        ) % {
+            "name": name,
+            "rows": result.rows,
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "refused": len(result.errors),
+        }
 
     def has_delete_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
         # Old readings leave by retention: whole days' partitions are dropped

@@ -64,3 +64,20 @@ class SensorForm(forms.ModelForm):
             return cleaned
         cleaned["district"] = placement.district
         return cleaned
+
+
+class ReadingArchiveForm(forms.Form):
+    """An archive of readings to import (``monitoring.services.readings_import``)."""
+
+    file = forms.FileField(
+        label=_("Archive file"),
+        help_text=_(
+            "CSV or Excel (.xlsx) with the columns sensor (the sensor's code), observed_at and value, one reading "
+            "a row. Times without a zone are taken in the platform's time zone. Readings of any age are accepted."
+        ),
+    )
+    format = forms.ChoiceField(
+        label=_("Format"),
+        required=False,
+        choices=[("", _("From the file name")), ("csv", "CSV"), ("xlsx", "Excel (.xlsx)")],
+    )

@@ -94,8 +94,9 @@ class SensorRef(NamedTuple):
 
 
 def parse_timestamp(
-    raw: object, now: datetime, max_future: timedelta, max_age: timedelta
+    raw: object, now: datetime, max_future: timedelta, max_age: timedelta | None
 ) -> tuple[datetime | None, str]:
+    """The time, or None and why not. ``max_age`` None: no age limit (an archive import)."""
     if not isinstance(raw, str):
         return None, _("must be an ISO 8601 timestamp string with a time zone.")
     try:
@@ -115,7 +116,7 @@ def parse_timestamp(
             _("'%(raw)s' lies more than %(seconds)d s in the future; check the gateway clock.")
             % {"raw": raw[:40], "seconds": int(max_future.total_seconds())},
         )
-    if when < now - max_age:
+    if max_age is not None and when < now - max_age:
         return None, _("'%(raw)s' is more than %(days)d days old; check the gateway clock.") % {
             "raw": raw[:40],
             "days": max_age.days,
@@ -145,14 +146,16 @@ def validate_items(
     items: list,
     *,
     sensors: dict[str, SensorRef],
-    gateway_id: int,
+    gateway_id: int | None,
     max_future: timedelta,
-    max_age: timedelta,
+    max_age: timedelta | None,
     now: datetime | None = None,
 ) -> ValidBatch:
     """Check each item; keep the valid ones, describe each invalid one.
 
     ``sensors`` maps the codes named in the batch to the known sensors.
+    ``gateway_id`` None (an administrator's archive import): a sensor of any
+    gateway; ``max_age`` None: no age limit.
     """
     now = now or timezone.now()
     batch = ValidBatch()
@@ -178,7 +181,7 @@ def validate_items(
         if sensor is None:
             batch.errors.append(ItemError(index, "sensor", _("unknown sensor '%(code)s'.") % {"code": code[:60]}))
             continue
-        if sensor.gateway_id != gateway_id:
+        if gateway_id is not None and sensor.gateway_id != gateway_id:
             batch.errors.append(
                 ItemError(index, "sensor", _("sensor '%(code)s' is not served by this gateway.") % {"code": code})
             )

@@ -196,6 +196,10 @@ class SensorState(models.Model):
     # sensor's history).
     unevaluated_since = models.DateTimeField(_("unevaluated readings since"), null=True, blank=True)
     unevaluated_observed_from = models.DateTimeField(_("oldest unevaluated observation"), null=True, blank=True)
+    # The smallest id among those readings: where a rule evaluated for the
+    # first time on this sensor starts (warning.services), so it sees what
+    # arrived since the sensor was last evaluated and nothing before.
+    unevaluated_reading_id_from = models.BigIntegerField(_("oldest unevaluated reading id"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sensor state")

@@ -3,14 +3,17 @@
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from citysafety.errors import InvalidInputError, OverloadedError, TooLargeError
+from monitoring import imports
 from monitoring.events import readings_stored
+from monitoring.imports import RowError
 from monitoring.ingest import ItemError, SensorRef, as_batch, sensor_codes, validate_items
 from monitoring.models import Gateway, Reading, SensorStatus
 from monitoring.selectors import evaluation_backlog
@@ -119,9 +122,10 @@ _UPDATE_STATES = """
         latest_observed_at = GREATEST(s.latest_observed_at, v.observed_at),
         latest_reading_id = GREATEST(s.latest_reading_id, v.reading_id),
         unevaluated_since = LEAST(s.unevaluated_since, %s),
-        unevaluated_observed_from = LEAST(s.unevaluated_observed_from, v.oldest_observed_at)
-    FROM unnest(%s::bigint[], %s::timestamptz[], %s::double precision[], %s::bigint[], %s::timestamptz[])
-         AS v (sensor_id, observed_at, value, reading_id, oldest_observed_at)
+        unevaluated_observed_from = LEAST(s.unevaluated_observed_from, v.oldest_observed_at),
+        unevaluated_reading_id_from = LEAST(s.unevaluated_reading_id_from, v.oldest_reading_id)
+    FROM unnest(%s::bigint[], %s::timestamptz[], %s::double precision[], %s::bigint[], %s::timestamptz[], %s::bigint[])
+         AS v (sensor_id, observed_at, value, reading_id, oldest_observed_at, oldest_reading_id)
     WHERE s.sensor_id = v.sensor_id AND s.sensor_id = ANY(%s::bigint[])
     RETURNING s.sensor_id, s.latest_observed_at = v.observed_at AS advanced, s.latest_value
 """
@@ -243,6 +247,69 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
     return IngestResult(accepted=len(inserted), duplicates=duplicates, errors=batch.errors)
 
 
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    accepted: int
+    duplicates: int
+    errors: list[RowError]
+
+
+# Rows stored per transaction: each holds its sensors' state rows locked
+# (ingestion of those sensors waits meanwhile), so an archive of a million
+# rows goes in many short steps rather than one long one.
+IMPORT_CHUNK = 5000
+
+
+def readings_import(*, file: IO[bytes], name: str, kind: str | None = None, zone: tzinfo | None = None) -> ImportResult:
+    """Store an archive of readings (CSV or Excel): valid rows kept, each invalid row described.
+
+    The same checks as a gateway's batch (``monitoring.ingest``: unknown or
+    disabled sensors, NaN, bad or future times, duplicates) but no age limit
+    and no gateway: an administrator imports for any sensor. Readings
+    already stored count as duplicates and are left as they were, so an
+    import run twice changes nothing. The readings are evaluated like any
+    others (queued as each step commits); an episode the archive shows to
+    have ended in the past becomes a historical warning, never a live one.
+    A file that cannot be read at all raises ``imports.ArchiveError``.
+    """
+    items = imports.archive_items(
+        file, kind=imports.archive_format(name, kind), zone=zone or timezone.get_default_timezone()
+    )
+    codes = sensor_codes(items)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code, id, is_active FROM monitoring_sensor WHERE code = ANY(%s::text[])", [array_literal(codes)]
+        )
+        sensors = {code: SensorRef(id=pk, gateway_id=None, is_active=active) for code, pk, active in cursor.fetchall()}
+    batch = validate_items(
+        items,
+        sensors=sensors,
+        gateway_id=None,
+        max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS),
+        max_age=None,
+    )
+    errors = [RowError(e.index + imports.FIRST_ROW, e.field, e.message) for e in batch.errors]
+    accepted = 0
+    for start in range(0, len(batch.rows), IMPORT_CHUNK):
+        rows = batch.rows[start : start + IMPORT_CHUNK]
+        now = timezone.now()
+        with transaction.atomic(), connection.cursor() as cursor:
+            sensor_states_lock(cursor, list({sensor_id for sensor_id, _, _ in rows}))
+            sensor_ids, times, values = zip(*rows, strict=True)
+            cursor.execute(_INSERT_READINGS, [now, *map(array_literal, (sensor_ids, times, values))])
+            inserted = cursor.fetchall()
+            if inserted:
+                _record_stored(cursor, inserted, now, not_online=set())
+        accepted += len(inserted)
+    return ImportResult(
+        rows=len(items),
+        accepted=accepted,
+        duplicates=batch.duplicates_in_batch + len(batch.rows) - accepted,
+        errors=errors,
+    )
+
+
 def readings_record_stored(*, readings: list[Reading]) -> None:
     """Bring the sensors' state up to readings stored by other means than
     ``readings_ingest`` (an archive import, a test), so that evaluation
@@ -271,7 +338,7 @@ def _record_stored(
     """
     newest = _newest_per_sensor(inserted)
     ids = sorted(newest)
-    arrays = [ids, *([newest[i][k] for i in ids] for k in range(4)), ids]
+    arrays = [ids, *([newest[i][k] for i in ids] for k in range(5)), ids]
     cursor.execute(_UPDATE_STATES, [received_at, *map(array_literal, arrays)])
     states = cursor.fetchall()
     advanced = [
@@ -293,16 +360,22 @@ def _record_stored(
     readings_stored.send(sender=Gateway, sensor_ids=set(ids), latest=latest)
 
 
-def _newest_per_sensor(inserted: list[tuple]) -> dict[int, tuple[datetime, float, int, datetime]]:
-    """Per sensor: its newest observation (time, value), newest id and oldest observation time."""
-    newest: dict[int, tuple[datetime, float, int, datetime]] = {}
+def _newest_per_sensor(inserted: list[tuple]) -> dict[int, tuple[datetime, float, int, datetime, int]]:
+    """Per sensor: its newest observation (time, value), newest id, oldest observation time and smallest id."""
+    newest: dict[int, tuple[datetime, float, int, datetime, int]] = {}
     for reading_id, sensor_id, observed_at, value in inserted:
         known = newest.get(sensor_id)
         if known is None:
-            newest[sensor_id] = (observed_at, value, reading_id, observed_at)
+            newest[sensor_id] = (observed_at, value, reading_id, observed_at, reading_id)
             continue
         when, latest_value = (observed_at, value) if observed_at > known[0] else known[:2]
-        newest[sensor_id] = (when, latest_value, max(known[2], reading_id), min(known[3], observed_at))
+        newest[sensor_id] = (
+            when,
+            latest_value,
+            max(known[2], reading_id),
+            min(known[3], observed_at),
+            min(known[4], reading_id),
+        )
     return newest
 
 

@@ -363,12 +363,23 @@ class WarningAdmin(admin.ModelAdmin):
     duty officer's act on the warning page, with a disposal report.
     """
 
-    list_display = ("id", "level_display", "status", "sensor", "rule", "opened_at", "last_value", "last_observed_at")
+    list_display = (
+        "id",
+        "level_display",
+        "status",
+        "is_historical",
+        "sensor",
+        "rule",
+        "opened_at",
+        "last_value",
+        "last_observed_at",
+    )
     list_filter = (
         "level",
         "status",
         "verification",
         "false_alarm_reason",
+        "is_historical",
         "sensor__sensor_type__domain",
         ("sensor__district", monitoring_admin.DistrictListFilter),
     )
@@ -379,7 +390,10 @@ class WarningAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("sensor", "rule", "level", "status")}),
         (_("Readings"), {"fields": ("opened_at", "first_value", "peak_value", "last_value", "last_observed_at")}),
-        (_("Recovery and closing"), {"fields": ("recovered_at", "closed_at", "closed_by", "disposal_note")}),
+        (
+            _("Recovery and closing"),
+            {"fields": ("recovered_at", "closed_at", "closed_by", "disposal_note", "is_historical")},
+        ),
         (
             _("Verification"),
             {

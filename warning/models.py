@@ -3,7 +3,7 @@ from enum import nonmember
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
@@ -228,6 +228,17 @@ class Warning(models.Model):
     false_alarm_reason = models.CharField(
         _("false alarm reason"), max_length=20, choices=FalseAlarmReason.choices, blank=True, default="", db_default=""
     )
+    # Found among late or back-filled readings, opened and ended in the past
+    # (warning.history): recorded closed, for history and reports, and never
+    # routed or pushed as a live alarm.
+    is_historical = models.BooleanField(
+        _("historical"),
+        default=False,
+        # In the database too: bulk SQL (the benchmarks' seeds) that names
+        # no such column still inserts.
+        db_default=False,
+        help_text=_("Found among late or back-filled readings after it had already ended; never dispatched."),
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -326,7 +337,12 @@ class WarningTransition(models.Model):
     note = models.TextField(_("note"), blank=True)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        # In the order things happened: a transition a reading caused by
+        # that reading's time (a back-filled one may be recorded long after
+        # a later one). A person's (closing: no reading) comes after every
+        # reading's, whatever the clocks say: a gateway's may run minutes
+        # ahead of the server's.
+        ordering = [F("observed_at").asc(nulls_last=True), "created_at", "id"]
         verbose_name = _("warning transition")
         verbose_name_plural = _("warning transitions")
 

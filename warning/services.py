@@ -13,23 +13,28 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
-from monitoring.models import Sensor
+from monitoring.models import Reading, Sensor
 from monitoring.services import array_literal
-from warning import evaluation_queue, selectors
+from warning import evaluation_queue, history, selectors
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
 from warning.models import Direction, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
 
 log = logging.getLogger(__name__)
 
-# A state row seen for the first time evaluates only this much history, so
-# adding a rule to a sensor with years of readings does not replay them all.
+# A state row seen for the first time (a new sensor, a rule just added)
+# starts at the sensor's oldest unevaluated reading (by id: the readings
+# that arrived since the sensor was last evaluated, whatever their age), so
+# a gateway's back-fill or an archive import is evaluated, while a rule
+# added to a sensor with years of evaluated history does not replay them.
+# Only a mark set before that id was kept has no id: then the rule looks
+# back this much history and no further.
 FIRST_EVALUATION_LOOKBACK = timedelta(hours=1)
 # Readings evaluated per (sensor, rule) in one transaction; the rest wait
 # for the next run (the periodic sweep finds them by the watermark).
@@ -135,6 +140,11 @@ def sensor_evaluate(*, sensor_id: int) -> int:
     return sensors_evaluate(sensor_ids=[sensor_id])
 
 
+# A sensor waiting for evaluation: its newest reading id, its oldest
+# unevaluated observation and its oldest unevaluated reading id.
+_Pending = tuple[int | None, datetime | None, int | None]
+
+
 @dataclass
 class _State:
     """One (sensor, rule) state row as evaluation reads and moves it."""
@@ -154,7 +164,8 @@ class _State:
 # crosses jit_above_cost, and compiling took longer (25 ms) than the query.
 _LOCK_PENDING = """
     SET LOCAL jit = off;
-    SELECT st.sensor_id, st.latest_reading_id, st.unevaluated_observed_from, s.sensor_type_id
+    SELECT st.sensor_id, st.latest_reading_id, st.unevaluated_observed_from, s.sensor_type_id,
+           st.unevaluated_reading_id_from
     FROM monitoring_sensorstate AS st
     JOIN monitoring_sensor AS s ON s.id = st.sensor_id
     WHERE st.sensor_id = ANY(%s::bigint[]) AND st.unevaluated_since IS NOT NULL
@@ -207,7 +218,8 @@ _SAVE = """
         FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, last_reading_id, evaluated_through)
         WHERE s.id = v.id AND s.id = ANY(%s::bigint[])
     )
-    UPDATE monitoring_sensorstate SET unevaluated_since = NULL, unevaluated_observed_from = NULL
+    UPDATE monitoring_sensorstate
+    SET unevaluated_since = NULL, unevaluated_observed_from = NULL, unevaluated_reading_id_from = NULL
     WHERE sensor_id = ANY(%s::bigint[])
 """
 
@@ -216,10 +228,10 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
     """Evaluate the new readings of these sensors (sorted ids) in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_LOCK_PENDING, [array_literal(sensor_ids)])
-        pending: dict[int, tuple[int | None, datetime | None]] = {}
+        pending: dict[int, _Pending] = {}
         types: dict[int, int] = {}
-        for sensor_id, latest_id, observed_from, type_id in cursor.fetchall():
-            pending[sensor_id] = (latest_id, observed_from)
+        for sensor_id, latest_id, observed_from, type_id, first_id in cursor.fetchall():
+            pending[sensor_id] = (latest_id, observed_from, first_id)
             types[sensor_id] = type_id
         if not pending:
             return 0
@@ -305,18 +317,23 @@ def _states_in_effect(cursor, states: list[_State], rules_by_sensor: dict[int, l
 def _window(
     states: list[_State],
     rules: dict[int, ThresholdRule],
-    pending: dict[int, tuple[int | None, datetime | None]],
+    pending: dict[int, _Pending],
     floor: datetime,
 ) -> list[list]:
     """The parameters of ``_NEW_READINGS`` for these states, in their order."""
     sensor_ids, after, start, above, bound = [], [], [], [], []
     for state in states:
         rule = rules[state.rule_id]
-        observed_from = pending[state.sensor_id][1]
-        if state.last_reading_id is None:
-            observed_from = floor if observed_from is None else max(observed_from, floor)
+        _latest, observed_from, first_id = pending[state.sensor_id]
+        after_id = state.last_reading_id
+        if after_id is None:
+            # A first evaluation (see FIRST_EVALUATION_LOOKBACK).
+            if first_id is not None:
+                after_id = first_id - 1
+            else:
+                observed_from = floor if observed_from is None else max(observed_from, floor)
         sensor_ids.append(state.sensor_id)
-        after.append(state.last_reading_id)
+        after.append(after_id)
         start.append(observed_from or datetime.min.replace(tzinfo=UTC))
         # classify(rule, value, in_warning=False) is NORMAL exactly when the
         # value reaches none of the thresholds, i.e. not the nearest one.
@@ -331,7 +348,7 @@ def _new_readings_summed(
     cursor,
     states: list[_State],
     rules: dict[int, ThresholdRule],
-    pending: dict[int, tuple[int | None, datetime | None]],
+    pending: dict[int, _Pending],
     floor: datetime,
 ) -> dict[int, tuple[int, datetime, bool]]:
     """Index in ``states``: (newest id, newest observation, some value reaches a threshold)."""
@@ -346,7 +363,7 @@ def _evaluate_series(
     states: list[_State],
     rules: dict[int, ThresholdRule],
     floor: datetime,
-    pending: dict[int, tuple[int | None, datetime | None]],
+    pending: dict[int, _Pending],
 ) -> int:
     """Evaluate reading by reading the states that may warn or hold an open
     warning; moves their watermarks; returns transitions written."""
@@ -371,25 +388,19 @@ def _evaluate_series(
     }
     transitions = 0
     touched_sensors = set()
+    now = timezone.now()
     for n, state in enumerate(states):
         readings = series.get(n)
         if not readings:
             continue
         warning = open_warnings.get((state.sensor_id, state.rule_id))
         rule = rules[state.rule_id]
-        changed = 0
-        for _reading_id, observed_at, value in readings:
-            warning, step = _apply_reading(
-                sensors[state.sensor_id],
-                rule,
-                warning,
-                observed_at,
-                value,
-                newest_at=state.evaluated_through,
-            )
-            changed += step
-            if state.evaluated_through is None or observed_at > state.evaluated_through:
-                state.evaluated_through = observed_at
+        warning, changed = _apply_series(
+            sensors[state.sensor_id], rule, warning, readings, newest_at=state.evaluated_through, now=now
+        )
+        newest_at = readings[-1][1]
+        if state.evaluated_through is None or newest_at > state.evaluated_through:
+            state.evaluated_through = newest_at
         if warning is not None:
             warning.save(
                 update_fields=["level", "status", "last_value", "peak_value", "last_observed_at", "recovered_at"]
@@ -405,7 +416,7 @@ def _evaluate_series(
     return transitions
 
 
-def _caught_up(pending: dict[int, tuple[int | None, datetime | None]], states: list[_State]) -> list[int]:
+def _caught_up(pending: dict[int, _Pending], states: list[_State]) -> list[int]:
     """The sensors whose every rule has seen every reading (the lock keeps
     new ones out meanwhile): their unevaluated marks are cleared. A sensor
     with no rule has nothing to evaluate: its mark goes too."""
@@ -424,23 +435,17 @@ def _apply_reading(
     warning: Warning | None,
     observed_at: datetime,
     value: float,
-    *,
-    newest_at: datetime | None,
 ) -> tuple[Warning | None, int]:
-    """Move the (sensor, rule) warning by one reading; returns it and the transitions written.
-
-    ``newest_at`` is the newest observation already evaluated: a reading
-    older than that arrived late (a gateway's buffer, a slow batch).
-    """
-    if newest_at is not None and observed_at <= newest_at:
-        return _apply_late_reading(sensor, rule, warning, observed_at, value, newest_at)
-
+    """Move the (sensor, rule) warning by one reading newer than any
+    evaluated; returns it and the transitions written."""
     in_warning = warning is not None and warning.status == WarningStatus.ACTIVE
     level = classify(rule, value, in_warning=in_warning)
 
     if warning is not None:
-        warning.last_value = value
-        warning.last_observed_at = observed_at
+        if observed_at >= warning.last_observed_at:
+            # The warning's last value only moves forward in time.
+            warning.last_value = value
+            warning.last_observed_at = observed_at
         warning.peak_value = worse(rule.direction, warning.peak_value, value)
 
     if level == HOLD:
@@ -469,34 +474,213 @@ def _apply_reading(
     return warning, 0
 
 
-def _apply_late_reading(
+def _apply_series(
     sensor: Sensor,
     rule: ThresholdRule,
     warning: Warning | None,
-    observed_at: datetime,
-    value: float,
-    newest_at: datetime,
+    readings: list[history.Point],
+    *,
+    newest_at: datetime | None,
+    now: datetime,
 ) -> tuple[Warning | None, int]:
-    """A reading older than what was already evaluated.
+    """Move the (sensor, rule) warning by a state's new readings (in order of
+    observation); returns it and the transitions written.
 
-    It tells what happened, not what is: it may open a warning or raise its
-    level, but never recovers one, and an open warning's latest value stays
-    the newest reading's. A warning it opens is recovered at once, at the
-    newest reading's time, since that reading was normal (no warning was open).
+    ``newest_at`` is the newest observation already evaluated: readings up
+    to it arrived late (a gateway's buffer, a back-fill, an archive) and are
+    taken apart (``_apply_late_readings``). Of the others, an episode that
+    began and ended more than WARNING_HISTORICAL_AFTER_MINUTES ago (a
+    gateway back after days offline, an archive posted in order) is
+    recorded as history; the rest move the live warning reading by reading.
     """
-    level = classify(rule, value, in_warning=False)
-    if level == NORMAL:
-        return warning, 0
-    if warning is None:
-        warning = _open(sensor, rule, level, observed_at, value)
-        warning.status = WarningStatus.RECOVERED
-        warning.recovered_at = newest_at
-        _record(warning, TransitionKind.RECOVERED, level, level, None, newest_at)
-        return warning, 2
+    if warning is not None and (newest_at is None or warning.last_observed_at > newest_at):
+        newest_at = warning.last_observed_at
+    fresh_from = 0
+    if newest_at is not None:
+        while fresh_from < len(readings) and readings[fresh_from][1] <= newest_at:
+            fresh_from += 1
+    changed = 0
+    if fresh_from:
+        warning, changed = _apply_late_readings(sensor, rule, warning, readings[:fresh_from])
+    fresh = readings[fresh_from:]
+    if not fresh:
+        return warning, changed
+    active = warning.level if warning is not None and warning.status == WarningStatus.ACTIVE else None
+    ended_before = now - timedelta(minutes=settings.WARNING_HISTORICAL_AFTER_MINUTES)
+    past: set[int] = set()
+    for episode in history.episodes(rule, fresh, active_level=active):
+        if history.is_history(episode, ended_before=ended_before):
+            changed += _record_historical(sensor, rule, episode)
+            past.update(range(episode.first, episode.last + 1))
+    for index, (_reading_id, observed_at, value) in enumerate(fresh):
+        if index not in past:
+            warning, step = _apply_reading(sensor, rule, warning, observed_at, value)
+            changed += step
+    _reading_id, observed_at, value = fresh[-1]
+    if warning is not None and observed_at > warning.last_observed_at:
+        # The newest reading was part of history: still the sensor's latest value.
+        warning.last_value, warning.last_observed_at = value, observed_at
+    return warning, changed
+
+
+def _apply_late_readings(
+    sensor: Sensor, rule: ThresholdRule, warning: Warning | None, late: list[history.Point]
+) -> tuple[Warning | None, int]:
+    """Readings no newer than what was already evaluated (in order of observation).
+
+    Those within the open warning's span belong to it: they may raise its
+    level (at their own time), never recover it, and leave its latest value
+    alone; those within a closed warning's span belong to that one alike.
+    The others are cut into episodes, each recorded as history: an episode
+    still in warning at its last late reading ends at the next reading
+    evaluated before if that one was normal; if it was not, the episode ran
+    on into the open warning, which is then found to have begun earlier.
+    """
+    opened_at = warning.opened_at if warning is not None else None
+    ended_at = warning.recovered_at if warning is not None else None
+    before = [p for p in late if opened_at is None or p[1] < opened_at]
+    within = [p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)]
+    after = [p for p in late if ended_at is not None and p[1] >= ended_at]
+    changed = sum(_join_late(rule, warning, observed_at, value) for _id, observed_at, value in within)
+    if any(classify(rule, value, in_warning=False) > 0 for _id, _at, value in before + after):
+        # Only a value in warning can belong to a closed warning's episode
+        # or start one: late normal readings cost no query.
+        before, after, joined = _join_historical(sensor, rule, before, after)
+        changed += joined
+    for group, runs_into_warning in ((before, warning is not None), (after, False)):
+        for episode in history.episodes(rule, group):
+            if not episode.ended:
+                following = (
+                    Reading.objects.filter(sensor_id=sensor.pk, observed_at__gt=episode.last_observed_at)
+                    .order_by("observed_at")
+                    .values_list("observed_at", "value")
+                    .first()
+                )
+                if following is not None and classify(rule, following[1], in_warning=True) == NORMAL:
+                    at, value = following
+                    episode.steps.append(
+                        history.Step(TransitionKind.RECOVERED, episode.level, episode.level, value, at)
+                    )
+                    episode.ended = True
+                    episode.last_value, episode.last_observed_at = value, at
+                elif following is not None and runs_into_warning:
+                    changed += _warning_began_earlier(rule, warning, group[episode.first :])
+                    continue
+            changed += _record_historical(sensor, rule, episode)
+    return warning, changed
+
+
+def _join_historical(sensor: Sensor, rule: ThresholdRule, *groups: list[history.Point]) -> tuple:
+    """Take out of ``groups`` the late readings within a closed warning's
+    span (historical or closed by a person: from its opening to its
+    recovery, or to its last reading if it never recovered), raising its
+    peak and level at their time, silently: it is closed; returns the
+    groups left and the transitions written."""
+    points = [point for group in groups for point in group]
+    earliest = min(at for _id, at, _value in points)
+    past = list(
+        Warning.objects.select_for_update()
+        .filter(
+            Q(recovered_at__gt=earliest) | Q(recovered_at__isnull=True, last_observed_at__gte=earliest),
+            sensor_id=sensor.pk,
+            rule_id=rule.pk,
+            status=WarningStatus.CLOSED,
+            opened_at__lte=max(at for _id, at, _value in points),
+        )
+        .order_by("opened_at")
+    )
+    if not past:
+        return (*groups, 0)
+    changed = 0
+    touched = set()
+    left: list[list[history.Point]] = []
+    for group in groups:
+        kept = []
+        for point in group:
+            _id, observed_at, value = point
+            warning = next((w for w in past if _within(w, observed_at)), None)
+            if warning is None:
+                kept.append(point)
+                continue
+            touched.add(warning)
+            warning.peak_value = worse(rule.direction, warning.peak_value, value)
+            level = classify(rule, value, in_warning=False)
+            if 0 < level < warning.level:
+                WarningTransition.objects.create(
+                    warning=warning,
+                    kind=TransitionKind.ESCALATED,
+                    from_level=warning.level,
+                    to_level=level,
+                    value=value,
+                    observed_at=observed_at,
+                )
+                warning.level = level
+                # It recovered from the worst level it reached.
+                warning.transitions.filter(kind=TransitionKind.RECOVERED).update(from_level=level, to_level=level)
+                changed += 1
+        left.append(kept)
+    for warning in touched:
+        warning.save(update_fields=["level", "peak_value"])
+    return (*left, changed)
+
+
+def _within(warning: Warning, observed_at: datetime) -> bool:
+    if warning.recovered_at is not None:
+        return warning.opened_at <= observed_at < warning.recovered_at
+    return warning.opened_at <= observed_at <= warning.last_observed_at
+
+
+def _join_late(rule: ThresholdRule, warning: Warning, observed_at: datetime, value: float) -> int:
+    """A late reading of the open warning's own span: its peak, and its level at the reading's time."""
     warning.peak_value = worse(rule.direction, warning.peak_value, value)
-    if level < warning.level:
-        return warning, _escalate(warning, level, observed_at, value)
-    return warning, 0
+    level = classify(rule, value, in_warning=False)
+    if 0 < level < warning.level:
+        return _escalate(warning, level, observed_at, value)
+    return 0
+
+
+def _warning_began_earlier(rule: ThresholdRule, warning: Warning, points: list[history.Point]) -> int:
+    """Late readings in warning right before the open warning's first: it began with the first of them."""
+    _id, observed_at, value = points[0]
+    opened = warning.transitions.filter(kind=TransitionKind.OPENED).first()
+    if opened is not None:
+        opened.observed_at, opened.value = observed_at, value
+        opened.save(update_fields=["observed_at", "value"])
+    warning.opened_at, warning.first_value = observed_at, value
+    warning.save(update_fields=["opened_at", "first_value"])
+    return sum(_join_late(rule, warning, at, point_value) for _id, at, point_value in points)
+
+
+def _record_historical(sensor: Sensor, rule: ThresholdRule, episode: history.Episode) -> int:
+    """Record an episode of the past as a closed historical warning; returns
+    its transitions. No signal and no push: nothing is routed or dispatched
+    for an event that is over (``warning.history``)."""
+    warning = Warning.objects.create(
+        sensor=sensor,
+        rule=rule,
+        level=episode.level,
+        status=WarningStatus.CLOSED,
+        is_historical=True,
+        opened_at=episode.opened_at,
+        first_value=episode.first_value,
+        last_value=episode.last_value,
+        peak_value=episode.peak_value,
+        last_observed_at=episode.last_observed_at,
+        recovered_at=episode.ended_at,
+        closed_at=timezone.now(),
+    )
+    WarningTransition.objects.bulk_create(
+        WarningTransition(
+            warning=warning,
+            kind=step.kind,
+            from_level=step.from_level,
+            to_level=step.to_level,
+            value=step.value,
+            observed_at=step.observed_at,
+        )
+        for step in episode.steps
+    )
+    return len(episode.steps)
 
 
 def _open(sensor: Sensor, rule: ThresholdRule, level: int, observed_at: datetime, value: float) -> Warning:

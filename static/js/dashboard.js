@@ -650,6 +650,12 @@
   }
 
   function closeSection(w, orders) {
+    if (w.is_historical) {
+      return html`<section class="detail-section" data-closed data-historical>
+        <h3>${gettext("Historical")}</h3>
+        <div class="alert alert-warn">${gettext("Found among late or back-filled readings after it had already ended: recorded for the history, never dispatched.")}</div>
+      </section>`;
+    }
     if (w.status === "closed") {
       return html`<section class="detail-section" data-closed>
         <h3>${gettext("Disposal")}</h3>

@@ -356,10 +356,16 @@ def test_a_late_reading_past_a_threshold_is_not_lost(sensor):
 
     warning = Warning.objects.get(sensor=sensor)
     assert warning.level == 1
-    # The newest reading (3.0) was normal: what the late one tells is over.
-    assert warning.status == WarningStatus.RECOVERED
-    assert [t.kind for t in warning.transitions.all()] == ["opened", "recovered"]
-    assert warning.last_value == 60.0
+    # The newest reading (3.0) was normal: what the late one tells is over,
+    # recorded as history and ended by that reading, at its time.
+    assert (warning.status, warning.is_historical) == (WarningStatus.CLOSED, True)
+    newest = Reading.objects.filter(sensor=sensor).latest("observed_at")
+    assert [(t.kind, t.observed_at) for t in warning.transitions.all()] == [
+        ("opened", warning.opened_at),
+        ("recovered", newest.observed_at),
+    ]
+    assert warning.recovered_at == newest.observed_at
+    assert warning.peak_value == 60.0
 
 
 def test_a_late_reading_escalates_but_never_recovers(sensor):

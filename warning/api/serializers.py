@@ -93,6 +93,7 @@ class WarningSummaryRows:
             "recovered_at": api_datetime(warning.recovered_at, zone),
             "closed_at": api_datetime(warning.closed_at, zone),
             "disposal_note": warning.disposal_note,
+            "is_historical": warning.is_historical,
         }
 
 
@@ -139,6 +140,7 @@ class WarningSummarySerializer(serializers.ModelSerializer):
             "recovered_at",
             "closed_at",
             "disposal_note",
+            "is_historical",
         ]
         list_serializer_class = WarningSummaryListSerializer
 
