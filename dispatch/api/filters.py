@@ -1,6 +1,6 @@
 import django_filters
 
-from dispatch.models import WorkOrder, WorkOrderStatus
+from dispatch.models import FINISHED_STATUSES, WorkOrder, WorkOrderStatus
 
 
 class WorkOrderFilter(django_filters.FilterSet):
@@ -15,5 +15,6 @@ class WorkOrderFilter(django_filters.FilterSet):
         fields = ["status", "warning", "is_overdue", "open", "department"]
 
     def filter_open(self, queryset, name, value):
-        closed = {"status": WorkOrderStatus.CLOSED}
-        return queryset.exclude(**closed) if value else queryset.filter(**closed)
+        # A transferred order is history for its old department, as a closed one is.
+        finished = {"status__in": FINISHED_STATUSES}
+        return queryset.exclude(**finished) if value else queryset.filter(**finished)

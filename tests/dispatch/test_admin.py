@@ -189,7 +189,7 @@ def test_work_order_page_shows_its_timeline(admin_client):
 
     html = response.content.decode()
     assert response.context["title"] == "View work order"
-    (inline,) = response.context["inline_admin_formsets"]
+    inline, _checklist = response.context["inline_admin_formsets"]
     assert [e.kind for e in inline.formset.queryset] == [WorkOrderEventKind.CREATED, WorkOrderEventKind.ACKNOWLEDGED]
     assert "Dispatched" in html
     assert "Routed by policy" in html
