@@ -203,7 +203,7 @@
                   ${reportFacts(order)}</div>`
               : ""
           }
-          ${this.photoStrip(order, false)}
+          ${this.canAct(order) && order.status === "on_site" ? "" : this.photoStrip(order, false)}
         </div>
         ${this.actions(order)}
         <details class="wo-timeline" data-timeline-for="${order.id}" ${open ? "open" : ""}>
