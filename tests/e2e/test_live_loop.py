@@ -205,7 +205,7 @@ def test_a_red_warning_travels_the_whole_loop_live(daphne_server, celery_worker_
 
     # A report needs words.
     card.locator("[data-action='report']").click()
-    expect(card.locator(".form-error")).not_to_be_empty()
+    expect(card.locator("[data-error-for]")).not_to_be_empty()
     card.locator("textarea[name='report']").fill("关闭上游阀门、现场通风、检测浓度已降至 5 %LEL 以下。")
     card.locator("[data-action='report']").click()
     expect(card).to_have_attribute("data-status", "reported")
