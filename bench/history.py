@@ -181,7 +181,8 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
             f"""
             INSERT INTO {WorkOrder._meta.db_table}
                 (warning_id, department_id, level, status, created_at, ack_deadline, is_overdue,
-                 acknowledged_at, reported_at, report, closed_at)
+                 acknowledged_at, reported_at, report, closed_at,
+                 report_cause, report_actions, report_result, status_reason)
             SELECT w.id, o.ids[(w.id + j * 5) %% {DEPARTMENTS} + 1], w.level,
                    CASE WHEN w.status = 'closed' THEN 'closed'
                         ELSE (ARRAY['pending', 'acknowledged', 'reported', 'pending'])[j + 1] END,
@@ -189,7 +190,8 @@ def seed(*, warnings: int, orders_per_warning: int) -> dict:
                    CASE WHEN w.status = 'closed' OR j IN (1, 2) THEN w.opened_at + interval '10 minutes' END,
                    CASE WHEN w.status = 'closed' OR j = 2 THEN w.opened_at + interval '50 minutes' END,
                    CASE WHEN w.status = 'closed' OR j = 2 THEN 'Valve closed, area checked.' ELSE '' END,
-                   CASE WHEN w.status = 'closed' THEN w.closed_at END
+                   CASE WHEN w.status = 'closed' THEN w.closed_at END,
+                   '', '', '', ''
             FROM {Warning._meta.db_table} w, generate_series(0, %s - 1) j,
                  (SELECT array_agg(id ORDER BY id) ids FROM organisation_department) o
             """,

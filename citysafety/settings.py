@@ -313,6 +313,12 @@ if not 1 <= MQTT_SESSION_EXPIRY_SECONDS <= 0xFFFFFFFF:
     raise ImproperlyConfigured(
         f"MQTT_SESSION_EXPIRY_SECONDS={MQTT_SESSION_EXPIRY_SECONDS} must lie between 1 and 4294967295 (MQTT's limit)."
     )
+# Report photos: stored under MEDIA_ROOT and served only through a view that
+# checks who may see the work order (never as static files).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+MEDIA_URL = "media/"
+WORK_ORDER_PHOTO_MAX_BYTES = env.int("WORK_ORDER_PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
+WORK_ORDER_MAX_PHOTOS = 6
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (31.82, 117.23),

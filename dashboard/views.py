@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from citysafety.choices import choices_json
 from dispatch.timeline import sentences_json
-from dispatch.views import WORK_ORDER_CARD_CHOICES
+from dispatch.views import WORK_ORDER_CARD_CHOICES, work_order_flow, work_order_urls
 from monitoring.models import RiskDomain, SensorStatus
-from organisation.models import District
+from organisation.models import Department, District
 from organisation.roles import is_duty_officer
 from warning.models import Direction, Level, TransitionKind, WarningStatus
 
@@ -49,10 +49,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "close": reverse("api-warning-close", args=[0]),
             "summaryPage": reverse("event-summary", args=[0]),
             "workOrders": reverse("work-order-list"),
-            "acknowledge": reverse("work-order-acknowledge", args=[0]),
-            "report": reverse("work-order-report", args=[0]),
+            **work_order_urls(),
             "verification": reverse("verification-queue"),
         },
+        # The duty officer transfers orders to any department.
+        "departments": list(Department.objects.order_by("kind", "code").values("id", "name")),
         "map": {
             "center": list(center),
             "zoom": settings.LEAFLET_CONFIG.get("DEFAULT_ZOOM", 10),
@@ -63,6 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "bounds": _district_bounds(),
         },
         "eventSentences": sentences_json(),
+        "workOrderFlow": work_order_flow(),
         # The warnings filter lists every domain, not only those with an open warning.
         "domains": list(RiskDomain.objects.order_by("name").values_list("code", "name")),
         "choices": choices_json(

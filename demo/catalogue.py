@@ -205,3 +205,74 @@ USERS: tuple[UserSpec, ...] = (
     UserSpec("gas", "citysafety-gas", DEPARTMENT_STAFF, department="gas-company"),
     UserSpec("water", "citysafety-water", DEPARTMENT_STAFF, department="water-company"),
 )
+
+
+# Response plans (数字化预案): what each kind of department does for a
+# warning of a domain, after Hefei's operations manual. The enterprise's and
+# the industry department's first actions apply from Level III; every action
+# of theirs from Level II, with the district government; Level I adds the
+# command office and evacuation by the district.
+@dataclass(frozen=True)
+class PlanSpec:
+    enterprise: tuple[str, ...]
+    industry: tuple[str, ...]
+
+
+PLANS: dict[str, PlanSpec] = {
+    "gas": PlanSpec(
+        ("派人到场核查并检测周边可燃气体浓度", "关闭上游阀门并切断气源", "疏散泄漏点周边 50 米内人员并设置警戒"),
+        ("排查周边建筑及地下空间", "督导燃气企业处置并核实结果"),
+    ),
+    "water_supply": PlanSpec(
+        ("到场核查管网压力并查找漏点", "关闭相关阀门并组织抢修", "启动临时供水并通知受影响用户"),
+        ("督导抢修进度", "评估对道路和周边建筑的影响"),
+    ),
+    "drainage": PlanSpec(
+        ("到场核查液位并清理雨水口和检查井", "启动泵站强排", "在积水路段设置警示并封闭危险路段"),
+        ("调度排涝力量", "协调交通疏导"),
+    ),
+    "heating": PlanSpec(
+        ("到场核查管网温度和压力并查找泄漏点", "关闭相关阀门并组织抢修", "通知受影响用户并安排临时供热"),
+        ("督导抢修进度", "评估对周边道路安全的影响"),
+    ),
+    "bridge": PlanSpec(
+        ("到场巡查桥梁结构与支座", "限制重载车辆通行", "封闭桥梁并组织结构检测"),
+        ("组织专家会商结构安全", "提出交通管制建议"),
+    ),
+    "utility_tunnel": PlanSpec(
+        ("到场核查舱室环境与设备状态", "启动通风、排水等联动设备", "组织人员撤离舱室并封闭入口"),
+        ("督导入廊管线单位排查处置", "核实各管线运行状态"),
+    ),
+    "production_safety": PlanSpec(
+        ("到场核查工艺参数与设备状态", "停止相关作业并启动企业应急预案", "疏散作业区人员"),
+        ("派员督导企业处置", "调派专业救援力量"),
+    ),
+    "natural_disaster": PlanSpec(
+        ("巡查自有设施并加固或转移受威胁设备", "配合属地政府转移人员"),
+        ("到场核查水位、位移等监测数据与现场情况", "组织巡查险情并划定危险区域", "发布预警信息并组织受威胁群众转移"),
+    ),
+    "public_safety": PlanSpec(
+        ("到场核查现场情况并维持秩序", "启动场所应急预案并疏导人员"),
+        ("派警力到场维持秩序并疏导人流车流", "必要时实施交通管制"),
+    ),
+}
+DISTRICT_GOVERNMENT_ACTIONS = ("组织属地街道、社区人员到场配合处置", "组织周边群众疏散转移并做好安置")
+COMMAND_OFFICE_ACTIONS = ("启动城市安全应急响应并组织会商研判", "统一调度各部门力量并向市政府报告处置进展")
+LEVEL_NAMES = {3: "三级", 2: "二级", 1: "一级"}
+
+
+def plan_actions(domain: str, level: int) -> list[tuple[str, str]]:
+    """The plan of one domain at one level, as (department kind, action) in the order they are done."""
+    spec = PLANS[domain]
+    if level == 3:
+        return [(DepartmentKind.ENTERPRISE, text) for text in spec.enterprise[:2]] + [
+            (DepartmentKind.INDUSTRY, text) for text in spec.industry[:1]
+        ]
+    actions = [(DepartmentKind.ENTERPRISE, text) for text in spec.enterprise]
+    actions += [(DepartmentKind.INDUSTRY, text) for text in spec.industry]
+    actions += [
+        (DepartmentKind.DISTRICT_GOVERNMENT, text) for text in DISTRICT_GOVERNMENT_ACTIONS[: 1 if level == 2 else 2]
+    ]
+    if level == 1:
+        actions += [(DepartmentKind.COMMAND_OFFICE, text) for text in COMMAND_OFFICE_ACTIONS]
+    return actions

@@ -17,9 +17,19 @@ from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
 from django.db import transaction
 
-from demo.catalogue import DEPARTMENT_PASSWORD, DEPARTMENTS, DOMAINS, SENSOR_TYPES, USERS, SensorTypeSpec, UserSpec
+from demo.catalogue import (
+    DEPARTMENT_PASSWORD,
+    DEPARTMENTS,
+    DOMAINS,
+    LEVEL_NAMES,
+    SENSOR_TYPES,
+    USERS,
+    SensorTypeSpec,
+    UserSpec,
+    plan_actions,
+)
 from demo.geography import DistrictShape, PlacedSensor, hefei_districts, place_sensors, to_geos_multipolygon
-from dispatch.models import RoutingPolicy
+from dispatch.models import ResponsePlan, ResponsePlanAction, RoutingPolicy
 from monitoring.locations import sensors_place
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
 from monitoring.services import gateway_create
@@ -36,6 +46,7 @@ class LoadSummary:
     threshold_rules: int
     departments: int
     routing_policies: int
+    response_plans: int
     gateways: int
     gateways_created: int
     sensors: int
@@ -58,6 +69,7 @@ def load_demo_city() -> LoadSummary:
         rules = load_threshold_rules(sensor_types)
         departments = load_departments(districts)
         policies = load_routing_policies(domains, departments)
+        plans = load_response_plans(domains)
         gateways, gateways_created = load_gateways()
         sensors_created = load_sensors(placements, sensor_types, districts, departments, gateways)
         users = load_users(departments)
@@ -68,6 +80,7 @@ def load_demo_city() -> LoadSummary:
         threshold_rules=rules,
         departments=len(departments),
         routing_policies=policies,
+        response_plans=plans,
         gateways=len(gateways),
         gateways_created=gateways_created,
         sensors=len(placements),
@@ -186,6 +199,25 @@ def load_routing_policies(domains: dict[str, RiskDomain], departments: dict[str,
                 codes = ()
             if created:
                 policy.departments.set([departments[code] for code in codes])
+            count += 1
+    return count
+
+
+def load_response_plans(domains: dict[str, RiskDomain]) -> int:
+    """A plan per domain and level. Created once, then the administrator's: a reload keeps edits."""
+    count = 0
+    for spec in DOMAINS:
+        for level in (Level.III, Level.II, Level.I):
+            plan, created = ResponsePlan.objects.get_or_create(
+                domain=domains[spec.code],
+                level=level,
+                defaults={"title": f"{spec.name}{LEVEL_NAMES[level]}响应预案"},
+            )
+            if created:
+                ResponsePlanAction.objects.bulk_create(
+                    ResponsePlanAction(plan=plan, department_kind=kind, text=text, position=position)
+                    for position, (kind, text) in enumerate(plan_actions(spec.code, level))
+                )
             count += 1
     return count
 

@@ -5,11 +5,18 @@ Departments and their members are the organisation app's (organisation/admin.py)
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
+from dispatch.models import (
+    ResponsePlan,
+    ResponsePlanAction,
+    RoutingPolicy,
+    WorkOrder,
+    WorkOrderAction,
+    WorkOrderEvent,
+)
 from dispatch.timeline import event_sentence
 from warning import admin as warning_admin
 from warning.models import Level, Warning
@@ -108,6 +115,71 @@ class WorkOrderEventInline(admin.TabularInline):
         return False
 
 
+class WorkOrderActionInline(admin.TabularInline):
+    model = WorkOrderAction
+    fields = ("text", "level", "done", "done_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
+        return False
+
+
+class ResponsePlanActionInline(admin.TabularInline):
+    model = ResponsePlanAction
+    fields = ("department_kind", "position", "text")
+    extra = 1
+
+
+class ResponsePlanForm(forms.ModelForm):
+    class Meta:
+        model = ResponsePlan
+        fields = ("domain", "level", "title")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        domain, level = cleaned.get("domain"), cleaned.get("level")
+        if domain is not None and level is not None:
+            clash = ResponsePlan.objects.filter(domain=domain, level=level).exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error(
+                    "level",
+                    _(
+                        "%(domain)s already has a response plan for %(level)s: edit that plan, "
+                        "or choose another level or risk domain."
+                    )
+                    % {"domain": domain, "level": Level(level).label},
+                )
+        return cleaned
+
+
+@admin.register(ResponsePlan)
+class ResponsePlanAdmin(admin.ModelAdmin):
+    """数字化预案: edited here; a work order copies its department's actions when it is made."""
+
+    form = ResponsePlanForm
+    list_display = ("title", "domain", "level_display", "action_count")
+    list_filter = ("domain", "level")
+    list_select_related = ("domain",)
+    search_fields = ("title", "actions__text")
+    inlines = (ResponsePlanActionInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ResponsePlan]:
+        return super().get_queryset(request).annotate(action_total=Count("actions"))
+
+    @admin.display(description=_("level"), ordering="level")
+    def level_display(self, obj: ResponsePlan) -> str:
+        return warning_admin.level_badge(obj.level)
+
+    @admin.display(description=_("actions"), ordering="action_total")
+    def action_count(self, obj: ResponsePlan) -> int:
+        return obj.action_total
+
+
 @admin.register(WorkOrder)
 class WorkOrderAdmin(admin.ModelAdmin):
     """Read-only: a work order's status changes only through dispatch/services.py."""
@@ -127,11 +199,27 @@ class WorkOrderAdmin(admin.ModelAdmin):
     list_select_related = ("warning__sensor", "department")
     search_fields = ("=warning__sensor__code", "department__name")
     search_help_text = _("Exact sensor code, or part of a department's name.")
-    inlines = (WorkOrderEventInline,)
+    inlines = (WorkOrderEventInline, WorkOrderActionInline)
     fieldsets = (
         (None, {"fields": ("warning", "department", "level", "status")}),
         (_("Deadlines"), {"fields": ("created_at", "ack_deadline", "is_overdue", "acknowledged_at")}),
-        (_("Handling"), {"fields": ("reported_at", "report", "closed_at")}),
+        (_("Handling"), {"fields": ("assignee", "on_site_at", "status_reason", "transferred_from")}),
+        (
+            _("Report"),
+            {
+                "fields": (
+                    "reported_at",
+                    "report",
+                    "report_cause",
+                    "report_actions",
+                    "report_result",
+                    "people_sent",
+                    "vehicles_sent",
+                    "verified_at",
+                    "closed_at",
+                )
+            },
+        ),
     )
 
     @admin.display(description=_("routed at level"), ordering="level")

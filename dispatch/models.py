@@ -6,9 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from citysafety.choices import AMBER, BLUE, GREY, RED, TEAL, ChoiceSet
+from citysafety.choices import AMBER, BLUE, GREY, RED, SLATE, TEAL, ChoiceSet
 from monitoring.models import RiskDomain
-from organisation.models import Department
+from organisation.models import Department, DepartmentKind
 from warning.models import Level, Warning
 
 
@@ -70,10 +70,30 @@ class RoutingPolicy(models.Model):
 class WorkOrderStatus(ChoiceSet, models.TextChoices):
     PENDING = "pending", _("Awaiting acknowledgement")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ON_SITE = "on_site", _("On site")
     REPORTED = "reported", _("Reported")
+    VERIFIED = "verified", _("Verified")
+    RETURNED = "returned", _("Returned")
+    TRANSFERRED = "transferred", _("Transferred")
     CLOSED = "closed", _("Closed")
 
-    colours = nonmember({"PENDING": AMBER, "ACKNOWLEDGED": BLUE, "REPORTED": TEAL, "CLOSED": GREY})
+    colours = nonmember(
+        {
+            "PENDING": AMBER,
+            "ACKNOWLEDGED": BLUE,
+            "ON_SITE": BLUE,
+            "REPORTED": TEAL,
+            "VERIFIED": TEAL,
+            "RETURNED": RED,
+            "TRANSFERRED": SLATE,
+            "CLOSED": GREY,
+        }
+    )
+
+
+# An order in one of these states is finished for its department: closed with
+# its warning, or handed to another department (read-only history).
+FINISHED_STATUSES = (WorkOrderStatus.CLOSED, WorkOrderStatus.TRANSFERRED)
 
 
 class WorkOrder(models.Model):
@@ -89,9 +109,38 @@ class WorkOrder(models.Model):
     ack_deadline = models.DateTimeField(_("acknowledge by"))
     is_overdue = models.BooleanField(_("overdue"), default=False)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    on_site_at = models.DateTimeField(_("on site at"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
     report = models.TextField(_("handling report"), blank=True)
+    # The report's structured part (反馈): what caused it, what was done, how it ended, who went.
+    report_cause = models.TextField(_("cause"), blank=True)
+    report_actions = models.TextField(_("actions taken"), blank=True)
+    report_result = models.TextField(_("result"), blank=True)
+    people_sent = models.PositiveIntegerField(_("people sent"), null=True, blank=True)
+    vehicles_sent = models.PositiveIntegerField(_("vehicles sent"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_work_orders",
+        verbose_name=_("assigned to"),
+    )
+    # Why the order was last returned (退回) or its report sent back: the
+    # next person to act reads it on the card.
+    status_reason = models.TextField(_("reason"), blank=True)
+    # A transfer (转派) makes a new order for the new department; the old one
+    # stays with its department, read-only.
+    transferred_from = models.OneToOneField(
+        "self",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="transferred_to",
+        verbose_name=_("transferred from"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -123,7 +172,15 @@ class WorkOrder(models.Model):
 class WorkOrderEventKind(ChoiceSet, models.TextChoices):
     CREATED = "created", _("Dispatched")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ON_SITE = "on_site", _("Arrived on site")
+    ASSIGNED = "assigned", _("Assigned")
     REPORTED = "reported", _("Handling reported")
+    VERIFIED = "verified", _("Report verified")
+    SENT_BACK = "sent_back", _("Report sent back")
+    RETURNED = "returned", _("Returned to the duty officer")
+    TRANSFERRED = "transferred", _("Transferred")
+    TRANSFER_IN = "transfer_in", _("Received by transfer")
+    REDISPATCHED = "redispatched", _("Dispatched again")
     OVERDUE = "overdue", _("Acknowledgement overdue")
     ESCALATED = "escalated", _("Warning escalated")
     REOPENED = "reopened", _("Reopened")
@@ -133,7 +190,15 @@ class WorkOrderEventKind(ChoiceSet, models.TextChoices):
         {
             "CREATED": BLUE,
             "ACKNOWLEDGED": BLUE,
+            "ON_SITE": BLUE,
+            "ASSIGNED": BLUE,
             "REPORTED": TEAL,
+            "VERIFIED": TEAL,
+            "SENT_BACK": AMBER,
+            "RETURNED": RED,
+            "TRANSFERRED": SLATE,
+            "TRANSFER_IN": BLUE,
+            "REDISPATCHED": BLUE,
             "OVERDUE": RED,
             "ESCALATED": RED,
             "REOPENED": BLUE,
@@ -146,7 +211,7 @@ class WorkOrderEvent(models.Model):
     """One step of a work order's timeline: who, when, what, with a note."""
 
     work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="events")
-    kind = models.CharField(_("kind"), max_length=12, choices=WorkOrderEventKind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=WorkOrderEventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
     )
@@ -164,3 +229,89 @@ class WorkOrderEvent(models.Model):
 
     def __str__(self) -> str:
         return self.get_kind_display()
+
+
+class ResponsePlan(models.Model):
+    """数字化预案: what each kind of department must do for one domain at one level.
+
+    A work order carries its department's actions as a checklist, copied when
+    it is made: editing a plan changes the orders to come, not those under way.
+    """
+
+    domain = models.ForeignKey(RiskDomain, models.CASCADE, related_name="response_plans", verbose_name=_("risk domain"))
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    title = models.CharField(_("title"), max_length=200)
+
+    class Meta:
+        ordering = ["domain", "-level"]
+        verbose_name = _("response plan")
+        verbose_name_plural = _("response plans")
+        constraints = [models.UniqueConstraint(fields=["domain", "level"], name="response_plan_unique_domain_level")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ResponsePlanAction(models.Model):
+    plan = models.ForeignKey(ResponsePlan, models.CASCADE, related_name="actions", verbose_name=_("response plan"))
+    department_kind = models.CharField(_("department kind"), max_length=20, choices=DepartmentKind.choices)
+    text = models.CharField(_("action"), max_length=300)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["plan", "department_kind", "position", "id"]
+        verbose_name = _("plan action")
+        verbose_name_plural = _("plan actions")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class WorkOrderAction(models.Model):
+    """One action of the plan on a work order's checklist; the report ticks it."""
+
+    work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="actions", verbose_name=_("work order"))
+    # Kept as text: the plan may change or go after the order was made.
+    text = models.CharField(_("action"), max_length=300)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    done = models.BooleanField(_("done"), default=False)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["work_order", "-level", "position", "id"]
+        verbose_name = _("checklist action")
+        verbose_name_plural = _("checklist actions")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def photo_path(photo: "ReportPhoto", filename: str) -> str:
+    return f"work-orders/{photo.work_order_id}/{filename}"
+
+
+class ReportPhoto(models.Model):
+    """A photo sent with a work order's report, checked by its content (dispatch.photos)."""
+
+    work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="photos", verbose_name=_("work order"))
+    image = models.FileField(_("image"), upload_to=photo_path, max_length=200)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=photo_path, max_length=200)
+    # The name it had on the sender's device, for the page; the stored name is ours.
+    original_name = models.CharField(_("file name"), max_length=200, blank=True)
+    content_type = models.CharField(_("content type"), max_length=40)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name = _("report photo")
+        verbose_name_plural = _("report photos")
+
+    def __str__(self) -> str:
+        return self.original_name or self.image.name

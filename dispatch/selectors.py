@@ -1,5 +1,6 @@
 """Reads shared by dispatch's views, consumers and tasks."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, QuerySet
 
@@ -29,8 +30,13 @@ def work_orders_with_details() -> QuerySet[WorkOrder]:
         "warning__sensor__district",
         "warning__rule",
         "warning__closed_by",
+        "assignee",
+        "transferred_from__department",
+        "transferred_to__department",
     ).prefetch_related(
-        Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor__membership__department"))
+        Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor__membership__department")),
+        "actions",
+        "photos",
     )
 
 
@@ -41,6 +47,22 @@ def work_orders_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[W
         return orders
     department_id = department_id_of(user)
     return orders.filter(department_id=department_id) if department_id else orders.none()
+
+
+def work_order_visible(user: AbstractBaseUser | AnonymousUser, work_order_id: int) -> WorkOrder | None:
+    """One order, if the user may see it (its department's staff, or a duty officer)."""
+    return work_orders_visible_to(user).filter(pk=work_order_id).first()
+
+
+def department_people(department_id: int) -> list[dict]:
+    """The active people of a department, to assign an order to."""
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, membership__department_id=department_id)
+        .order_by("username")
+        .only("id", "username", "first_name", "last_name")
+    )
+    return [{"id": user.pk, "name": user.get_full_name() or user.get_username()} for user in users]
 
 
 def work_order_payloads(work_order_ids: list[int]) -> list[dict]:

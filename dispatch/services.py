@@ -1,23 +1,32 @@
 """Every write of the dispatch app. A work order's status changes only here."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch import selectors
 from dispatch.models import (
+    FINISHED_STATUSES,
+    ReportPhoto,
+    ResponsePlanAction,
     RoutingPolicy,
     VerificationMode,
     WorkOrder,
+    WorkOrderAction,
     WorkOrderEvent,
     WorkOrderEventKind,
     WorkOrderStatus,
 )
+from dispatch.photos import photo_check
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
@@ -26,6 +35,11 @@ from warning import verification
 from warning.models import VerificationStatus, Warning, WarningStatus
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
+
+# The states in which a department still works on an order.
+IN_HAND = (WorkOrderStatus.PENDING, WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE)
+# The states from which a duty officer may transfer an order to another department.
+TRANSFERABLE = (*IN_HAND, WorkOrderStatus.RETURNED)
 
 
 def work_orders_route_when_due(*, warning: Warning) -> list[WorkOrder]:
@@ -64,8 +78,9 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
     escalated or reactivated the warning, with its row locked, so routing
     commits with the warning or not at all, and a retry changes nothing.
     """
+    domain_id = warning.sensor.sensor_type.domain_id
     policies = list(
-        RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level__gte=warning.level)
+        RoutingPolicy.objects.filter(domain_id=domain_id, level__gte=warning.level)
         .prefetch_related("departments")
         .order_by("level")
     )
@@ -77,13 +92,19 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
     minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
     now = timezone.now()
     deadline = now + timedelta(minutes=minutes)
+    # A department whose order was transferred away keeps it: it is not routed a second one.
     existing = {
         order.department_id: order
         for order in WorkOrder.objects.select_for_update()
         .filter(warning=warning)
         .exclude(status=WorkOrderStatus.CLOSED)
+        .select_related("department")
     }
-    changed = [order.pk for order in existing.values() if _follow_warning(order, warning, now, deadline, minutes)]
+    changed = [
+        order.pk
+        for order in existing.values()
+        if order.status != WorkOrderStatus.TRANSFERRED and _follow_warning(order, warning, now, deadline, minutes)
+    ]
     created = []
     for department_id, department in due.items():
         if department_id in existing:
@@ -97,6 +118,7 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
             created_at=now,
             data={"level": warning.level, "minutes": minutes},
         )
+        _add_plan_actions(order, domain_id=domain_id, level=warning.level, kind=department.kind)
         created.append(order)
     _push_after_commit([*changed, *(order.pk for order in created)])
     return created
@@ -116,8 +138,12 @@ def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: 
             created_at=now,
             data={"level": warning.level},
         )
+        # The worse level's plan asks more of the department.
+        _add_plan_actions(
+            order, domain_id=warning.sensor.sensor_type.domain_id, level=warning.level, kind=order.department.kind
+        )
         changed = True
-    if order.status == WorkOrderStatus.REPORTED and warning.status == WarningStatus.ACTIVE:
+    if order.status in (WorkOrderStatus.REPORTED, WorkOrderStatus.VERIFIED) and warning.status == WarningStatus.ACTIVE:
         order.status = WorkOrderStatus.PENDING
         order.ack_deadline = deadline
         order.is_overdue = False
@@ -133,42 +159,393 @@ def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: 
     return changed
 
 
+def _add_plan_actions(order: WorkOrder, *, domain_id: int, level: int, kind: str) -> None:
+    """Copy the plan's actions for the order's kind of department onto its checklist (once each)."""
+    have = set(order.actions.values_list("text", flat=True))
+    plan_actions = ResponsePlanAction.objects.filter(
+        plan__domain_id=domain_id, plan__level=level, department_kind=kind
+    ).order_by("position", "id")
+    WorkOrderAction.objects.bulk_create(
+        [
+            WorkOrderAction(work_order=order, text=action.text, level=level, position=action.position)
+            for action in plan_actions
+            if action.text not in have
+        ]
+    )
+
+
+def _ack_minutes(warning: Warning) -> int:
+    policy = RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level=warning.level).first()
+    return policy.ack_deadline_minutes if policy else DEFAULT_ACK_DEADLINE_MINUTES
+
+
+# --- What a person is told when the order has moved on ----------------------
+
+# Templates marked for translation, translated when used.
+_STATE_SENTENCES = {
+    WorkOrderStatus.ACKNOWLEDGED: (
+        WorkOrderEventKind.ACKNOWLEDGED,
+        gettext_noop("%(person)s acknowledged this work order at %(time)s."),
+    ),
+    WorkOrderStatus.ON_SITE: (
+        WorkOrderEventKind.ON_SITE,
+        gettext_noop("%(person)s marked this work order on site at %(time)s."),
+    ),
+    WorkOrderStatus.REPORTED: (
+        WorkOrderEventKind.REPORTED,
+        gettext_noop("%(person)s reported on this work order at %(time)s."),
+    ),
+    WorkOrderStatus.VERIFIED: (
+        WorkOrderEventKind.VERIFIED,
+        gettext_noop("%(person)s verified this work order's report at %(time)s."),
+    ),
+    WorkOrderStatus.RETURNED: (
+        WorkOrderEventKind.RETURNED,
+        gettext_noop("%(person)s returned this work order to the duty officer at %(time)s."),
+    ),
+    WorkOrderStatus.TRANSFERRED: (
+        WorkOrderEventKind.TRANSFERRED,
+        gettext_noop("%(person)s transferred this work order to %(department)s at %(time)s."),
+    ),
+    WorkOrderStatus.CLOSED: (WorkOrderEventKind.CLOSED, gettext_noop("%(person)s closed this work order at %(time)s.")),
+}
+
+
+def _state_sentence(order: WorkOrder) -> str:
+    """Where the order stands and who put it there: the loser of a race learns what happened."""
+    if order.status == WorkOrderStatus.PENDING:
+        return _("This work order is awaiting acknowledgement.")
+    kind, template = _STATE_SENTENCES[order.status]
+    event = order.events.filter(kind=kind).select_related("actor").order_by("-created_at", "-id").first()
+    person = (event.actor.get_full_name() or event.actor.get_username()) if event and event.actor else _("Someone")
+    when = timezone.localtime(event.created_at if event else timezone.now()).strftime("%H:%M")
+    return _(template) % {
+        "person": person,
+        "time": when,
+        "department": (event.data if event else {}).get("department", ""),
+    }
+
+
+def _refusal(order: WorkOrder, refusal: str) -> ConflictError:
+    # Translators: a work order's state, then why the action is refused (two sentences).
+    return ConflictError(_("%(state)s %(refusal)s") % {"state": _state_sentence(order), "refusal": refusal})
+
+
+# --- The department's steps -------------------------------------------------
+
+
 def work_order_acknowledge(*, work_order_id: int, user: AbstractBaseUser, note: str = "") -> WorkOrder:
     """签收: the department takes the order on."""
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status != WorkOrderStatus.PENDING:
-            # A sentence per state: a status label ("Acknowledged") does
-            # not fit in the middle of a sentence in either language.
-            raise ConflictError(
-                {
-                    WorkOrderStatus.ACKNOWLEDGED: _("This work order has already been acknowledged."),
-                    WorkOrderStatus.REPORTED: _("This work order has already been acknowledged and reported on."),
-                }.get(order.status, _("This work order is closed; it can no longer be acknowledged."))
-            )
+            raise _refusal(order, _("It can no longer be acknowledged."))
         now = timezone.now()
         _move(order, WorkOrderStatus.ACKNOWLEDGED, user, note.strip(), now, acknowledged_at=now)
         _push_after_commit([order.pk])
     return order
 
 
-def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str) -> WorkOrder:
-    """处置反馈: the department reports how it handled the warning."""
+def work_order_arrive(*, work_order_id: int, user: AbstractBaseUser, note: str = "") -> WorkOrder:
+    """到场处置: the department's people are on site and handling it."""
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user)
+        if order.status == WorkOrderStatus.PENDING:
+            raise ConflictError(_("Acknowledge the work order before marking it on site."))
+        if order.status != WorkOrderStatus.ACKNOWLEDGED:
+            raise _refusal(order, _("It cannot be marked on site now."))
+        now = timezone.now()
+        _move(order, WorkOrderStatus.ON_SITE, user, note.strip(), now, on_site_at=now)
+        _push_after_commit([order.pk])
+    return order
+
+
+def work_order_assign(*, work_order_id: int, user: AbstractBaseUser, assignee_id: int | None) -> WorkOrder:
+    """Give the order to one person of its department (or to nobody in particular)."""
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user, duty_officer_too=True)
+        if order.status not in IN_HAND:
+            raise _refusal(order, _("It can no longer be assigned."))
+        assignee = None
+        if assignee_id is not None:
+            assignee = (
+                get_user_model()
+                .objects.filter(pk=assignee_id, is_active=True, membership__department_id=order.department_id)
+                .first()
+            )
+            if assignee is None:
+                raise InvalidInputError(
+                    _("Choose a person of %(department)s.") % {"department": order.department.name},
+                    field="assignee",
+                )
+        if assignee == order.assignee:
+            return order
+        order.assignee = assignee
+        order.save(update_fields=["assignee"])
+        WorkOrderEvent.objects.create(
+            work_order=order,
+            kind=WorkOrderEventKind.ASSIGNED,
+            actor=user,
+            data={"person": _person_name(assignee)} if assignee else {},
+            created_at=timezone.now(),
+        )
+        _push_after_commit([order.pk])
+    return order
+
+
+def work_order_photo_add(
+    *, work_order_id: int, user: AbstractBaseUser, name: str, data: bytes, size: int | None = None
+) -> ReportPhoto:
+    """Add a photo to the report under way; checked by content, refused with the reason."""
+    name = (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200] or "photo"
+    # Checked before the row is locked: decoding a large photo takes a moment.
+    checked = photo_check(name=name, data=data, size=size)
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user)
+        if order.status not in (WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE):
+            raise _refusal(order, _("Photos can be added only while the work order is being handled."))
+        limit = settings.WORK_ORDER_MAX_PHOTOS
+        if order.photos.count() >= limit:
+            raise ConflictError(
+                _("A report takes at most %(limit)s photos; remove one to add %(name)s.")
+                % {"limit": limit, "name": name}
+            )
+        photo = ReportPhoto(
+            work_order=order,
+            original_name=name,
+            content_type=checked.content_type,
+            size=checked.size,
+            width=checked.width,
+            height=checked.height,
+            uploaded_by=user,
+        )
+        photo.image.save(checked.image.name, checked.image, save=False)
+        photo.thumbnail.save(checked.thumbnail.name, checked.thumbnail, save=False)
+        try:
+            photo.save()
+        except Exception:
+            # A refused row leaves no file behind.
+            _delete_files([photo.image.name, photo.thumbnail.name])
+            raise
+        _push_after_commit([order.pk])
+    return photo
+
+
+def work_order_photo_remove(*, work_order_id: int, photo_id: int, user: AbstractBaseUser) -> None:
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user)
+        photo = order.photos.filter(pk=photo_id).first()
+        if photo is None:
+            raise NotFoundError(_("This work order has no such photo."))
+        if order.status not in (WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE):
+            raise _refusal(order, _("Its photos can no longer change."))
+        files = [photo.image.name, photo.thumbnail.name]
+        photo.delete()
+        transaction.on_commit(lambda: _delete_files(files))
+        _push_after_commit([order.pk])
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
+def work_order_report(
+    *,
+    work_order_id: int,
+    user: AbstractBaseUser,
+    report: str,
+    cause: str = "",
+    actions_taken: str = "",
+    result: str = "",
+    people_sent: int | None = None,
+    vehicles_sent: int | None = None,
+    done_actions: Iterable[int] = (),
+) -> WorkOrder:
+    """处置反馈: the department reports how it handled the warning, ticking the plan's actions done."""
     report = (report or "").strip()
     if not report:
         raise InvalidInputError(_("Describe how the warning was handled before reporting."), field="report")
+    for field, count in (("people_sent", people_sent), ("vehicles_sent", vehicles_sent)):
+        if count is not None and count < 0:
+            raise InvalidInputError(_("A count cannot be negative."), field=field)
+    done_ids = set(done_actions)
     with transaction.atomic():
         order = _lock_for_department_user(work_order_id, user)
         if order.status == WorkOrderStatus.PENDING:
             raise ConflictError(_("Acknowledge the work order before reporting on it."))
-        if order.status != WorkOrderStatus.ACKNOWLEDGED:
-            raise ConflictError(
-                _("This work order has already been reported on; its report cannot change.")
-                if order.status == WorkOrderStatus.REPORTED
-                else _("This work order is closed; its report cannot change.")
+        if order.status == WorkOrderStatus.ACKNOWLEDGED:
+            raise ConflictError(_("Mark the work order on site before reporting on it."))
+        if order.status != WorkOrderStatus.ON_SITE:
+            raise _refusal(order, _("Its report cannot change now."))
+        checklist = {action.pk: action for action in order.actions.all()}
+        unknown = sorted(done_ids - set(checklist))
+        if unknown:
+            raise InvalidInputError(
+                _("The actions %(ids)s are not on this work order's checklist.")
+                % {"ids": ", ".join(str(i) for i in unknown)},
+                field="done_actions",
             )
         now = timezone.now()
-        _move(order, WorkOrderStatus.REPORTED, user, report, now, reported_at=now, report=report)
+        for action in checklist.values():
+            done = action.pk in done_ids
+            if action.done != done:
+                action.done, action.done_at = done, (now if done else None)
+                action.save(update_fields=["done", "done_at"])
+        _move(
+            order,
+            WorkOrderStatus.REPORTED,
+            user,
+            report,
+            now,
+            data={
+                "actions_done": len(done_ids),
+                "actions_total": len(checklist),
+                "photos": order.photos.count(),
+            },
+            reported_at=now,
+            report=report,
+            report_cause=(cause or "").strip(),
+            report_actions=(actions_taken or "").strip(),
+            report_result=(result or "").strip(),
+            people_sent=people_sent,
+            vehicles_sent=vehicles_sent,
+            status_reason="",
+        )
+        _push_after_commit([order.pk])
+    return order
+
+
+def work_order_return(*, work_order_id: int, user: AbstractBaseUser, reason: str) -> WorkOrder:
+    """退回: the department says the order is not theirs; the duty officer re-routes it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInputError(_("Say why the work order is returned."), field="reason")
+    with transaction.atomic():
+        order = _lock_for_department_user(work_order_id, user)
+        if order.status not in IN_HAND:
+            raise _refusal(order, _("It can no longer be returned."))
+        _move(order, WorkOrderStatus.RETURNED, user, reason, timezone.now(), status_reason=reason)
+        _push_after_commit([order.pk])
+    return order
+
+
+# --- The duty officer's steps -----------------------------------------------
+
+
+def work_order_transfer(*, work_order_id: int, user: AbstractBaseUser, department_id: int, reason: str) -> WorkOrder:
+    """转派: hand the order to another department. Returns the new department's order.
+
+    The old order stays with its department, read-only, and points at the new one.
+    """
+    _require_duty_officer(user, _("Only duty officers may transfer a work order."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInputError(_("Say why the work order is transferred."), field="reason")
+    department = Department.objects.filter(pk=department_id).first()
+    if department is None:
+        raise InvalidInputError(_("Choose a department to transfer the work order to."), field="department")
+    with transaction.atomic():
+        order = _lock(work_order_id)
+        if order.status not in TRANSFERABLE:
+            raise _refusal(order, _("It can no longer be transferred."))
+        if department.pk == order.department_id:
+            raise InvalidInputError(
+                _("The work order is already with %(department)s; choose another department.")
+                % {"department": department.name},
+                field="department",
+            )
+        if WorkOrder.objects.filter(warning_id=order.warning_id, department=department).exists():
+            raise ConflictError(
+                _("%(department)s already has a work order for this warning.") % {"department": department.name}
+            )
+        now = timezone.now()
+        warning = Warning.objects.select_related("sensor__sensor_type").get(pk=order.warning_id)
+        minutes = _ack_minutes(warning)
+        successor = WorkOrder.objects.create(
+            warning=warning,
+            department=department,
+            level=order.level,
+            created_at=now,
+            ack_deadline=now + timedelta(minutes=minutes),
+            transferred_from=order,
+        )
+        WorkOrderEvent.objects.create(
+            work_order=successor,
+            kind=WorkOrderEventKind.TRANSFER_IN,
+            actor=user,
+            note=reason,
+            data={"department": order.department.name, "minutes": minutes},
+            created_at=now,
+        )
+        _add_plan_actions(
+            successor, domain_id=warning.sensor.sensor_type.domain_id, level=order.level, kind=department.kind
+        )
+        _move(
+            order,
+            WorkOrderStatus.TRANSFERRED,
+            user,
+            reason,
+            now,
+            data={"department": department.name},
+            status_reason=reason,
+        )
+        _push_after_commit([order.pk, successor.pk])
+    return successor
+
+
+def work_order_redispatch(*, work_order_id: int, user: AbstractBaseUser, note: str = "") -> WorkOrder:
+    """A returned order goes back to its own department after all, with a fresh deadline."""
+    _require_duty_officer(user, _("Only duty officers may dispatch a work order again."))
+    with transaction.atomic():
+        order = _lock(work_order_id)
+        if order.status != WorkOrderStatus.RETURNED:
+            raise _refusal(order, _("Only a returned work order can be dispatched again."))
+        now = timezone.now()
+        minutes = _ack_minutes(Warning.objects.select_related("sensor__sensor_type").get(pk=order.warning_id))
+        _move(
+            order,
+            WorkOrderStatus.PENDING,
+            user,
+            note.strip(),
+            now,
+            data={"minutes": minutes},
+            ack_deadline=now + timedelta(minutes=minutes),
+            is_overdue=False,
+            acknowledged_at=None,
+            on_site_at=None,
+        )
+        _push_after_commit([order.pk])
+    return order
+
+
+def work_order_verify(*, work_order_id: int, user: AbstractBaseUser, accept: bool, reason: str = "") -> WorkOrder:
+    """核验: the duty officer accepts a report, or sends it back to the department with the reason."""
+    _require_duty_officer(user, _("Only duty officers may verify a report."))
+    reason = (reason or "").strip()
+    if not accept and not reason:
+        raise InvalidInputError(_("Say why the report is sent back."), field="reason")
+    with transaction.atomic():
+        order = _lock(work_order_id)
+        if order.status != WorkOrderStatus.REPORTED:
+            raise _refusal(order, _("Only a reported work order can be verified."))
+        now = timezone.now()
+        if accept:
+            _move(order, WorkOrderStatus.VERIFIED, user, reason, now, verified_at=now)
+        else:
+            # Back on site: the department reports again, its text still there to amend.
+            _move(
+                order,
+                WorkOrderStatus.ON_SITE,
+                user,
+                reason,
+                now,
+                event=WorkOrderEventKind.SENT_BACK,
+                status_reason=reason,
+            )
         _push_after_commit([order.pk])
     return order
 
@@ -176,20 +553,25 @@ def work_order_report(*, work_order_id: int, user: AbstractBaseUser, report: str
 def warning_close_with_work_orders(
     *, warning_id: int, user: AbstractBaseUser, note: str, close_active: bool = False
 ) -> Warning:
-    """A duty officer closes the warning, and its work orders with it, once every order is reported.
+    """A duty officer closes the warning, and its work orders with it, once every report is verified.
 
-    A warning whose sensor still reads in warning needs ``close_active``
-    too (see ``warning_close``); its orders' closing steps say so.
+    Orders transferred away are done: their successors stand for them. A
+    warning whose sensor still reads in warning needs ``close_active`` too
+    (see ``warning_close``); its orders' closing steps say so.
     """
-    if not is_duty_officer(user):
-        raise NotAllowedError(_("Only duty officers may close a warning."))
+    _require_duty_officer(user, _("Only duty officers may close a warning."))
     with transaction.atomic():
         warning = warning_services.warning_lock_open(warning_id=warning_id)
-        orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).select_related("department"))
-        waiting = [order.department.name for order in orders if order.status != WorkOrderStatus.REPORTED]
+        orders = list(
+            WorkOrder.objects.select_for_update()
+            .filter(warning=warning)
+            .exclude(status=WorkOrderStatus.TRANSFERRED)
+            .select_related("department")
+        )
+        waiting = [order.department.name for order in orders if order.status != WorkOrderStatus.VERIFIED]
         if waiting:
             raise ConflictError(
-                _("Wait for every department to report before closing; still waiting for: %(names)s.")
+                _("Verify every department's report before closing; still waiting for: %(names)s.")
                 # Translators: joins department names in a list ("、" in Chinese).
                 % {"names": _(", ").join(waiting)}
             )
@@ -207,7 +589,9 @@ def work_orders_stand_down(*, warning: Warning, user: AbstractBaseUser | None) -
 
     Called inside the verdict's transaction, the warning locked.
     """
-    orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).exclude(status=WorkOrderStatus.CLOSED))
+    orders = list(
+        WorkOrder.objects.select_for_update().filter(warning=warning).exclude(status__in=FINISHED_STATUSES)
+    )
     now = timezone.now()
     data = {"false_alarm": warning.false_alarm_reason}
     for order in orders:
@@ -240,8 +624,13 @@ def work_orders_mark_overdue(*, now=None) -> int:
 
 # The timeline step that records a person's move of an order to each status.
 _EVENT_OF_MOVE = {
+    WorkOrderStatus.PENDING: WorkOrderEventKind.REDISPATCHED,
     WorkOrderStatus.ACKNOWLEDGED: WorkOrderEventKind.ACKNOWLEDGED,
+    WorkOrderStatus.ON_SITE: WorkOrderEventKind.ON_SITE,
     WorkOrderStatus.REPORTED: WorkOrderEventKind.REPORTED,
+    WorkOrderStatus.VERIFIED: WorkOrderEventKind.VERIFIED,
+    WorkOrderStatus.RETURNED: WorkOrderEventKind.RETURNED,
+    WorkOrderStatus.TRANSFERRED: WorkOrderEventKind.TRANSFERRED,
     WorkOrderStatus.CLOSED: WorkOrderEventKind.CLOSED,
 }
 
@@ -254,6 +643,7 @@ def _move(
     now: datetime,
     *,
     data: dict | None = None,
+    event: WorkOrderEventKind | None = None,
     **fields: object,
 ) -> None:
     """Move a locked order to ``status``, writing ``fields`` with it, and add the step to its timeline."""
@@ -262,16 +652,45 @@ def _move(
         setattr(order, name, value)
     order.save(update_fields=["status", *fields])
     WorkOrderEvent.objects.create(
-        work_order=order, kind=_EVENT_OF_MOVE[status], actor=actor, note=note, data=data or {}, created_at=now
+        work_order=order,
+        kind=event or _EVENT_OF_MOVE[status],
+        actor=actor,
+        note=note,
+        data=data or {},
+        created_at=now,
     )
 
 
-def _lock_for_department_user(work_order_id: int, user: AbstractBaseUser) -> WorkOrder:
-    order = WorkOrder.objects.select_for_update().filter(pk=work_order_id).first()
+def _lock_for_department_user(
+    work_order_id: int, user: AbstractBaseUser, *, duty_officer_too: bool = False
+) -> WorkOrder:
+    order = (
+        WorkOrder.objects.select_for_update(of=("self",)).select_related("department").filter(pk=work_order_id).first()
+    )
+    if order is not None and duty_officer_too and is_duty_officer(user):
+        return order
     # The same answer for "absent" and "another department's": nothing leaks.
     if order is None or order.department_id != department_id_of(user):
         raise NotFoundError(_("No such work order for your department."))
     return order
+
+
+def _lock(work_order_id: int) -> WorkOrder:
+    order = (
+        WorkOrder.objects.select_for_update(of=("self",)).select_related("department").filter(pk=work_order_id).first()
+    )
+    if order is None:
+        raise NotFoundError(_("No such work order."))
+    return order
+
+
+def _require_duty_officer(user: AbstractBaseUser, message: str) -> None:
+    if not is_duty_officer(user):
+        raise NotAllowedError(message)
+
+
+def _person_name(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()
 
 
 def _push_after_commit(work_order_ids: list[int]) -> None:

@@ -20,7 +20,14 @@ SENTENCES = {
     WorkOrderEventKind.REOPENED: _(
         "The warning is active again: acknowledge within %(minutes)s minutes and report anew."
     ),
+    WorkOrderEventKind.ASSIGNED: _("Assigned to %(person)s."),
+    WorkOrderEventKind.REPORTED: _("%(actions_done)s of %(actions_total)s plan actions done; %(photos)s photos."),
+    WorkOrderEventKind.TRANSFERRED: _("Transferred to %(department)s."),
+    WorkOrderEventKind.TRANSFER_IN: _("Transferred here from %(department)s; acknowledge within %(minutes)s minutes."),
+    WorkOrderEventKind.REDISPATCHED: _("Dispatched to the department again; acknowledge within %(minutes)s minutes."),
 }
+# An assignment step without a person: the order is nobody's in particular again.
+UNASSIGNED = _("No longer assigned to anyone.")
 # A closing step when the duty officer closed a warning still in force.
 CLOSED_WHILE_ACTIVE = _("Closed while the sensor was still in warning.")
 # A closing step when verification found the warning a false alarm.
@@ -33,6 +40,8 @@ def event_sentence(kind: str, data: dict) -> str:
         if data.get("false_alarm"):
             return str(STOOD_DOWN) % {"reason": FalseAlarmReason(data["false_alarm"]).label}
         return str(CLOSED_WHILE_ACTIVE) if data.get("closed_while_active") else ""
+    if kind == WorkOrderEventKind.ASSIGNED and not data:
+        return str(UNASSIGNED)
     template = SENTENCES.get(kind)
     if template is None or not data:
         return ""
@@ -52,4 +61,5 @@ def sentences_json() -> dict[str, str]:
         **{str(kind): str(template) for kind, template in SENTENCES.items()},
         "closed_while_active": str(CLOSED_WHILE_ACTIVE),
         "stood_down": str(STOOD_DOWN),
+        "unassigned": str(UNASSIGNED),
     }

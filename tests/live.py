@@ -86,6 +86,8 @@ def child_env() -> dict[str, str]:
             "DEBUG": "1",
             # Sockets look their rights up again for every message.
             "LIVE_RIGHTS_TTL_SECONDS": "0",
+            # Report photos the browser tests upload stay with the test artefacts.
+            "MEDIA_ROOT": str(ARTIFACTS / "media"),
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -2,7 +2,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.filters import IdFilter, StrictFilterSet
-from dispatch.models import WorkOrder, WorkOrderStatus
+from dispatch.models import FINISHED_STATUSES, WorkOrder, WorkOrderStatus
 
 
 class WorkOrderFilter(StrictFilterSet):
@@ -22,5 +22,6 @@ class WorkOrderFilter(StrictFilterSet):
         fields = ["status", "warning", "is_overdue", "open", "department"]
 
     def filter_open(self, queryset, name, value):
-        closed = {"status": WorkOrderStatus.CLOSED}
-        return queryset.exclude(**closed) if value else queryset.filter(**closed)
+        # A transferred order is history for its old department, as a closed one is.
+        finished = {"status__in": FINISHED_STATUSES}
+        return queryset.exclude(**finished) if value else queryset.filter(**finished)

@@ -212,8 +212,10 @@
   /** fetch() against our own API: same-origin session, CSRF header, JSON both ways. */
   CS.api = async (url, { method = "GET", body, signal } = {}) => {
     const headers = { Accept: "application/json" };
+    // A FormData body (a file upload) goes as multipart, its boundary set by the browser.
+    const form = typeof FormData !== "undefined" && body instanceof FormData;
     if (method !== "GET") {
-      headers["Content-Type"] = "application/json";
+      if (!form) headers["Content-Type"] = "application/json";
       headers["X-CSRFToken"] = CS.csrfToken();
     }
     let response;
@@ -222,7 +224,7 @@
         method,
         headers,
         credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || form ? body : JSON.stringify(body),
         signal,
       });
     } catch (error) {
@@ -267,6 +269,7 @@
     if (config.choices) CS.choices = config.choices;
     // Timeline sentences in this page's language (dispatch.timeline).
     if (config.eventSentences) CS.eventSentences = config.eventSentences;
+    if (config.workOrderFlow) CS.workOrderFlow = config.workOrderFlow;
     return config;
   };
 

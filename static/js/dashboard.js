@@ -562,9 +562,11 @@
   let detailToken = 0;
 
   const cards = new CS.workOrderCards.OrderCards({
-    urls: { acknowledge: urls.acknowledge, report: urls.report },
+    urls,
     departmentId: null,
     showContact: true,
+    duty: true,
+    departments: config.departments || [],
     onUpdated: (order) => applyOrder(order),
   });
   cards.bind(panel, () => renderDetail());
@@ -665,16 +667,17 @@
         <p><a class="btn btn-sm" data-summary-link href="${CS.urlFor(urls.summaryPage, w.id)}">${gettext("Event summary")}</a></p>
       </section>`;
     }
-    const list = orders ? [...orders.values()] : [];
-    const waiting = list.filter((o) => o.status !== "reported" && o.status !== "closed");
-    const reported = list.length - waiting.length;
+    // A transferred order is done: its successor, in the list too, stands for it.
+    const list = orders ? [...orders.values()].filter((o) => o.status !== "transferred") : [];
+    const waiting = list.filter((o) => o.status !== "verified" && o.status !== "closed");
+    const verified = list.length - waiting.length;
     const progress = list.length
-      ? t(gettext("%(reported)s of %(total)s departments have reported."), { reported, total: list.length })
+      ? t(gettext("%(verified)s of %(total)s reports verified."), { verified, total: list.length })
       : gettext("No work orders: the warning can be closed with a disposal note.");
     // Closing waits for every report: the button says why it cannot be pressed yet.
     const blocked = waiting.length > 0;
     const why = blocked
-      ? t(gettext("The warning can be closed once every department has reported; waiting for: %(names)s."), {
+      ? t(gettext("The warning can be closed once every report is verified; waiting for: %(names)s."), {
           names: waiting.map((o) => o.department.name).join(gettext(", ")),
         })
       : "";

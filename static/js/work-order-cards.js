@@ -86,16 +86,46 @@
     return { text: t(gettext("%(time)s left"), { time: fmt.duration(left) }), cls: left < SOON_MS ? "d-soon" : "" };
   }
 
+  /** What the department's next step means, under its button. */
+  function stepHint(status) {
+    if (status === "pending") return gettext("Acknowledge to tell the duty officer that your department is on it.");
+    if (status === "acknowledged") return gettext("Mark the order on site when your people arrive.");
+    return gettext("The duty officer verifies the report; the warning closes once every report is verified.");
+  }
+
+  /** The report's structured part: cause, actions taken, result, people and vehicles sent. */
+  function reportFacts(order) {
+    const rows = [
+      [gettext("Cause"), order.report_cause],
+      [gettext("Actions taken"), order.report_actions],
+      [gettext("Result"), order.report_result],
+      [gettext("People sent"), order.people_sent],
+      [gettext("Vehicles sent"), order.vehicles_sent],
+    ].filter(([, value]) => value !== null && value !== undefined && value !== "");
+    if (!rows.length) return "";
+    return html`<dl class="wo-report-facts" data-report-facts>${rows.map(([label, value]) => html`<dt>${label}</dt><dd>${value}</dd>`)}</dl>`;
+  }
+
   /**
    * Renders cards and runs their actions. Keeps what a re-render must not
    * lose: report drafts, open timelines, pending requests and their errors.
    */
   class OrderCards {
-    constructor({ urls, departmentId, onUpdated, showContact = false }) {
+    constructor({ urls, departmentId, onUpdated, showContact = false, duty = false, people = [], departments = [], maxPhotos = 6 }) {
       this.urls = urls;
       this.departmentId = departmentId;
       this.showContact = showContact;
       this.onUpdated = onUpdated;
+      // Duty officers verify reports, transfer and re-dispatch; department staff handle their own orders.
+      this.duty = duty;
+      this.people = people;
+      this.departments = departments;
+      this.maxPhotos = maxPhotos;
+      // Per order: the photo refusals, kept apart from the action's error so the report text stays untouched.
+      this.photoErrors = new Map();
+      this.uploading = new Set();
+      // Per order: the reason form that is open ("return", "transfer", "send-back").
+      this.reasonOpen = new Map();
       this.drafts = new Map();
       this.busy = new Set();
       this.errors = new Map();
@@ -167,11 +197,15 @@
           </div>
           ${this.showContact ? contactLine(order.department) : ""}
           ${showWarning && w.sensor.address ? html`<div class="wo-address">${t(gettext("Address: %(address)s"), { address: w.sensor.address })}</div>` : ""}
+          ${this.handlingLines(order)}
+          ${this.checklist(order)}
           ${
-            order.report
-              ? html`<div class="wo-report"><span class="f-label">${gettext("Handling report")} · ${fmt.short(order.reported_at)}</span><div class="note-box">${order.report}</div></div>`
+            order.report && order.status !== "on_site"
+              ? html`<div class="wo-report" data-report><span class="f-label">${gettext("Handling report")} · ${fmt.short(order.reported_at)}</span><div class="note-box">${order.report}</div>
+                  ${reportFacts(order)}</div>`
               : ""
           }
+          ${this.canAct(order) && order.status === "on_site" ? "" : this.photoStrip(order, false)}
         </div>
         ${this.actions(order)}
         <details class="wo-timeline" data-timeline-for="${order.id}" ${open ? "open" : ""}>
@@ -181,42 +215,220 @@
       </article>`;
     }
 
+    /** Who has it, why it came back, where it went: what the next person to act must know. */
+    handlingLines(order) {
+      const lines = [];
+      if (order.assignee) {
+        lines.push(html`<div class="wo-line" data-assignee><span class="f-label">${gettext("Assigned to")}</span> ${order.assignee.name}</div>`);
+      }
+      if (order.transferred_from) {
+        lines.push(html`<div class="wo-line" data-transferred-from>${t(gettext("Transferred here from %(department)s (WO-%(id)s)."), order.transferred_from)}</div>`);
+      }
+      if (order.transferred_to) {
+        lines.push(html`<div class="alert alert-info wo-line" data-transferred-to>${t(gettext("Transferred to %(department)s (WO-%(id)s); kept here read-only."), order.transferred_to)}</div>`);
+      }
+      if (order.status_reason && (order.status === "returned" || order.status === "on_site" || order.status === "transferred")) {
+        const label = order.status === "returned" ? gettext("Returned because") : order.status === "on_site" ? gettext("Report sent back because") : gettext("Transferred because");
+        lines.push(html`<div class="alert alert-warn wo-line" data-status-reason><strong>${label}</strong> ${order.status_reason}</div>`);
+      }
+      return lines.length ? html`<div class="wo-lines">${lines}</div>` : "";
+    }
+
+    /** The response plan's actions for this department; ticked in the report, read by everyone. */
+    checklist(order) {
+      const actions = order.actions || [];
+      if (!actions.length) return "";
+      const editing = this.canAct(order) && order.status === "on_site";
+      const draft = this.draft(order.id);
+      const done = actions.filter((a) => a.done).length;
+      return html`<div class="wo-checklist" data-checklist>
+        <span class="f-label">${t(gettext("Response plan: %(done)s of %(total)s actions done"), { done, total: actions.length })}</span>
+        <ul>${actions.map((action) => {
+          if (editing) {
+            const checked = draft.done ? draft.done.has(action.id) : action.done;
+            return html`<li><label class="check"><input type="checkbox" data-action-check="${order.id}" value="${action.id}" ${checked ? "checked" : ""}> ${action.text}</label></li>`;
+          }
+          return html`<li class="${action.done ? "is-done" : "is-open"}" data-action-done="${action.done ? "true" : "false"}"><span aria-hidden="true">${action.done ? "✓" : "○"}</span> ${action.text}</li>`;
+        })}</ul>
+      </div>`;
+    }
+
+    photoStrip(order, editable) {
+      const photos = order.photos || [];
+      if (!photos.length) return "";
+      return html`<div class="wo-photos" data-photos>${photos.map(
+        (photo) => html`<figure class="wo-photo" data-photo-id="${photo.id}">
+          <a href="${photo.url}" target="_blank" rel="noopener"><img src="${photo.thumbnail_url}" alt="${photo.name}" loading="lazy"></a>
+          ${editable ? html`<button type="button" class="btn btn-sm" data-action="photo-remove" data-order-id="${order.id}" data-photo-id="${photo.id}" title="${gettext("Remove photo")}">×</button>` : ""}
+        </figure>`,
+      )}</div>`;
+    }
+
+    draft(id) {
+      if (!this.drafts.has(id)) this.drafts.set(id, {});
+      return this.drafts.get(id);
+    }
+
+    field(order, name, label, { type = "text", rows = 2, placeholder = "" } = {}) {
+      const draft = this.draft(order.id);
+      const fieldId = `${name}-${order.id}`;
+      // A report sent back keeps what was written before, to amend.
+      const fallback = { report: order.report, cause: order.report_cause, actions_taken: order.report_actions, result: order.report_result, people_sent: order.people_sent, vehicles_sent: order.vehicles_sent }[name];
+      const value = draft[name] !== undefined ? draft[name] : fallback == null ? "" : String(fallback);
+      const busy = this.busy.has(order.id);
+      if (type === "textarea") {
+        return html`<label class="wo-field" for="${fieldId}"><span class="f-label">${label}</span>
+          <textarea class="input" id="${fieldId}" name="${name}" data-keep="${fieldId}" data-draft-for="${order.id}" rows="${rows}" maxlength="8000" placeholder="${placeholder}" ${busy ? "disabled" : ""}>${value}</textarea></label>`;
+      }
+      return html`<label class="wo-field wo-field-short" for="${fieldId}"><span class="f-label">${label}</span>
+        <input class="input" id="${fieldId}" name="${name}" type="${type}" min="0" data-keep="${fieldId}" data-draft-for="${order.id}" value="${value}" ${busy ? "disabled" : ""}></label>`;
+    }
+
+    reasonForm(order, kind) {
+      const draft = this.draft(order.id);
+      const busy = this.busy.has(order.id);
+      const fieldId = `reason-${order.id}`;
+      const labels = {
+        return: [gettext("Why is it returned?"), gettext("Return to the duty officer")],
+        transfer: [gettext("Why is it transferred?"), gettext("Transfer")],
+        "send-back": [gettext("What must the department add or redo?"), gettext("Send the report back")],
+      }[kind];
+      return html`<div class="wo-reason" data-reason-form="${kind}">
+        ${
+          kind === "transfer"
+            ? html`<label class="wo-field"><span class="f-label">${gettext("Transfer to")}</span>
+                <select class="select select-sm" name="department" data-draft-for="${order.id}" data-transfer-department="${order.id}">
+                  <option value="">${gettext("Choose a department")}</option>
+                  ${this.departments.filter((d) => d.id !== order.department.id).map((d) => html`<option value="${d.id}" ${String(draft.department) === String(d.id) ? "selected" : ""}>${d.name}</option>`)}
+                </select></label>`
+            : ""
+        }
+        <label class="wo-field" for="${fieldId}"><span class="f-label">${labels[0]}</span>
+          <textarea class="input" id="${fieldId}" name="reason" data-keep="${fieldId}" data-draft-for="${order.id}" rows="2" maxlength="4000">${draft.reason || ""}</textarea></label>
+        <div class="form-actions">
+          <button type="button" class="btn btn-danger ${busy ? "is-busy" : ""}" data-action="${kind}-send" data-order-id="${order.id}" ${busy ? "disabled" : ""}>${labels[1]}</button>
+          <button type="button" class="btn btn-sm" data-action="reason-cancel" data-order-id="${order.id}">${gettext("Cancel")}</button>
+        </div>
+      </div>`;
+    }
+
     actions(order) {
-      if (!this.canAct(order)) return "";
       const busy = this.busy.has(order.id);
       const error = this.errors.get(order.id) || "";
-      if (order.status === "pending") {
-        return html`<div class="wo-actions">
+      const errorLine = html`<p class="form-error" role="alert" data-error-for="${order.id}">${error}</p>`;
+      const reason = this.reasonOpen.get(order.id);
+      const button = (action, label, cls = "btn-primary") =>
+        html`<button type="button" class="btn ${cls} ${busy ? "is-busy" : ""}" data-action="${action}" data-order-id="${order.id}" ${busy ? "disabled" : ""}>${label}</button>`;
+      const flow = CS.workOrderFlow || {};
+      if (this.canAct(order) && (flow.inHand || []).includes(order.status)) {
+        return html`<div class="wo-actions" data-actions-for="${order.id}">
+          ${this.assignLine(order)}
+          ${order.status === "on_site" ? this.reportForm(order) : ""}
           <div class="form-actions">
-            <button type="button" class="btn btn-primary ${busy ? "is-busy" : ""}" data-action="acknowledge" data-order-id="${order.id}" ${busy ? "disabled" : ""}>${gettext("Acknowledge")}</button>
-            <span class="form-hint">${gettext("Acknowledge to tell the duty officer that your department is on it.")}</span>
+            ${order.status === "pending" ? button("acknowledge", gettext("Acknowledge")) : ""}
+            ${order.status === "acknowledged" ? button("on-site", gettext("Mark on site")) : ""}
+            ${order.status === "on_site" ? button("report", gettext("Submit report"), "btn-ok") : ""}
+            ${reason ? "" : button("return-open", gettext("Return"), "btn-sm")}
+            <span class="form-hint">${stepHint(order.status)}</span>
           </div>
-          <p class="form-error" role="alert">${error}</p>
+          ${reason === "return" ? this.reasonForm(order, "return") : ""}
+          ${errorLine}
         </div>`;
       }
-      if (order.status === "acknowledged") {
-        const draft = this.drafts.get(order.id) || "";
-        const fieldId = `report-${order.id}`;
-        return html`<form class="wo-actions" data-report-form="${order.id}" novalidate>
-          <label class="visually-hidden" for="${fieldId}">${gettext("Handling report")}</label>
-          <textarea class="input" id="${fieldId}" name="report" data-keep="${fieldId}" data-draft-for="${order.id}" rows="3" maxlength="8000"
-            placeholder="${gettext("Handling report: what was found on site and what was done")}" ${busy ? "disabled" : ""}>${draft}</textarea>
+      if (this.duty && order.status === "reported") {
+        return html`<div class="wo-actions" data-actions-for="${order.id}">
           <div class="form-actions">
-            <button type="submit" class="btn btn-ok ${busy ? "is-busy" : ""}" data-action="report" data-order-id="${order.id}" ${busy ? "disabled" : ""}>${gettext("Submit report")}</button>
-            <span class="form-hint">${gettext("The duty officer closes the warning once every department has reported.")}</span>
+            ${button("verify-accept", gettext("Accept report"), "btn-ok")}
+            ${reason ? "" : button("send-back-open", gettext("Send back"), "btn-sm")}
+            <span class="form-hint">${gettext("Accept the report once the checklist and the photos show the work is done.")}</span>
           </div>
-          <p class="form-error" role="alert">${error}</p>
-        </form>`;
+          ${reason === "send-back" ? this.reasonForm(order, "send-back") : ""}
+          ${errorLine}
+        </div>`;
+      }
+      if (this.duty && (flow.transferable || []).includes(order.status)) {
+        return html`<div class="wo-actions" data-actions-for="${order.id}">
+          <div class="form-actions">
+            ${order.status === "returned" ? button("redispatch", gettext("Dispatch to the same department again")) : ""}
+            ${reason ? "" : button("transfer-open", gettext("Transfer to another department"), order.status === "returned" ? "btn-primary" : "btn-sm")}
+          </div>
+          ${reason === "transfer" ? this.reasonForm(order, "transfer") : ""}
+          ${errorLine}
+        </div>`;
       }
       return "";
+    }
+
+    assignLine(order) {
+      if (!this.people.length) return "";
+      return html`<label class="wo-assign"><span class="f-label">${gettext("Assigned to")}</span>
+        <select class="select select-sm" data-assign-for="${order.id}" ${this.busy.has(order.id) ? "disabled" : ""}>
+          <option value="">${gettext("Nobody in particular")}</option>
+          ${this.people.map((p) => html`<option value="${p.id}" ${order.assignee && order.assignee.id === p.id ? "selected" : ""}>${p.name}</option>`)}
+        </select></label>`;
+    }
+
+    reportForm(order) {
+      const photos = order.photos || [];
+      const uploading = this.uploading.has(order.id);
+      const photoError = this.photoErrors.get(order.id) || "";
+      return html`<form class="wo-report-form" data-report-form="${order.id}" novalidate>
+        ${this.field(order, "report", gettext("Handling report"), { type: "textarea", rows: 3, placeholder: gettext("Handling report: what was found on site and what was done") })}
+        <div class="wo-field-grid">
+          ${this.field(order, "cause", gettext("Cause"), { type: "textarea" })}
+          ${this.field(order, "actions_taken", gettext("Actions taken"), { type: "textarea" })}
+          ${this.field(order, "result", gettext("Result"), { type: "textarea" })}
+          <div class="wo-counts">
+            ${this.field(order, "people_sent", gettext("People sent"), { type: "number" })}
+            ${this.field(order, "vehicles_sent", gettext("Vehicles sent"), { type: "number" })}
+          </div>
+        </div>
+        <div class="wo-photo-field">
+          <span class="f-label">${t(gettext("Photos (%(count)s of at most %(max)s)"), { count: photos.length, max: this.maxPhotos })}</span>
+          ${this.photoStrip(order, true)}
+          ${
+            photos.length < this.maxPhotos
+              ? html`<label class="btn btn-sm ${uploading ? "is-busy" : ""}">${uploading ? gettext("Uploading…") : gettext("Add photos")}
+                  <input type="file" class="visually-hidden" accept="image/jpeg,image/png,image/webp" multiple data-photo-for="${order.id}" ${uploading ? "disabled" : ""}></label>`
+              : ""
+          }
+          <p class="form-error" role="alert" data-photo-error-for="${order.id}">${photoError}</p>
+        </div>
+      </form>`;
     }
 
     /** Event delegation for every card inside `root`; `rerender()` redraws after a change. */
     bind(root, rerender) {
       this.rerender = rerender;
       root.addEventListener("click", (event) => {
-        const button = event.target.closest("[data-action='acknowledge']");
-        if (button && root.contains(button)) this.acknowledge(Number(button.dataset.orderId));
+        const button = event.target.closest("[data-action]");
+        if (!button || !root.contains(button) || !button.dataset.orderId) return;
+        const id = Number(button.dataset.orderId);
+        const action = button.dataset.action;
+        if (action.endsWith("-open")) {
+          this.reasonOpen.set(id, action.slice(0, -"-open".length));
+          this.errors.delete(id);
+          this.rerender();
+          return;
+        }
+        if (action === "reason-cancel") {
+          this.reasonOpen.delete(id);
+          this.errors.delete(id);
+          this.rerender();
+          return;
+        }
+        const handlers = {
+          acknowledge: () => this.acknowledge(id),
+          "on-site": () => this.onSite(id),
+          report: () => this.report(id),
+          "return-send": () => this.sendReason(id, "return"),
+          "transfer-send": () => this.sendReason(id, "transfer"),
+          "send-back-send": () => this.sendReason(id, "send-back"),
+          "verify-accept": () => this.run(id, this.urls.verify, { accept: true }, t(gettext("Report on WO-%(id)s accepted."), { id })),
+          redispatch: () => this.run(id, this.urls.redispatch, { note: "" }, t(gettext("WO-%(id)s dispatched again."), { id })),
+          "photo-remove": () => this.removePhoto(id, Number(button.dataset.photoId)),
+        };
+        if (handlers[action]) handlers[action]();
       });
       root.addEventListener("submit", (event) => {
         const form = event.target.closest("[data-report-form]");
@@ -224,15 +436,35 @@
         event.preventDefault();
         this.report(Number(form.dataset.reportForm));
       });
+      root.addEventListener("change", (event) => {
+        const target = event.target;
+        if (target.dataset.photoFor) {
+          const files = [...target.files];
+          target.value = "";
+          this.upload(Number(target.dataset.photoFor), files);
+        } else if (target.dataset.assignFor) {
+          const id = Number(target.dataset.assignFor);
+          const assignee = target.value ? Number(target.value) : null;
+          this.run(id, this.urls.assign, { assignee }, t(gettext("Assignment of WO-%(id)s saved."), { id }), { keepDraft: true });
+        } else if (target.dataset.actionCheck) {
+          const id = Number(target.dataset.actionCheck);
+          const draft = this.draft(id);
+          const order = this.orders.get(id);
+          if (!draft.done) draft.done = new Set((order ? order.actions : []).filter((a) => a.done).map((a) => a.id));
+          if (target.checked) draft.done.add(Number(target.value));
+          else draft.done.delete(Number(target.value));
+        } else if (target.dataset.draftFor) {
+          this.draft(Number(target.dataset.draftFor))[target.name] = target.value;
+        }
+      });
       root.addEventListener("input", (event) => {
         const id = event.target.dataset && event.target.dataset.draftFor;
-        if (id) {
-          this.drafts.set(Number(id), event.target.value);
-          if (this.errors.has(Number(id)) && event.target.value.trim()) {
-            this.errors.delete(Number(id));
-            const error = event.target.closest("form").querySelector(".form-error");
-            if (error) error.textContent = "";
-          }
+        if (!id) return;
+        this.draft(Number(id))[event.target.name] = event.target.value;
+        if (this.errors.has(Number(id)) && event.target.value.trim()) {
+          this.errors.delete(Number(id));
+          const error = root.querySelector(`[data-error-for="${Number(id)}"]`);
+          if (error) error.textContent = "";
         }
       });
       root.addEventListener(
@@ -247,7 +479,7 @@
       );
     }
 
-    async run(id, url, body, success) {
+    async run(id, url, body, success, { keepDraft = false } = {}) {
       if (this.busy.has(id)) return;
       this.busy.add(id);
       this.errors.delete(id);
@@ -255,13 +487,28 @@
       try {
         const order = await CS.api(CS.urlFor(url, id), { method: "POST", body });
         this.busy.delete(id);
-        this.drafts.delete(id);
+        if (!keepDraft) {
+          this.drafts.delete(id);
+          this.reasonOpen.delete(id);
+          this.photoErrors.delete(id);
+        }
         CS.toast(success, { kind: "ok" });
         this.onUpdated(order);
       } catch (error) {
         this.busy.delete(id);
+        // The order moved on under us (another person acted): say what happened and show it as it is now.
         this.errors.set(id, error.message);
         this.rerender();
+        if (error.status === 409) this.refresh(id);
+      }
+    }
+
+    async refresh(id) {
+      try {
+        const order = await CS.api(CS.urlFor(this.urls.workOrder || "", id));
+        this.onUpdated(order);
+      } catch {
+        // The push brings the order as it stands anyway.
       }
     }
 
@@ -269,8 +516,15 @@
       return this.run(id, this.urls.acknowledge, { note: "" }, t(gettext("Work order WO-%(id)s acknowledged."), { id }));
     }
 
+    onSite(id) {
+      return this.run(id, this.urls.onSite, { note: "" }, t(gettext("WO-%(id)s marked on site."), { id }));
+    }
+
     report(id) {
-      const text = (this.drafts.get(id) || "").trim();
+      const order = this.orders.get(id);
+      const draft = this.draft(id);
+      const value = (name, fallback) => (draft[name] !== undefined ? draft[name] : fallback == null ? "" : String(fallback));
+      const text = value("report", order && order.report).trim();
       if (!text) {
         this.errors.set(id, gettext("Describe how the warning was handled before reporting."));
         this.rerender();
@@ -278,7 +532,82 @@
         if (field) field.focus();
         return Promise.resolve();
       }
-      return this.run(id, this.urls.report, { report: text }, t(gettext("Report on WO-%(id)s sent."), { id }));
+      const count = (name, fallback) => {
+        const raw = value(name, fallback).trim();
+        return raw === "" ? null : Number(raw);
+      };
+      const done = draft.done ? [...draft.done] : ((order && order.actions) || []).filter((a) => a.done).map((a) => a.id);
+      const body = {
+        report: text,
+        cause: value("cause", order && order.report_cause).trim(),
+        actions_taken: value("actions_taken", order && order.report_actions).trim(),
+        result: value("result", order && order.report_result).trim(),
+        people_sent: count("people_sent", order && order.people_sent),
+        vehicles_sent: count("vehicles_sent", order && order.vehicles_sent),
+        done_actions: done,
+      };
+      return this.run(id, this.urls.report, body, t(gettext("Report on WO-%(id)s sent."), { id }));
+    }
+
+    sendReason(id, kind) {
+      const draft = this.draft(id);
+      const reason = (draft.reason || "").trim();
+      if (!reason) {
+        this.errors.set(id, gettext("Give the reason first."));
+        this.rerender();
+        const field = document.getElementById(`reason-${id}`);
+        if (field) field.focus();
+        return Promise.resolve();
+      }
+      if (kind === "return") return this.run(id, this.urls.return, { reason }, t(gettext("WO-%(id)s returned to the duty officer."), { id }));
+      if (kind === "send-back") {
+        return this.run(id, this.urls.verify, { accept: false, reason }, t(gettext("Report on WO-%(id)s sent back."), { id }));
+      }
+      if (!draft.department) {
+        this.errors.set(id, gettext("Choose the department to transfer the order to."));
+        this.rerender();
+        return Promise.resolve();
+      }
+      return this.run(id, this.urls.transfer, { department: Number(draft.department), reason }, t(gettext("WO-%(id)s transferred."), { id }));
+    }
+
+    /** One photo at a time: each refusal names its file; the report's text stays as typed. */
+    async upload(id, files) {
+      if (this.uploading.has(id) || !files.length) return;
+      this.uploading.add(id);
+      this.photoErrors.delete(id);
+      this.rerender();
+      const refusals = [];
+      let order = null;
+      for (const file of files) {
+        const body = new FormData();
+        body.append("photo", file);
+        try {
+          await CS.api(CS.urlFor(this.urls.photos, id), { method: "POST", body });
+        } catch (error) {
+          const data = error.data || {};
+          refusals.push(Array.isArray(data.photo) ? data.photo.join(" ") : error.message);
+        }
+      }
+      try {
+        order = await CS.api(CS.urlFor(this.urls.workOrder, id));
+      } catch {
+        order = null;
+      }
+      this.uploading.delete(id);
+      if (refusals.length) this.photoErrors.set(id, refusals.join(" "));
+      if (order) this.onUpdated(order);
+      else this.rerender();
+    }
+
+    async removePhoto(id, photoId) {
+      try {
+        await CS.api(`${CS.urlFor(this.urls.photos, id)}${photoId}/`, { method: "DELETE" });
+        this.onUpdated(await CS.api(CS.urlFor(this.urls.workOrder, id)));
+      } catch (error) {
+        this.photoErrors.set(id, error.message);
+        this.rerender();
+      }
     }
 
     /** Countdowns and overdue marks move with the clock, without a re-render. */

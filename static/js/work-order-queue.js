@@ -29,6 +29,10 @@
     urls: config.urls,
     departmentId: config.department ? config.department.id : null,
     showContact: Boolean(config.duty),
+    duty: Boolean(config.duty),
+    people: config.people || [],
+    departments: config.departments || [],
+    maxPhotos: config.maxPhotos,
     onUpdated: (order) => {
       upsert(order);
       render();
@@ -36,7 +40,7 @@
   });
 
   function upsert(order) {
-    if (order.status === "closed") {
+    if (order.status === "closed" || order.status === "transferred") {
       state.open.delete(order.id);
       state.closed.set(order.id, order);
     } else {
@@ -106,8 +110,8 @@
   function warningGroup(group) {
     const w = group[0].warning;
     // Progress over every order of the warning this page holds, not only the filtered ones.
-    const all = [...state.open.values(), ...state.closed.values()].filter((o) => o.warning.id === w.id);
-    const reported = all.filter((o) => o.status === "reported" || o.status === "closed").length;
+    const all = [...state.open.values(), ...state.closed.values()].filter((o) => o.warning.id === w.id && o.status !== "transferred");
+    const verified = all.filter((o) => o.status === "verified" || o.status === "closed").length;
     const sub = [`#${w.id}`, w.sensor.code, w.domain.name, w.district ? w.district.name : null].filter(Boolean).join(" · ");
     return html`<section class="wo-group level-${w.level} status-${w.status}" data-warning-group="${w.id}" style="${CS.colourStyle("level", w.level)}">
       <header class="wo-group-head">
@@ -115,7 +119,7 @@
         <div class="wo-group-title"><h2 title="${w.sensor.name}">${w.sensor.name}</h2><div class="sub" title="${sub}">${sub}</div></div>
         <div class="wo-chips">
           ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
-          <span class="wo-group-progress" data-group-progress>${t(gettext("%(reported)s of %(total)s departments have reported."), { reported, total: all.length })}</span>
+          <span class="wo-group-progress" data-group-progress>${t(gettext("%(verified)s of %(total)s reports verified."), { verified, total: all.length })}</span>
         </div>
       </header>
       <div class="wo-group-cards">${group.map((order) => cards.card(order, { showDepartment: true, showWarning: false }))}</div>
@@ -138,7 +142,9 @@
   function renderCounters() {
     const open = [...state.open.values()];
     const count = (stat) =>
-      stat === "overdue" ? open.filter((o) => CS.workOrderCards.isOverdue(o)).length : open.filter((o) => o.status === stat).length;
+      stat === "overdue"
+        ? open.filter((o) => CS.workOrderCards.isOverdue(o)).length
+        : open.filter((o) => stat.split(" ").includes(o.status)).length;
     for (const node of document.querySelectorAll("[data-stat]")) {
       const value = count(node.dataset.stat);
       node.textContent = state.openLoaded ? (state.openComplete ? String(value) : `${value}+`) : "–";

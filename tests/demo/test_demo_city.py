@@ -234,3 +234,19 @@ def test_simulate_readings_posts_one_batch_per_gateway_with_freshly_issued_token
         assert sorted(i["sensor"] for i in body) == sorted(gateway.sensors.values_list("code", flat=True))
     assert sum(len(r["body"]) for r in stub_api.requests) == Sensor.objects.count()
     assert f"accepted {Sensor.objects.count()}, duplicates 0, errors 0" in out.getvalue()
+
+
+def test_every_domain_ships_a_response_plan_per_level_that_the_routed_departments_find():
+    from dispatch.models import ResponsePlan
+
+    for spec in DOMAINS:
+        plans = {p.level: p for p in ResponsePlan.objects.filter(domain__code=spec.code).prefetch_related("actions")}
+        assert sorted(plans) == [1, 2, 3], spec.code
+        kinds = {level: {a.department_kind for a in plan.actions.all()} for level, plan in plans.items()}
+        # Each level's plan speaks to every kind of department routed at that level.
+        assert {DepartmentKind.ENTERPRISE, DepartmentKind.INDUSTRY} <= kinds[3], spec.code
+        assert DepartmentKind.DISTRICT_GOVERNMENT in kinds[2], spec.code
+        assert DepartmentKind.COMMAND_OFFICE in kinds[1], spec.code
+        assert len(plans[1].actions.all()) > len(plans[3].actions.all()), spec.code
+    gas = ResponsePlan.objects.get(domain__code="gas", level=2)
+    assert "疏散泄漏点周边 50 米内人员并设置警戒" in [a.text for a in gas.actions.all()]

@@ -196,7 +196,7 @@ def test_work_order_page_shows_its_timeline(admin_client):
 
     html = response.content.decode()
     assert response.context["title"] == "View work order"
-    (inline,) = response.context["inline_admin_formsets"]
+    inline, _checklist = response.context["inline_admin_formsets"]
     assert [e.kind for e in inline.formset.queryset] == [WorkOrderEventKind.CREATED, WorkOrderEventKind.ACKNOWLEDGED]
     assert "Dispatched" in html
     assert "Routed by policy" in html
@@ -238,3 +238,41 @@ def test_warning_page_lists_the_work_orders_it_caused(admin_client):
     assert "Gas company" in html
     assert f"/admin/dispatch/workorder/{order.pk}/change/" in html
     assert "Awaiting acknowledgement" in html
+
+
+@pytest.mark.django_db
+def test_a_response_plan_is_edited_in_admin_with_its_actions(admin_client):
+    from dispatch.models import ResponsePlan
+    from organisation.models import DepartmentKind
+    from tests.factories import RiskDomainFactory
+
+    gas = RiskDomainFactory(code="gas", name="Gas")
+    form = {
+        "domain": gas.pk,
+        "level": 2,
+        "title": "Gas leak, Level II",
+        "actions-TOTAL_FORMS": "2",
+        "actions-INITIAL_FORMS": "0",
+        "actions-MIN_NUM_FORMS": "0",
+        "actions-MAX_NUM_FORMS": "1000",
+        "actions-0-department_kind": DepartmentKind.ENTERPRISE,
+        "actions-0-position": "0",
+        "actions-0-text": "Close the valves and evacuate within 50 m",
+        "actions-1-department_kind": DepartmentKind.DISTRICT_GOVERNMENT,
+        "actions-1-position": "1",
+        "actions-1-text": "Organise the evacuation",
+    }
+
+    created = admin_client.post("/admin/dispatch/responseplan/add/", form)
+
+    assert created.status_code == 302, created.content.decode()[:2000]
+    plan = ResponsePlan.objects.get()
+    assert [(a.department_kind, a.text) for a in plan.actions.all()] == [
+        ("district_government", "Organise the evacuation"),
+        ("enterprise", "Close the valves and evacuate within 50 m"),
+    ]
+    clash = admin_client.post("/admin/dispatch/responseplan/add/", {**form, "actions-TOTAL_FORMS": "0"})
+    assert clash.status_code == 200
+    assert "already has a response plan for Level II" in clash.content.decode()
+    listing = admin_client.get("/admin/dispatch/responseplan/")
+    assert "Gas leak, Level II" in listing.content.decode()

@@ -13,12 +13,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def reported_level_iii(city, reach, staff_a):
-    """A Level III gas warning, still active, whose one order is reported."""
+def reported_level_iii(city, reach, staff_a, duty_officer):
+    """A Level III gas warning, still active, whose one order is reported and verified."""
     warning = reach(city["gas_sensor"], 12.0)
     order = WorkOrder.objects.get(warning=warning)
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed.")
+    services.work_order_verify(work_order_id=order.pk, user=duty_officer, accept=True)
     return warning
 
 

@@ -42,6 +42,7 @@ def test_a_reopened_order_says_so_in_the_readers_language(client, city, reach, s
     warning = reach(city["gas_sensor"], 12.0)
     order = WorkOrder.objects.get(warning=warning)
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed.")
     reach(city["gas_sensor"], 1.0)
     with translation.override("zh-hans"):

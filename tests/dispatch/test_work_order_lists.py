@@ -216,6 +216,7 @@ def test_the_fast_list_rows_equal_the_serializers_field_for_field(city, reach, s
     reach(outside, 25.0)
     order = WorkOrder.objects.filter(department=staff_a.membership.department).first()
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a, note="on our way")
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="valve closed")
 
     with translation.override(language):

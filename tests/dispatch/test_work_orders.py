@@ -65,7 +65,9 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
     order = WorkOrder.objects.get(warning=warning)
 
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a, note="On our way")
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Closed the valve, fixed the leak.")
+    services.work_order_verify(work_order_id=order.pk, user=duty_officer, accept=True)
     reach(city["gas_sensor"], 1.0)  # back to normal: an ordinary close
     closed = services.warning_close_with_work_orders(
         warning_id=warning.pk, user=duty_officer, note="Leak repaired, area safe."
@@ -79,7 +81,9 @@ def test_the_loop_acknowledge_report_close(city, reach, staff_a, duty_officer):
     assert timeline == [
         ("created", None, timeline[0][2]),
         ("acknowledged", "alice", "On our way"),
+        ("on_site", "alice", ""),
         ("reported", "alice", "Closed the valve, fixed the leak."),
+        ("verified", "duty", ""),
         ("closed", "duty", "Leak repaired, area safe."),
     ]
     assert [t.kind for t in closed.transitions.all()][-1] == "closed"
@@ -98,14 +102,16 @@ def test_acknowledging_twice_is_refused(city, reach, staff_a):
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
     with pytest.raises(ConflictError) as again:
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    assert str(again.value) == "This work order has already been acknowledged."
+    at = timezone.localtime(order.events.get(kind="acknowledged").created_at).strftime("%H:%M")
+    assert str(again.value) == f"alice acknowledged this work order at {at}. It can no longer be acknowledged."
     with translation.override("zh-hans"), pytest.raises(ConflictError) as in_chinese:
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    assert str(in_chinese.value) == "该工单已签收。"
+    assert str(in_chinese.value) == f"alice 已于 {at} 签收该工单。该工单已不能再签收。"
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed.")
     with pytest.raises(ConflictError) as reported:
         services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    assert str(reported.value) == "This work order has already been acknowledged and reported on."
+    assert str(reported.value).startswith("alice reported on this work order at ")
     assert order.events.filter(kind="acknowledged").count() == 1
 
 
@@ -120,6 +126,7 @@ def test_closing_before_every_order_is_reported_is_refused(city, reach, staff_a,
     warning = reach(city["gas_sensor"], 25.0)
     gas_order = WorkOrder.objects.get(warning=warning, department__code="gas-company")
     services.work_order_acknowledge(work_order_id=gas_order.pk, user=staff_a)
+    services.work_order_arrive(work_order_id=gas_order.pk, user=staff_a)
     services.work_order_report(work_order_id=gas_order.pk, user=staff_a, report="Fixed")
 
     with pytest.raises(ConflictError, match="still waiting for: ") as error:
@@ -172,6 +179,7 @@ def test_a_flare_up_sends_reported_orders_back_for_acknowledgement(city, reach, 
     warning = reach(city["gas_sensor"], 12.0)
     order = WorkOrder.objects.get(warning=warning)
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed")
     reach(city["gas_sensor"], 1.0)  # recovered
 
@@ -189,6 +197,7 @@ def test_a_recovery_leaves_reported_orders_reported(city, reach, staff_a):
     warning = reach(city["gas_sensor"], 12.0)
     order = WorkOrder.objects.get(warning=warning)
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed")
 
     reach(city["gas_sensor"], 1.0)

@@ -42,13 +42,16 @@ def expect_live(page: Page) -> None:
 
 
 def report_all(warning: Warning, city: City, departments=(GAS_COMPANY, GOVERNMENT, COMMAND_OFFICE)) -> None:
+    """Each department reports and the duty officer verifies the report."""
     staff = {GAS_COMPANY: city.gas_staff, GOVERNMENT: city.government_staff, COMMAND_OFFICE: city.command_staff}
     for name in departments:
         order = WorkOrder.objects.get(warning=warning, department__name=name)
         off_the_event_loop(dispatch_services.work_order_acknowledge, work_order_id=order.pk, user=staff[name])
+        off_the_event_loop(dispatch_services.work_order_arrive, work_order_id=order.pk, user=staff[name])
         off_the_event_loop(
             dispatch_services.work_order_report, work_order_id=order.pk, user=staff[name], report="已到场核实。"
         )
+        off_the_event_loop(dispatch_services.work_order_verify, work_order_id=order.pk, user=city.duty, accept=True)
 
 
 def test_closing_waits_for_every_report_and_an_active_warning_only_by_choice(
@@ -71,7 +74,7 @@ def test_closing_waits_for_every_report_and_an_active_warning_only_by_choice(
     button = detail.locator("#close-form button[type=submit]")
     expect(button).to_be_disabled()
     hint = detail.locator("[data-close-progress]")
-    expect(hint).to_contain_text("3 个部门中已有 0 个反馈")
+    expect(hint).to_contain_text("3 份反馈中已核验 0 份")
     expect(hint.locator("[data-close-why]")).to_contain_text(GAS_COMPANY)
     expect(hint.locator("[data-close-why]")).to_contain_text(COMMAND_OFFICE)
     # The department's phone is on its card for the duty officer.
@@ -81,12 +84,12 @@ def test_closing_waits_for_every_report_and_an_active_warning_only_by_choice(
 
     # Two report; still disabled, waiting for the third.
     report_all(warning, city, (GAS_COMPANY, GOVERNMENT))
-    expect(detail.locator("[data-detail-orders] .wo-card[data-status='reported']")).to_have_count(2)
+    expect(detail.locator("[data-detail-orders] .wo-card[data-status='verified']")).to_have_count(2)
     expect(button).to_be_disabled()
     expect(hint.locator("[data-close-why]")).to_contain_text(COMMAND_OFFICE)
     expect(hint.locator("[data-close-why]")).not_to_contain_text(GAS_COMPANY)
     report_all(warning, city, (COMMAND_OFFICE,))
-    expect(detail.locator("[data-detail-orders] .wo-card[data-status='reported']")).to_have_count(3)
+    expect(detail.locator("[data-detail-orders] .wo-card[data-status='verified']")).to_have_count(3)
     expect(button).to_be_enabled()
     expect(hint.locator("[data-close-why]")).to_have_count(0)
 
@@ -215,7 +218,7 @@ def test_the_duty_officers_queue_is_grouped_by_warning_and_reads_in_english(
     expect(groups).to_have_count(2)
     group = page.locator(f"[data-warning-group='{first.pk}']")
     expect(group.locator(".wo-card")).to_have_count(3)
-    expect(group.locator("[data-group-progress]")).to_contain_text("0 of 3 departments have reported")
+    expect(group.locator("[data-group-progress]")).to_contain_text("0 of 3 reports verified")
     expect(groups.first).to_have_attribute("data-warning-group", str(first.pk))  # the most urgent first
 
     card = group.locator(f".wo-card[data-order-id='{gas_order.pk}']")
@@ -232,11 +235,14 @@ def test_the_duty_officers_queue_is_grouped_by_warning_and_reads_in_english(
     shoot(page, "01-grouped-with-contact-in-english")
 
     # A pushed change arrives in the page's language too.
+    off_the_event_loop(dispatch_services.work_order_arrive, work_order_id=gas_order.pk, user=city.gas_staff)
     off_the_event_loop(
         dispatch_services.work_order_report, work_order_id=gas_order.pk, user=city.gas_staff, report="Valve closed."
     )
     expect(card).to_have_attribute("data-status", "reported")
-    expect(group.locator("[data-group-progress]")).to_contain_text("1 of 3 departments have reported")
+    off_the_event_loop(dispatch_services.work_order_verify, work_order_id=gas_order.pk, user=city.duty, accept=True)
+    expect(card).to_have_attribute("data-status", "verified")
+    expect(group.locator("[data-group-progress]")).to_contain_text("1 of 3 reports verified")
     expect(card.locator(".timeline li.k-created [data-summary]")).to_have_text(
         "Routed at Level I (red); acknowledge within 15 minutes."
     )

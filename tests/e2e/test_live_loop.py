@@ -200,10 +200,12 @@ def test_a_red_warning_travels_the_whole_loop_live(daphne_server, celery_worker_
     shoot(gas, "05-order-arrived")
     card.locator("[data-action='acknowledge']").click()
     expect(card).to_have_attribute("data-status", "acknowledged")
+    card.locator("[data-action='on-site']").click()
+    expect(card).to_have_attribute("data-status", "on_site")
 
     # A report needs words.
     card.locator("[data-action='report']").click()
-    expect(card.locator(".form-error")).not_to_be_empty()
+    expect(card.locator("[data-error-for]")).not_to_be_empty()
     card.locator("textarea[name='report']").fill("关闭上游阀门、现场通风、检测浓度已降至 5 %LEL 以下。")
     card.locator("[data-action='report']").click()
     expect(card).to_have_attribute("data-status", "reported")
@@ -214,10 +216,12 @@ def test_a_red_warning_travels_the_whole_loop_live(daphne_server, celery_worker_
     # The duty officer's detail follows the order live.
     duty_card = detail.locator(f".wo-card[data-order-id='{gas_order.pk}']")
     expect(duty_card).to_have_attribute("data-status", "reported")
-    expect(duty_card.locator(".timeline li")).to_have_count(3)
+    expect(duty_card.locator(".timeline li")).to_have_count(4)
     shoot(duty, "07-detail-follows-orders")
+    duty_card.locator("[data-action='verify-accept']").click()
+    expect(duty_card).to_have_attribute("data-status", "verified")
 
-    # Closing waits while two departments have not reported, and says for whom.
+    # Closing waits while two departments' reports are not verified, and says for whom.
     detail.locator("#close-note").fill("燃气公司已处置完毕、现场恢复正常。")
     expect(detail.locator("#close-form button[type=submit]")).to_be_disabled()
     expect(detail.locator("[data-close-why]")).to_contain_text(GOVERNMENT)
@@ -229,10 +233,12 @@ def test_a_red_warning_travels_the_whole_loop_live(daphne_server, celery_worker_
     for staff, department in ((city.government_staff, GOVERNMENT), (city.command_staff, COMMAND_OFFICE)):
         order = WorkOrder.objects.get(warning=warning, department__name=department)
         off_the_event_loop(dispatch_services.work_order_acknowledge, work_order_id=order.pk, user=staff)
+        off_the_event_loop(dispatch_services.work_order_arrive, work_order_id=order.pk, user=staff)
         off_the_event_loop(
             dispatch_services.work_order_report, work_order_id=order.pk, user=staff, report="已到场核实。"
         )
-    expect(detail.locator("[data-detail-orders] .wo-card[data-status='reported']")).to_have_count(3)
+        off_the_event_loop(dispatch_services.work_order_verify, work_order_id=order.pk, user=city.duty, accept=True)
+    expect(detail.locator("[data-detail-orders] .wo-card[data-status='verified']")).to_have_count(3)
 
     # The gas is gone: the warning recovers (an active one would close only by explicit choice).
     post_reading(url, city, 3.0)
