@@ -589,9 +589,7 @@ def work_orders_stand_down(*, warning: Warning, user: AbstractBaseUser | None) -
 
     Called inside the verdict's transaction, the warning locked.
     """
-    orders = list(
-        WorkOrder.objects.select_for_update().filter(warning=warning).exclude(status__in=FINISHED_STATUSES)
-    )
+    orders = list(WorkOrder.objects.select_for_update().filter(warning=warning).exclude(status__in=FINISHED_STATUSES))
     now = timezone.now()
     data = {"false_alarm": warning.false_alarm_reason}
     for order in orders:
