@@ -34,7 +34,7 @@ GROUPINGS = {
 
 # Each measured step: (name, the timestamp that ends it). Every step starts
 # when the order was dispatched.
-STEPS = (("acknowledge", "acknowledged_at"), ("close", "closed_at"))
+STEPS = (("acknowledge", "acknowledged_at"), ("arrive", "on_site_at"), ("close", "closed_at"))
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,15 @@ def _facts(warning: Warning) -> dict:
             {
                 "department": order.department.name,
                 "acknowledge_minutes": _minutes(order.created_at, order.acknowledged_at),
+                "on_site_minutes": _minutes(order.created_at, order.on_site_at),
                 "report_minutes": _minutes(order.created_at, order.reported_at),
                 "overdue": order.is_overdue,
                 "report": order.report,
+                "cause": order.report_cause,
+                "actions": order.report_actions,
+                "result": order.report_result,
+                "people_sent": order.people_sent,
+                "vehicles_sent": order.vehicles_sent,
             }
             for order in orders
         ],
@@ -161,6 +167,8 @@ def _render(facts: dict, language: str) -> str:
                     steps.append(_("acknowledged after %(minutes)s min") % {"minutes": order["acknowledge_minutes"]})
                 else:
                     steps.append(_("never acknowledged"))
+                if order.get("on_site_minutes") is not None:
+                    steps.append(_("on site after %(minutes)s min") % {"minutes": order["on_site_minutes"]})
                 if order["report_minutes"] is not None:
                     steps.append(_("reported after %(minutes)s min") % {"minutes": order["report_minutes"]})
                 if order["overdue"]:
@@ -171,6 +179,18 @@ def _render(facts: dict, language: str) -> str:
                 if order["report"]:
                     line += _(". Report: %(report)s") % {"report": order["report"]}
                 lines.append(line)
+                details = [
+                    (_("Cause"), order.get("cause")),
+                    (_("Actions taken"), order.get("actions")),
+                    (_("Result"), order.get("result")),
+                ]
+                lines += [f"  {label}: {text}" for label, text in details if text]
+                if order.get("people_sent") or order.get("vehicles_sent"):
+                    lines.append(
+                        "  "
+                        + _("Sent %(people)s people and %(vehicles)s vehicles.")
+                        % {"people": order.get("people_sent") or 0, "vehicles": order.get("vehicles_sent") or 0}
+                    )
         else:
             lines.append(_("No department was dispatched."))
         if facts["disposal_note"]:

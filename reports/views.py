@@ -60,7 +60,11 @@ def response_times(request: HttpRequest) -> HttpResponse:
         context["error"] = str(error)
         return render(request, "reports/response_times.html", context, status=400)
     rows = performance.response_times(user=request.user, period=period, by=by)
-    titles = {"acknowledge": _("Minutes to acknowledge"), "close": _("Minutes to close")}
+    titles = {
+        "acknowledge": _("Minutes to acknowledge"),
+        "arrive": _("Minutes to arrive on site"),
+        "close": _("Minutes to close"),
+    }
     context.update(
         rows=rows,
         by=by,

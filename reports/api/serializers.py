@@ -10,6 +10,8 @@ class ResponseTimesRowSerializer(serializers.Serializer):
     unacknowledged = serializers.IntegerField(help_text="Of those, how many are not acknowledged yet.")
     acknowledge_median_minutes = serializers.FloatField(allow_null=True)
     acknowledge_p90_minutes = serializers.FloatField(allow_null=True)
+    arrive_median_minutes = serializers.FloatField(allow_null=True)
+    arrive_p90_minutes = serializers.FloatField(allow_null=True)
     close_median_minutes = serializers.FloatField(allow_null=True)
     close_p90_minutes = serializers.FloatField(allow_null=True)
 

@@ -82,9 +82,17 @@ def test_valid_filters_still_filter(client, orders, department_a):
         ("open=true&open=maybe", "open", "not 'maybe'"),
         ("is_overdue=unknown", "is_overdue", "is_overdue must be true or false, not 'unknown'."),
         ("is_overdue=2", "is_overdue", "true or false"),
-        ("status=done", "status", "status must be one of pending, acknowledged, reported, closed, not 'done'"),
+        (
+            "status=done",
+            "status",
+            "status must be one of pending, acknowledged, on_site, reported, verified, returned, transferred, closed, not 'done'",
+        ),
         ("status=pending&status=PENDING", "status", "not 'PENDING'"),
-        ("status=", "status", "one of pending, acknowledged, reported, closed, not ''"),
+        (
+            "status=",
+            "status",
+            "one of pending, acknowledged, on_site, reported, verified, returned, transferred, closed, not ''",
+        ),
         ("status=pending,closed", "status", "repeat the parameter: status=…&status=…"),
         # Read as the id 1 or 100000, or as no such warning, before.
         ("warning=1.0", "warning", "warning must be an id: a whole number from 1 to 9223372036854775807, not '1.0'."),

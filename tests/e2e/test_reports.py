@@ -65,7 +65,7 @@ def test_a_duty_officer_reads_response_times_and_archives_a_summary(daphne_serve
     table = page.locator("#response-times")
     expect(table).to_contain_text("燃气公司")
     expect(table.locator("tr", has_text="燃气公司")).to_contain_text("9.0")  # the median of 3, 9 and 20
-    expect(page.locator("svg[role=img]")).to_have_count(2)
+    expect(page.locator("svg[role=img]")).to_have_count(3)
     expect(page.locator("h1")).to_have_text("处置时效" if locale == "zh-CN" else "Response times")
     shoot(page, f"{locale}-01-response-times")
 

@@ -21,7 +21,15 @@ def closed_warning(city, reach, staff_a, duty_officer, django_capture_on_commit_
     reach(city["gas_sensor"], 2.0)  # back to normal
     order = WorkOrder.objects.get(warning=warning)
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve 7 closed, leak sealed.")
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
+    services.work_order_report(
+        work_order_id=order.pk,
+        user=staff_a,
+        report="Valve 7 closed, leak sealed.",
+        cause="A corroded joint",
+        actions_taken="Closed valve 7, replaced the joint",
+    )
+    services.work_order_verify(work_order_id=order.pk, user=duty_officer, accept=True)
     with django_capture_on_commit_callbacks(execute=True):
         services.warning_close_with_work_orders(warning_id=warning.pk, user=duty_officer, note="Pipe joint replaced.")
     return warning
@@ -32,9 +40,11 @@ def test_closing_a_warning_writes_its_summary_in_both_languages(closed_warning):
 
     assert summary.text_en.startswith(f"Level III (yellow) warning #{closed_warning.pk} on sensor GAS-0001")
     assert "Yaohai" in summary.text_en
-    assert "- Gas company: acknowledged after 0 min, reported after 0 min. Report: Valve 7 closed, leak sealed." in (
-        summary.text_en
-    )
+    assert (
+        "- Gas company: acknowledged after 0 min, on site after 0 min, reported after 0 min."
+        " Report: Valve 7 closed, leak sealed.\n  Cause: A corroded joint\n"
+        "  Actions taken: Closed valve 7, replaced the joint"
+    ) in summary.text_en
     assert "Disposal note: Pipe joint replaced." in summary.text_en
     assert "Back to normal" in summary.text_en
     assert summary.text_zh.startswith(f"三级（黄色）预警 #{closed_warning.pk}")  # noqa: RUF001

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0)
 
 
-def order(department, domain, *, ack_minutes=None, close_minutes=None, overdue=False, days_ago=1):
+def order(department, domain, *, ack_minutes=None, close_minutes=None, overdue=False, days_ago=1, on_site_minutes=None):
     """One dispatched order on a warning of its own, with the minutes each step took."""
     sensor_type = SensorTypeFactory(code=f"type-{domain.code}", domain=domain)
     sensor = SensorFactory(sensor_type=sensor_type)
@@ -39,6 +39,7 @@ def order(department, domain, *, ack_minutes=None, close_minutes=None, overdue=F
         created_at=created,
         ack_deadline=created + timedelta(minutes=15),
         acknowledged_at=None if ack_minutes is None else created + timedelta(minutes=ack_minutes),
+        on_site_at=None if on_site_minutes is None else created + timedelta(minutes=on_site_minutes),
         closed_at=None if close_minutes is None else created + timedelta(minutes=close_minutes),
         is_overdue=overdue,
     )
@@ -50,7 +51,14 @@ def orders(department_a, department_b):
     water = RiskDomainFactory(code="water", name="Water supply")
     # Gas company: 2, 4, 6, 8, 10 minutes to acknowledge; one never did.
     for minutes in (2, 4, 6, 8, 10):
-        order(department_a, gas, ack_minutes=minutes, close_minutes=minutes * 10, overdue=minutes > 8)
+        order(
+            department_a,
+            gas,
+            ack_minutes=minutes,
+            on_site_minutes=minutes * 3,
+            close_minutes=minutes * 10,
+            overdue=minutes > 8,
+        )
     order(department_a, gas, overdue=True)
     # Water company: 1 and 3 minutes, on water warnings; one outside the period.
     order(department_b, water, ack_minutes=1, close_minutes=30)
@@ -72,11 +80,14 @@ def test_each_department_gets_its_median_and_90th_percentile(orders, duty_office
     assert (gas["orders"], gas["overdue"], gas["unacknowledged"]) == (6, 2, 1)
     assert gas["acknowledge_median_minutes"] == 6.0
     assert gas["acknowledge_p90_minutes"] == 9.2  # between 8 and 10, as pandas interpolates
+    assert gas["arrive_median_minutes"] == 18.0
+    assert gas["arrive_p90_minutes"] == 27.6
     assert gas["close_median_minutes"] == 60.0
     water = rows["Water company"]
     # The order of 60 days ago is outside the 30 days asked for.
     assert (water["orders"], water["acknowledge_median_minutes"], water["close_median_minutes"]) == (2, 2.0, 30.0)
     assert water["close_p90_minutes"] == 30.0
+    assert water["arrive_median_minutes"] is None
 
 
 def test_figures_group_by_risk_domain_too(orders, duty_officer):
@@ -146,7 +157,7 @@ def test_the_page_shows_the_table_and_a_chart_per_step(client, orders, duty_offi
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="response-times"' in html
-    assert html.count("<svg") == 2
+    assert html.count("<svg") == 3
     assert "Gas company" in html
     assert "Water company" in html
     # The largest bar of a chart is the full width.
