@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("monitoring.api.urls")),
     path("", include("warning.api.urls")),
     path("", include("dispatch.api.urls")),
+    path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: what no endpoint takes. Paths without their final slash are
@@ -35,6 +36,7 @@ urlpatterns = [
     path("favicon.ico", lambda request: redirect(static("img/logo.svg"), permanent=True)),
     path("work-orders/", include("dispatch.urls")),
     path("warnings/", include("warning.urls")),
+    path("notifications/", include("notifications.urls")),
 ]
 
 # The platform's name, in the reader's language (城市安全风险综合监测预警平台).

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
-from dispatch import selectors
+from dispatch import escalation, selectors
 from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent, WorkOrderEventKind, WorkOrderStatus
 from organisation.models import Department
 from organisation.roles import is_duty_officer
@@ -43,6 +43,7 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
     minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
     now = timezone.now()
     deadline = now + timedelta(minutes=minutes)
+    later_deadlines = escalation.later_deadlines(own_policy, now)
     existing = {
         order.department_id: order
         for order in WorkOrder.objects.select_for_update()
@@ -55,7 +56,12 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
         if department_id in existing:
             continue
         order = WorkOrder.objects.create(
-            warning=warning, department=department, level=warning.level, created_at=now, ack_deadline=deadline
+            warning=warning,
+            department=department,
+            level=warning.level,
+            created_at=now,
+            ack_deadline=deadline,
+            **later_deadlines,
         )
         WorkOrderEvent.objects.create(
             work_order=order,
@@ -64,6 +70,7 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
             data={"level": warning.level, "minutes": minutes},
         )
         created.append(order)
+    escalation.announce_routed(warning=warning, created=created, minutes=minutes)
     _push_after_commit([*changed, *(order.pk for order in created)])
     return created
 

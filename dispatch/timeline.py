@@ -20,6 +20,21 @@ SENTENCES = {
     WorkOrderEventKind.REOPENED: _(
         "The warning is active again: acknowledge within %(minutes)s minutes and report anew."
     ),
+    WorkOrderEventKind.REMINDED: _(
+        "%(minutes)s minutes past the deadline to %(stage)s: the department's person on duty was reminded (%(people)s)."
+    ),
+    WorkOrderEventKind.TO_LEADER: _(
+        "%(minutes)s minutes past the deadline to %(stage)s: escalated to the department's leader on duty (%(people)s)."
+    ),
+    WorkOrderEventKind.TO_COMMAND: _(
+        "%(minutes)s minutes past the deadline to %(stage)s: escalated to the city command office (%(people)s)."
+    ),
+}
+# What a deadline asks for, as the sentences above name it.
+STAGES = {
+    "acknowledge": _("acknowledge"),
+    "arrive": _("be on site"),
+    "report": _("report"),
 }
 # A closing step when the duty officer closed a warning still in force.
 CLOSED_WHILE_ACTIVE = _("Closed while the sensor was still in warning.")
@@ -35,6 +50,8 @@ def event_sentence(kind: str, data: dict) -> str:
     params = dict(data)
     if "level" in params:
         params["level"] = Level(params["level"]).label
+    if "stage" in params:
+        params["stage"] = STAGES.get(params["stage"], params["stage"])
     try:
         return str(template) % params
     except (KeyError, TypeError, ValueError):
@@ -47,4 +64,5 @@ def sentences_json() -> dict[str, str]:
     return {
         **{str(kind): str(template) for kind, template in SENTENCES.items()},
         "closed_while_active": str(CLOSED_WHILE_ACTIVE),
+        "stages": {stage: str(label) for stage, label in STAGES.items()},
     }

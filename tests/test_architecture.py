@@ -33,7 +33,15 @@ def test_import_linter_contracts_are_kept():
 
 def test_the_layers_put_organisation_beneath_monitoring_and_dispatch_on_top_of_warning():
     order = [next(iter(layer)) if len(layer) == 1 else tuple(sorted(layer)) for layer in _layers()]
-    assert order == ["citysafety", "organisation", "monitoring", "warning", "dispatch", ("dashboard", "demo")]
+    assert order == [
+        "citysafety",
+        "organisation",
+        "notifications",
+        "monitoring",
+        "warning",
+        "dispatch",
+        ("dashboard", "demo"),
+    ]
 
 
 def _upward_relations(model, rank: dict[str, int]) -> list[str]:
@@ -50,7 +58,9 @@ def _upward_relations(model, rank: dict[str, int]) -> list[str]:
 
 
 LAYERED_MODELS = [
-    m for m in apps.get_models() if m._meta.app_label in {"organisation", "monitoring", "warning", "dispatch"}
+    m
+    for m in apps.get_models()
+    if m._meta.app_label in {"organisation", "notifications", "monitoring", "warning", "dispatch"}
 ]
 
 

@@ -1,5 +1,8 @@
+from datetime import datetime
+
 from django.db.models.manager import BaseManager
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
@@ -32,6 +35,11 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
 
     def get_summary(self, event) -> str:
         return event_sentence(event.kind, event.data)
+
+
+def _due(order: WorkOrder) -> tuple[str | None, datetime | None]:
+    current = order.current_deadline()
+    return current if current is not None else (None, None)
 
 
 class WorkOrderListSerializer(serializers.ListSerializer):
@@ -74,6 +82,11 @@ class WorkOrderListSerializer(serializers.ListSerializer):
                 },
                 "created_at": api_datetime(order.created_at, zone),
                 "ack_deadline": api_datetime(order.ack_deadline, zone),
+                "arrive_deadline": api_datetime(order.arrive_deadline, zone),
+                "report_deadline": api_datetime(order.report_deadline, zone),
+                "due_stage": _due(order)[0],
+                "due_at": api_datetime(_due(order)[1], zone),
+                "arrived_at": api_datetime(order.arrived_at, zone),
                 "is_overdue": order.is_overdue,
                 "acknowledged_at": api_datetime(order.acknowledged_at, zone),
                 "reported_at": api_datetime(order.reported_at, zone),
@@ -90,6 +103,10 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     status_display = ChoiceLabelField("status")
     level_display = ChoiceLabelField("level")
     department = serializers.SerializerMethodField()
+    due_stage = serializers.SerializerMethodField(
+        help_text="What the order must do next by a deadline: acknowledge, arrive (be on site) or report; null for none."
+    )
+    due_at = serializers.SerializerMethodField(help_text="That deadline; the staff page counts down to it.")
     warning = WarningSummarySerializer()
     events = WorkOrderEventSerializer(many=True)
 
@@ -104,6 +121,11 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "department",
             "created_at",
             "ack_deadline",
+            "arrive_deadline",
+            "report_deadline",
+            "due_stage",
+            "due_at",
+            "arrived_at",
             "is_overdue",
             "acknowledged_at",
             "reported_at",
@@ -113,6 +135,15 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "events",
         ]
         list_serializer_class = WorkOrderListSerializer
+
+    @extend_schema_field(serializers.ChoiceField(choices=["acknowledge", "arrive", "report"], allow_null=True))
+    def get_due_stage(self, order) -> str | None:
+        return _due(order)[0]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_due_at(self, order) -> str | None:
+        due = _due(order)[1]
+        return serializers.DateTimeField().to_representation(due) if due else None
 
     def get_department(self, order) -> dict:
         department = order.department

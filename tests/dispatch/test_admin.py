@@ -56,7 +56,15 @@ def _work_order(department, *, code: str = "S-WO") -> WorkOrder:
 
 
 def _policy_form(domain, **overrides: object) -> dict[str, object]:
-    return {"domain": domain.pk, "level": "2", "ack_deadline_minutes": "15", "departments": [], **overrides}
+    return {
+        "domain": domain.pk,
+        "level": "2",
+        "ack_deadline_minutes": "15",
+        "arrive_deadline_minutes": "60",
+        "report_deadline_minutes": "240",
+        "departments": [],
+        **overrides,
+    }
 
 
 # --- Lists and add pages ---------------------------------------------------------
