@@ -86,6 +86,8 @@ def child_env() -> dict[str, str]:
             "DEBUG": "1",
             # Sockets look their rights up again for every message.
             "LIVE_RIGHTS_TTL_SECONDS": "0",
+            # A webhook's retries follow each other within a second.
+            "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
             "PYTHONUNBUFFERED": "1",
         }
     )
