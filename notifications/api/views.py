@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from citysafety.api import KeysetPagination, error_response
 from notifications import selectors, services
+from notifications.api.filters import NotificationFilter
 from notifications.api.serializers import MarkedSerializer, NotificationSerializer, UnreadCountSerializer
 
 
@@ -12,6 +13,7 @@ class NotificationListView(generics.ListAPIView):
     """The signed-in person's own notifications, newest first."""
 
     serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
     pagination_class = KeysetPagination
     keyset_field = "created_at"
 

@@ -231,3 +231,19 @@ def test_preferences_left_out_use_the_defaults(staff_a, department_a):
     (level_three,) = tell([staff_a], department=department_a, level=3, key="a")
     assert level_three.shown_in_app is True
     UserFactory(username="nobody-else")
+
+
+def test_the_api_filters_unread_notifications(client, staff_a, department_a):
+    first, second = (
+        tell([staff_a], department=department_a, key="a")[0],
+        tell([staff_a], department=department_a, key="b")[0],
+    )
+    services.notification_mark_read(user=staff_a, notification_id=first.pk)
+    client.force_login(staff_a)
+
+    unread = client.get(reverse("api-notifications"), {"unread": "true"}).json()["results"]
+    read = client.get(reverse("api-notifications"), {"unread": "false"}).json()["results"]
+
+    assert [row["id"] for row in unread] == [second.pk]
+    assert [row["id"] for row in read] == [first.pk]
+    assert client.get(reverse("api-notifications"), {"level": "9"}).status_code == 400
