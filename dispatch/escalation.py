@@ -210,8 +210,13 @@ def work_orders_escalate(*, now: datetime | None = None) -> int:
     steps = list(EscalationStep.objects.order_by("minutes_overdue", "id"))
     if not steps:
         return 0
+    # "Not closed" lets the planner read the open orders' partial index
+    # (wo_open_created_idx, in its order) instead of every order the city ever had.
     candidates = list(
-        WorkOrder.objects.filter(_overdue_filter(now)).order_by("pk").values_list("pk", flat=True)[:SWEEP_BATCH]
+        WorkOrder.objects.exclude(status=WorkOrderStatus.CLOSED)
+        .filter(_overdue_filter(now))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     taken = 0
     for order_id in candidates:
