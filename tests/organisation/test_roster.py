@@ -191,3 +191,25 @@ def test_department_staff_cannot_reach_the_import_page(client, staff_a):
     response = client.get("/admin/organisation/dutyshift/import/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_todays_roster_is_on_the_duty_officers_dashboard_and_not_shown_to_department_staff(
+    client, duty_officer, staff_a, department_a, people
+):
+    from django.utils import timezone
+
+    DutyShift.objects.create(
+        department=department_a,
+        date=timezone.localdate(),
+        person_on_duty=people["alice"],
+        leader_on_duty=people["arthur"],
+    )
+    client.force_login(duty_officer)
+    body = client.get("/dashboard/").content.decode()
+    assert 'id="roster-today"' in body
+    assert "arthur" in body
+
+    client.force_login(staff_a)
+    response = client.get("/dashboard/")
+    assert response.status_code == 403
+    assert "roster-today" not in response.content.decode()
