@@ -1,7 +1,8 @@
 """The one place that sends to Channels groups.
 
 Groups: ``duty`` (duty officers and administrators: the whole city) and
-``department.<id>`` (one department's staff). Message types name the
+``department.<id>`` (one department's staff) and ``user.<id>`` (one person's
+notifications). Message types name the
 consumer handler (``warning.changed`` → ``warning_changed``). Sending is
 best effort: the database is the source of truth and a page resyncs from
 the API after a reconnect, so a Redis outage must not fail a write.
@@ -17,11 +18,15 @@ log = logging.getLogger(__name__)
 
 DUTY_GROUP = "duty"
 
-EventType = Literal["warning.changed", "work_order.changed", "verification.changed"]
+EventType = Literal["warning.changed", "work_order.changed", "verification.changed", "notification.created"]
 
 
 def department_group(department_id: int) -> str:
     return f"department.{department_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
 
 
 def send(groups: list[str], event_type: EventType, payload: dict) -> None:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "channels",
     "leaflet",
     "organisation",
+    "notifications",
     "monitoring",
     "warning",
     "dispatch",
@@ -94,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "dashboard.context_processors.roles",
+                "notifications.context_processors.unread",
             ],
         },
     },
@@ -166,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     "mark-overdue-work-orders": {
         "task": "dispatch.tasks.mark_overdue_work_orders",
         "schedule": 30.0,
+    },
+    # Reminders and escalations of orders past a deadline (dispatch.EscalationStep).
+    "escalate-overdue-work-orders": {
+        "task": "dispatch.tasks.escalate_overdue_work_orders",
+        "schedule": env.float("ESCALATION_SWEEP_SECONDS", default=30.0),
     },
 }
 
@@ -319,6 +326,28 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "media/"
 WORK_ORDER_PHOTO_MAX_BYTES = env.int("WORK_ORDER_PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
 WORK_ORDER_MAX_PHOTOS = 6
+
+# --- Notifications ----------------------------------------------------------
+
+# Links in e-mails point here.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="citysafety@localhost")
+# The SMS provider's backend (notifications.sms); none is bundled.
+SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.ConsoleSmsBackend")
+# A webhook is tried this many times in all, waiting base, 2 x base, 4 x base…
+# seconds (with jitter) between attempts.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+if WEBHOOK_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("WEBHOOK_MAX_ATTEMPTS must be at least 1.")
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (31.82, 117.23),

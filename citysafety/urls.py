@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("warning.api.urls")),
     path("", include("dispatch.api.urls")),
     path("", include("reports.api.urls")),
+    path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: what no endpoint takes. Paths without their final slash are
@@ -37,6 +38,7 @@ urlpatterns = [
     path("work-orders/", include("dispatch.urls")),
     path("warnings/", include("warning.urls")),
     path("reports/", include("reports.urls")),
+    path("notifications/", include("notifications.urls")),
 ]
 
 # The platform's name, in the reader's language (城市安全风险综合监测预警平台).

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from citysafety.choices import choices_json
 from dispatch.timeline import sentences_json
@@ -14,6 +15,7 @@ from dispatch.views import WORK_ORDER_CARD_CHOICES, work_order_flow, work_order_
 from monitoring.models import RiskDomain, SensorStatus
 from organisation.models import Department, District
 from organisation.roles import is_duty_officer
+from organisation.selectors import roster_of_day
 from warning.models import Direction, Level, TransitionKind, WarningStatus
 
 
@@ -79,5 +81,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/dashboard.html",
-        {"config": config, "levels": Level.displayed(), "statuses": WarningStatus},
+        {
+            "config": config,
+            "levels": Level.displayed(),
+            "statuses": WarningStatus,
+            "roster_day": (today := timezone.localdate()),
+            "roster": roster_of_day(today),
+        },
     )

@@ -10,12 +10,14 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.contrib.gis.geos import Point
 from django.db import transaction
+from django.utils import timezone
 
 from demo.catalogue import (
     DEPARTMENT_PASSWORD,
@@ -33,7 +35,7 @@ from dispatch.models import ResponsePlan, ResponsePlanAction, RoutingPolicy
 from monitoring.locations import sensors_place
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
 from monitoring.services import gateway_create
-from organisation.models import Department, DepartmentKind, District, Membership
+from organisation.models import Department, DepartmentKind, District, DutyShift, Membership, Shift
 from organisation.roles import DEPARTMENT_STAFF
 from warning.models import Direction, Level, ThresholdRule
 
@@ -73,6 +75,7 @@ def load_demo_city() -> LoadSummary:
         gateways, gateways_created = load_gateways()
         sensors_created = load_sensors(placements, sensor_types, districts, departments, gateways)
         users = load_users(departments)
+        load_duty_roster(departments)
     return LoadSummary(
         districts=len(districts),
         domains=len(domains),
@@ -317,3 +320,39 @@ def load_users(departments: dict[str, Department]) -> int:
         else:
             Membership.objects.filter(user=user).delete()
     return len(specs)
+
+
+# Days of the demo roster around today: a city left running for a week still has one.
+ROSTER_DAYS = range(-1, 8)
+
+
+def load_duty_roster(departments: dict[str, Department]) -> int:
+    """Who is on duty in the demo city: the duty officer at the city centre with the
+    administrator as leader; in each department its own account, leading itself.
+
+    Rows that exist are left as an administrator may have edited them.
+    """
+    user_model = get_user_model()
+    accounts = {spec.department: spec.username for spec in USERS if spec.department}
+    users = {user.username: user for user in user_model.objects.all()}
+    today = timezone.localdate()
+    created = 0
+    for offset in ROSTER_DAYS:
+        day = today + timedelta(days=offset)
+        _row, made = DutyShift.objects.get_or_create(
+            department=None,
+            date=day,
+            shift=Shift.ALL_DAY,
+            defaults={"person_on_duty": users["duty"], "leader_on_duty": users["admin"]},
+        )
+        created += made
+        for code, department in departments.items():
+            person = users[accounts.get(code, code)]
+            _row, made = DutyShift.objects.get_or_create(
+                department=department,
+                date=day,
+                shift=Shift.ALL_DAY,
+                defaults={"person_on_duty": person, "leader_on_duty": person},
+            )
+            created += made
+    return created

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.models import (
+    EscalationStep,
     ResponsePlan,
     ResponsePlanAction,
     RoutingPolicy,
@@ -30,12 +31,15 @@ class RoutingPolicyForm(forms.ModelForm):
             "level",
             "ack_deadline_minutes",
             "verification",
+            "arrive_deadline_minutes",
+            "report_deadline_minutes",
             "departments",
             "include_sensor_owner",
             "include_district_government",
         )
 
     def clean(self) -> dict:
+        self._check_deadline_order()
         # Said here, on the level field, instead of the generic "already exists"
         # of the unique constraint (skipped once the field has an error).
         cleaned = super().clean()
@@ -53,6 +57,23 @@ class RoutingPolicyForm(forms.ModelForm):
                 )
         return cleaned
 
+    def _check_deadline_order(self) -> None:
+        ack = self.cleaned_data.get("ack_deadline_minutes")
+        arrive = self.cleaned_data.get("arrive_deadline_minutes")
+        report = self.cleaned_data.get("report_deadline_minutes")
+        if ack is not None and arrive is not None and arrive < ack:
+            self.add_error(
+                "arrive_deadline_minutes",
+                _("Being on site cannot be due before acknowledging: give at least %(minutes)s minutes.")
+                % {"minutes": ack},
+            )
+        if arrive is not None and report is not None and report < arrive:
+            self.add_error(
+                "report_deadline_minutes",
+                _("The report cannot be due before being on site: give at least %(minutes)s minutes.")
+                % {"minutes": arrive},
+            )
+
 
 @admin.register(RoutingPolicy)
 class RoutingPolicyAdmin(admin.ModelAdmin):
@@ -65,12 +86,21 @@ class RoutingPolicyAdmin(admin.ModelAdmin):
         "include_district_government",
         "ack_deadline_minutes",
         "verification",
+        "arrive_deadline_minutes",
+        "report_deadline_minutes",
     )
     list_filter = ("domain", "level", "verification", "include_sensor_owner", "include_district_government")
     list_select_related = ("domain",)
     filter_horizontal = ("departments",)
     fieldsets = (
-        (None, {"fields": ("domain", "level", "ack_deadline_minutes", "verification")}),
+        (None, {"fields": ("domain", "level", "verification")}),
+        (
+            _("Deadlines"),
+            {
+                "fields": ("ack_deadline_minutes", "arrive_deadline_minutes", "report_deadline_minutes"),
+                "description": _("Minutes from dispatch. A missed deadline escalates by the escalation steps."),
+            },
+        ),
         (
             _("Routed to"),
             {
@@ -202,7 +232,21 @@ class WorkOrderAdmin(admin.ModelAdmin):
     inlines = (WorkOrderEventInline, WorkOrderActionInline)
     fieldsets = (
         (None, {"fields": ("warning", "department", "level", "status")}),
-        (_("Deadlines"), {"fields": ("created_at", "ack_deadline", "is_overdue", "acknowledged_at")}),
+        (
+            _("Deadlines"),
+            {
+                "fields": (
+                    "created_at",
+                    "ack_deadline",
+                    "is_overdue",
+                    "acknowledged_at",
+                    "arrive_deadline",
+                    "report_deadline",
+                    "escalation_step",
+                    "escalated_at",
+                )
+            },
+        ),
         (_("Handling"), {"fields": ("assignee", "on_site_at", "status_reason", "transferred_from")}),
         (
             _("Report"),
@@ -262,3 +306,11 @@ admin.site.unregister(Warning)
 @admin.register(Warning)
 class WarningAdmin(warning_admin.WarningAdmin):
     inlines = (*warning_admin.WarningAdmin.inlines, WarningWorkOrderInline)
+
+
+@admin.register(EscalationStep)
+class EscalationStepAdmin(admin.ModelAdmin):
+    """The timing of reminders and escalations for every missed deadline."""
+
+    list_display = ("target", "minutes_overdue", "repeat_every_minutes")
+    ordering = ("minutes_overdue",)

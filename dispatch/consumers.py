@@ -38,6 +38,7 @@ class LiveConsumer(JsonWebsocketConsumer):
         self.is_duty = is_duty_officer(user)
         self.department_id = department_id_of(user)
         wanted = [realtime.DUTY_GROUP] if self.is_duty else []
+        wanted.append(realtime.user_group(user.pk))
         if self.department_id:
             wanted.append(realtime.department_group(self.department_id))
         for group in set(self.groups_joined) - set(wanted):
@@ -79,3 +80,17 @@ class LiveConsumer(JsonWebsocketConsumer):
         order = event["payload"]
         if self._rights_still_hold() and (self.is_duty or order["department"]["id"] == self.department_id):
             self.send_json({"type": "work_order.changed", "work_order": order})
+
+    def notification_created(self, event: dict) -> None:
+        notification = event["payload"]
+        # Only the recipient hears it, and only while the matter is still
+        # theirs to see (a person moved to another department is not told).
+        if (
+            self._rights_still_hold()
+            and notification.get("recipient") == self.user_id
+            and (
+                self.is_duty
+                or (notification["department"] is not None and notification["department"] == self.department_id)
+            )
+        ):
+            self.send_json({"type": "notification.created", "notification": notification})

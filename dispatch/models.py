@@ -1,3 +1,4 @@
+from datetime import datetime
 from enum import nonmember
 
 from django.conf import settings
@@ -44,6 +45,13 @@ class RoutingPolicy(models.Model):
         help_text=_("Route to the government of the district the sensor stands in."),
     )
     ack_deadline_minutes = models.PositiveIntegerField(_("acknowledgement deadline (minutes)"), default=30)
+    # Counted from dispatch, like the acknowledgement deadline.
+    arrive_deadline_minutes = models.PositiveIntegerField(
+        _("on-site deadline (minutes)"), default=60, help_text=_("Minutes from dispatch to be on site.")
+    )
+    report_deadline_minutes = models.PositiveIntegerField(
+        _("report deadline (minutes)"), default=240, help_text=_("Minutes from dispatch to report the handling.")
+    )
     verification = models.CharField(
         _("verification before dispatch"),
         max_length=12,
@@ -96,6 +104,11 @@ class WorkOrderStatus(ChoiceSet, models.TextChoices):
 FINISHED_STATUSES = (WorkOrderStatus.CLOSED, WorkOrderStatus.TRANSFERRED)
 
 
+# Statuses in which a department has the order in hand, working to its
+# on-site and report deadlines (an "on site" status counts when there is one).
+IN_HAND_STATUSES = {WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE}
+
+
 class WorkOrder(models.Model):
     warning = models.ForeignKey(Warning, models.CASCADE, related_name="work_orders", verbose_name=_("warning"))
     department = models.ForeignKey(Department, models.PROTECT, related_name="work_orders", verbose_name=_("department"))
@@ -110,6 +123,14 @@ class WorkOrder(models.Model):
     is_overdue = models.BooleanField(_("overdue"), default=False)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     on_site_at = models.DateTimeField(_("on site at"), null=True, blank=True)
+    arrive_deadline = models.DateTimeField(_("on site by"), null=True, blank=True)
+    report_deadline = models.DateTimeField(_("report by"), null=True, blank=True)
+    # How far the escalation of a missed deadline went: the deadline it is
+    # about (a new deadline starts again), the last step taken (position in
+    # EscalationStep order) and when someone was last told.
+    escalation_deadline = models.DateTimeField(_("escalated deadline"), null=True, blank=True)
+    escalation_step = models.PositiveSmallIntegerField(_("escalation step"), default=0, db_default=0)
+    escalated_at = models.DateTimeField(_("last reminded at"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
     report = models.TextField(_("handling report"), blank=True)
     # The report's structured part (反馈): what caused it, what was done, how it ended, who went.
@@ -168,6 +189,18 @@ class WorkOrder(models.Model):
     def __str__(self) -> str:
         return f"WO-{self.pk} {self.department}"
 
+    def current_deadline(self) -> tuple[str, datetime | None] | None:
+        """The deadline the order is working to now: ("acknowledge" | "arrive" | "report", when), or None."""
+        if self.status == WorkOrderStatus.PENDING:
+            return "acknowledge", self.ack_deadline
+        if self.status not in IN_HAND_STATUSES:
+            return None
+        if self.on_site_at is None:
+            return "arrive", self.arrive_deadline
+        if self.reported_at is None:
+            return "report", self.report_deadline
+        return None
+
 
 class WorkOrderEventKind(ChoiceSet, models.TextChoices):
     CREATED = "created", _("Dispatched")
@@ -185,9 +218,15 @@ class WorkOrderEventKind(ChoiceSet, models.TextChoices):
     ESCALATED = "escalated", _("Warning escalated")
     REOPENED = "reopened", _("Reopened")
     CLOSED = "closed", _("Closed")
+    REMINDED = "reminded", _("Deadline reminder")
+    TO_LEADER = "to_leader", _("Escalated to the leader on duty")
+    TO_COMMAND = "to_command", _("Escalated to the city command office")
 
     colours = nonmember(
         {
+            "REMINDED": AMBER,
+            "TO_LEADER": RED,
+            "TO_COMMAND": RED,
             "CREATED": BLUE,
             "ACKNOWLEDGED": BLUE,
             "ON_SITE": BLUE,
@@ -315,3 +354,34 @@ class ReportPhoto(models.Model):
 
     def __str__(self) -> str:
         return self.original_name or self.image.name
+
+
+class EscalationTarget(models.TextChoices):
+    DEPARTMENT_ON_DUTY = "department", _("The department's person on duty")
+    DEPARTMENT_LEADER = "leader", _("The department's leader on duty")
+    COMMAND_OFFICE = "command", _("The city command office (the city centre's people on duty)")
+
+
+class EscalationStep(models.Model):
+    """One step of what happens when a work order misses a deadline (to acknowledge, be on site or report).
+
+    Steps run in the order of their minutes past the deadline; a step's
+    people are told again every ``repeat_every_minutes`` until the next step
+    or the order moves on.
+    """
+
+    target = models.CharField(_("who is told"), max_length=12, choices=EscalationTarget.choices, unique=True)
+    minutes_overdue = models.PositiveIntegerField(
+        _("minutes past the deadline"), help_text=_("0: as soon as the deadline passes.")
+    )
+    repeat_every_minutes = models.PositiveIntegerField(
+        _("remind again every (minutes)"), default=0, help_text=_("0: tell them once.")
+    )
+
+    class Meta:
+        ordering = ["minutes_overdue", "id"]
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation steps")
+
+    def __str__(self) -> str:
+        return f"{self.get_target_display()} (+{self.minutes_overdue} min)"

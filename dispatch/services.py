@@ -13,7 +13,7 @@ from django.utils.translation import gettext_noop
 
 from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
-from dispatch import selectors
+from dispatch import escalation, selectors
 from dispatch.models import (
     FINISHED_STATUSES,
     ReportPhoto,
@@ -92,6 +92,7 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
     minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
     now = timezone.now()
     deadline = now + timedelta(minutes=minutes)
+    later_deadlines = escalation.later_deadlines(own_policy, now)
     # A department whose order was transferred away keeps it: it is not routed a second one.
     existing = {
         order.department_id: order
@@ -110,7 +111,12 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
         if department_id in existing:
             continue
         order = WorkOrder.objects.create(
-            warning=warning, department=department, level=warning.level, created_at=now, ack_deadline=deadline
+            warning=warning,
+            department=department,
+            level=warning.level,
+            created_at=now,
+            ack_deadline=deadline,
+            **later_deadlines,
         )
         WorkOrderEvent.objects.create(
             work_order=order,
@@ -120,6 +126,7 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
         )
         _add_plan_actions(order, domain_id=domain_id, level=warning.level, kind=department.kind)
         created.append(order)
+    escalation.announce_routed(warning=warning, created=created, minutes=minutes)
     _push_after_commit([*changed, *(order.pk for order in created)])
     return created
 

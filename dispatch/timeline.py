@@ -25,6 +25,21 @@ SENTENCES = {
     WorkOrderEventKind.TRANSFERRED: _("Transferred to %(department)s."),
     WorkOrderEventKind.TRANSFER_IN: _("Transferred here from %(department)s; acknowledge within %(minutes)s minutes."),
     WorkOrderEventKind.REDISPATCHED: _("Dispatched to the department again; acknowledge within %(minutes)s minutes."),
+    WorkOrderEventKind.REMINDED: _(
+        "%(minutes)s minutes past the deadline to %(stage)s: the department's person on duty was reminded (%(people)s)."
+    ),
+    WorkOrderEventKind.TO_LEADER: _(
+        "%(minutes)s minutes past the deadline to %(stage)s: escalated to the department's leader on duty (%(people)s)."
+    ),
+    WorkOrderEventKind.TO_COMMAND: _(
+        "%(minutes)s minutes past the deadline to %(stage)s: escalated to the city command office (%(people)s)."
+    ),
+}
+# What a deadline asks for, as the sentences above name it.
+STAGES = {
+    "acknowledge": _("acknowledge"),
+    "arrive": _("be on site"),
+    "report": _("report"),
 }
 # An assignment step without a person: the order is nobody's in particular again.
 UNASSIGNED = _("No longer assigned to anyone.")
@@ -48,6 +63,8 @@ def event_sentence(kind: str, data: dict) -> str:
     params = dict(data)
     if "level" in params:
         params["level"] = Level(params["level"]).label
+    if "stage" in params:
+        params["stage"] = STAGES.get(params["stage"], params["stage"])
     try:
         return str(template) % params
     except (KeyError, TypeError, ValueError):
@@ -62,4 +79,5 @@ def sentences_json() -> dict[str, str]:
         "closed_while_active": str(CLOSED_WHILE_ACTIVE),
         "stood_down": str(STOOD_DOWN),
         "unassigned": str(UNASSIGNED),
+        "stages": {stage: str(label) for stage, label in STAGES.items()},
     }

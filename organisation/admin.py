@@ -7,16 +7,22 @@ with its sensor count.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as AuthUserAdmin
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
-from organisation.models import Department, District, Membership
+from citysafety.errors import InvalidInputError
+from organisation.models import Department, District, DutyShift, Membership
+from organisation.services import ROSTER_COLUMNS, duty_roster_import, duty_shift_people_problems
 
 User = get_user_model()
 
@@ -132,3 +138,76 @@ class UserAdmin(AuthUserAdmin):
     @admin.display(description=_("roles"))
     def roles(self, obj: AbstractUser) -> str:
         return ", ".join(group.name for group in obj.groups.all()) or "-"
+
+
+class DutyShiftForm(forms.ModelForm):
+    class Meta:
+        model = DutyShift
+        fields = ("department", "date", "shift", "person_on_duty", "leader_on_duty", "deputy")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        people = {role: cleaned.get(role) for role in ("person_on_duty", "leader_on_duty", "deputy")}
+        for role, message in duty_shift_people_problems(department=cleaned.get("department"), people=people).items():
+            self.add_error(role, message)
+        return cleaned
+
+
+class RosterImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Roster sheet"),
+        help_text=_("A .csv or .xlsx file whose first row names the columns: %(columns)s.")
+        % {"columns": ", ".join(ROSTER_COLUMNS)},
+    )
+
+
+@admin.register(DutyShift)
+class DutyShiftAdmin(admin.ModelAdmin):
+    form = DutyShiftForm
+    list_display = ("date", "shift", "unit", "person_on_duty", "leader_on_duty", "deputy")
+    list_filter = ("shift", "department", "date")
+    list_select_related = ("department", "person_on_duty", "leader_on_duty", "deputy")
+    date_hierarchy = "date"
+    search_fields = ("department__name", "department__code", "person_on_duty__username", "leader_on_duty__username")
+    autocomplete_fields = ("department", "person_on_duty", "leader_on_duty", "deputy")
+    change_list_template = "admin/organisation/dutyshift/change_list.html"
+
+    @admin.display(description=_("department"), ordering="department__name")
+    def unit(self, obj: DutyShift) -> str:
+        return obj.department.name if obj.department_id else str(_("City operations centre"))
+
+    def get_urls(self) -> list:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="organisation_dutyshift_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request) or not self.has_change_permission(request):
+            raise PermissionDenied
+        form = RosterImportForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = duty_roster_import(content=upload.read(), filename=upload.name)
+            except InvalidInputError as exc:
+                form.add_error("file", str(exc))
+            else:
+                level = messages.WARNING if result.errors else messages.SUCCESS
+                self.message_user(
+                    request,
+                    _("%(created)s roster rows added, %(updated)s replaced, %(errors)s refused.")
+                    % {"created": result.created, "updated": result.updated, "errors": len(result.errors)},
+                    level,
+                )
+                if not result.errors:
+                    return redirect("admin:organisation_dutyshift_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import the duty roster"),
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/organisation/dutyshift/import.html", context)

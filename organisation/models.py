@@ -73,3 +73,61 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.department}"
+
+
+class Shift(models.TextChoices):
+    """A duty shift, in Beijing time. A night shift runs into the next morning."""
+
+    DAY = "day", _("Day shift (08:00-20:00)")
+    NIGHT = "night", _("Night shift (20:00-08:00)")
+    ALL_DAY = "all_day", _("All day (00:00-24:00)")
+
+
+class DutyShift(models.Model):
+    """值班: who is on duty for a department (or, with none, the city centre) on one day and shift.
+
+    Notifications go to the person on duty, escalations to the leader on
+    duty; the deputy stands in for the leader.
+    """
+
+    department = models.ForeignKey(
+        Department,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="duty_shifts",
+        verbose_name=_("department"),
+        help_text=_("Empty: the city safety operations centre."),
+    )
+    date = models.DateField(_("date"))
+    shift = models.CharField(_("shift"), max_length=10, choices=Shift.choices, default=Shift.ALL_DAY)
+    person_on_duty = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("person on duty")
+    )
+    leader_on_duty = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("leader on duty"),
+    )
+    deputy = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("deputy")
+    )
+
+    class Meta:
+        ordering = ["-date", "department", "shift"]
+        verbose_name = _("duty shift")
+        verbose_name_plural = _("duty roster")
+        constraints = [
+            # One row per department, day and shift; the city centre's rows
+            # (no department) are unique too, hence NULLS NOT DISTINCT.
+            models.UniqueConstraint(
+                fields=["department", "date", "shift"], name="duty_shift_unique", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        unit = self.department.name if self.department_id else _("City operations centre")
+        return f"{unit} · {self.date} · {self.get_shift_display()}"

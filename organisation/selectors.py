@@ -1,8 +1,14 @@
 """Reads about departments and people, shared by every app above this one."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from organisation.models import Department, Membership
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import F
+from django.utils import timezone
+
+from organisation.models import Department, DutyShift, Membership, Shift
 
 
 def department_id_of(user: AbstractBaseUser | AnonymousUser) -> int | None:
@@ -24,3 +30,47 @@ def department_of(user: AbstractBaseUser | AnonymousUser) -> Department | None:
 def government_of_district(district_id: int) -> Department | None:
     """The district government (属地政府) routing sends a district's warnings to."""
     return Department.objects.filter(district_id=district_id).first()
+
+
+def current_shift(at: datetime) -> tuple[date, list[str]]:
+    """The roster day and the shifts (most specific first) that cover the moment ``at``.
+
+    In Beijing time: a night shift dated the 1st runs from 20:00 on the 1st
+    to 08:00 on the 2nd, so at 03:00 the roster of the day before is asked.
+    """
+    local = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE))
+    if local.hour < 8:
+        return local.date() - timedelta(days=1), [Shift.NIGHT, Shift.ALL_DAY]
+    if local.hour >= 20:
+        return local.date(), [Shift.NIGHT, Shift.ALL_DAY]
+    return local.date(), [Shift.DAY, Shift.ALL_DAY]
+
+
+def duty_shift_at(department_id: int | None, at: datetime) -> DutyShift | None:
+    """The roster row in force for a department (None: the city centre) at a moment.
+
+    An all-day row covers 00:00-24:00 of its own date only, so at 03:00 the
+    all-day row of that date applies, after the night shift of the day before.
+    """
+    day, shifts = current_shift(at)
+    rows = DutyShift.objects.filter(department_id=department_id).select_related(
+        "person_on_duty", "leader_on_duty", "deputy"
+    )
+    specific = rows.filter(date=day, shift=shifts[0]).first()
+    if specific is not None:
+        return specific
+    local_day = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE)).date()
+    return rows.filter(date=local_day, shift=Shift.ALL_DAY).first()
+
+
+def roster_of_day(day: date) -> list[DutyShift]:
+    """Every roster row of a day, the city centre first, then by department."""
+    return list(
+        DutyShift.objects.filter(date=day)
+        .select_related("department", "person_on_duty", "leader_on_duty", "deputy")
+        .order_by(F("department__kind").asc(nulls_first=True), "department__code", "shift")
+    )
+
+
+def department_member_ids(department_id: int) -> list[int]:
+    return list(Membership.objects.filter(department_id=department_id).values_list("user_id", flat=True))

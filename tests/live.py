@@ -88,6 +88,8 @@ def child_env() -> dict[str, str]:
             "LIVE_RIGHTS_TTL_SECONDS": "0",
             # Report photos the browser tests upload stay with the test artefacts.
             "MEDIA_ROOT": str(ARTIFACTS / "media"),
+            # A webhook's retries follow each other within a second.
+            "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
             "PYTHONUNBUFFERED": "1",
         }
     )

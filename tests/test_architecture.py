@@ -36,6 +36,7 @@ def test_the_layers_put_organisation_beneath_monitoring_and_dispatch_on_top_of_w
     assert order == [
         "citysafety",
         "organisation",
+        "notifications",
         "monitoring",
         "warning",
         "dispatch",
@@ -57,7 +58,9 @@ def _upward_relations(model, rank: dict[str, int]) -> list[str]:
 
 
 LAYERED_MODELS = [
-    m for m in apps.get_models() if m._meta.app_label in {"organisation", "monitoring", "warning", "dispatch"}
+    m
+    for m in apps.get_models()
+    if m._meta.app_label in {"organisation", "notifications", "monitoring", "warning", "dispatch"}
 ]
 
 

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.db.models.manager import BaseManager
 from django.urls import reverse
 from django.utils import timezone
@@ -100,6 +102,11 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
         return event_sentence(event.kind, event.data)
 
 
+def _due(order: WorkOrder) -> tuple[str | None, datetime | None]:
+    current = order.current_deadline()
+    return current if current is not None else (None, None)
+
+
 class WorkOrderListSerializer(serializers.ListSerializer):
     """WorkOrderSerializer's output for many orders, field for field, in plain code (citysafety.api)."""
 
@@ -140,6 +147,10 @@ class WorkOrderListSerializer(serializers.ListSerializer):
                 },
                 "created_at": api_datetime(order.created_at, zone),
                 "ack_deadline": api_datetime(order.ack_deadline, zone),
+                "arrive_deadline": api_datetime(order.arrive_deadline, zone),
+                "report_deadline": api_datetime(order.report_deadline, zone),
+                "due_stage": _due(order)[0],
+                "due_at": api_datetime(_due(order)[1], zone),
                 "is_overdue": order.is_overdue,
                 "acknowledged_at": api_datetime(order.acknowledged_at, zone),
                 "on_site_at": api_datetime(order.on_site_at, zone),
@@ -176,6 +187,10 @@ class WorkOrderSerializer(serializers.ModelSerializer):
         help_text="The response plan's actions for this department: the checklist."
     )
     photos = serializers.SerializerMethodField()
+    due_stage = serializers.SerializerMethodField(
+        help_text="What the order must do next by a deadline: acknowledge, arrive (be on site) or report; null for none."
+    )
+    due_at = serializers.SerializerMethodField(help_text="That deadline; the staff page counts down to it.")
     warning = WarningSummarySerializer()
     events = WorkOrderEventSerializer(many=True)
 
@@ -190,6 +205,10 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "department",
             "created_at",
             "ack_deadline",
+            "arrive_deadline",
+            "report_deadline",
+            "due_stage",
+            "due_at",
             "is_overdue",
             "acknowledged_at",
             "on_site_at",
@@ -234,6 +253,15 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     def get_photos(self, order) -> list[dict]:
         zone = timezone.get_current_timezone()
         return [photo_row(photo, zone) for photo in order.photos.all()]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["acknowledge", "arrive", "report"], allow_null=True))
+    def get_due_stage(self, order) -> str | None:
+        return _due(order)[0]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_due_at(self, order) -> str | None:
+        due = _due(order)[1]
+        return serializers.DateTimeField().to_representation(due) if due else None
 
     def get_department(self, order) -> dict:
         department = order.department

@@ -252,6 +252,8 @@
   window.CS.startLive = () => {
     const live = new Live({ indicator: document.getElementById("live-status") });
     window.citysafetyLive = live;
+    // The bell (notifications.js) listens on the page's socket.
+    document.dispatchEvent(new CustomEvent("cs:live", { detail: live }));
     live.addEventListener("signedout", () => {
       window.CS.toast(gettext("Your session has ended. Sign in again to receive updates."), { kind: "error", timeout: 15000 });
     });

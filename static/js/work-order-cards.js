@@ -17,9 +17,22 @@
     return html`<span class="status-chip s-${status}" style="${CS.colourStyle(group, status)}">${CS.label(group, status, display)}</span>`;
   }
 
+  /** The deadline the order works to now (to acknowledge, be on site or report): `due_at`, else the acknowledgement's. */
+  function dueAt(order) {
+    if (order.due_at !== undefined) return order.due_at;
+    return order.status === "pending" ? order.ack_deadline : null;
+  }
+
+  function dueLabel(order) {
+    if (order.due_stage === "arrive") return gettext("On site by");
+    if (order.due_stage === "report") return gettext("Report by");
+    return gettext("Acknowledge by");
+  }
+
   function isOverdue(order, now = Date.now()) {
-    if (order.status !== "pending") return false;
-    return order.is_overdue || new Date(order.ack_deadline).getTime() < now;
+    if (order.status === "pending" && order.is_overdue) return true;
+    const due = dueAt(order);
+    return due != null && new Date(due).getTime() < now;
   }
 
   /**
@@ -37,6 +50,7 @@
     if (!template || !Object.keys(data).length) return event.summary || "";
     const params = { ...data };
     if (data.level != null) params.level = CS.label("level", data.level);
+    if (data.stage != null && sentences.stages) params.stage = sentences.stages[data.stage] || data.stage;
     return t(template, params);
   }
 
@@ -75,13 +89,14 @@
 
   /** The text and class of a deadline cell at time `now`. */
   function deadlineState(order, now) {
-    if (order.status !== "pending") {
+    const due = dueAt(order);
+    if (due == null) {
       return {
         text: order.acknowledged_at ? t(gettext("Acknowledged %(time)s"), { time: fmt.short(order.acknowledged_at) }) : "–",
         cls: "d-done",
       };
     }
-    const left = new Date(order.ack_deadline).getTime() - now;
+    const left = new Date(due).getTime() - now;
     if (left < 0 || order.is_overdue) return { text: t(gettext("Overdue by %(time)s"), { time: fmt.duration(left) }), cls: "d-over" };
     return { text: t(gettext("%(time)s left"), { time: fmt.duration(left) }), cls: left < SOON_MS ? "d-soon" : "" };
   }
@@ -192,7 +207,7 @@
             ${
               order.status === "closed"
                 ? html`<div class="wo-fact"><span class="f-label">${gettext("Closed at")}</span><span class="f-value" title="${fmt.dateTime(order.closed_at)}">${fmt.short(order.closed_at)}</span></div>`
-                : html`<div class="wo-fact"><span class="f-label">${gettext("Acknowledge by")} ${fmt.short(order.ack_deadline)}</span><span class="f-value deadline ${deadline.cls}" data-deadline-for="${order.id}">${deadline.text}</span></div>`
+                : html`<div class="wo-fact"><span class="f-label">${dueLabel(order)} ${fmt.short(dueAt(order) || order.ack_deadline)}</span><span class="f-value deadline ${deadline.cls}" data-deadline-for="${order.id}">${deadline.text}</span></div>`
             }
           </div>
           ${this.showContact ? contactLine(order.department) : ""}

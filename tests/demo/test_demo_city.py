@@ -1,5 +1,6 @@
 """The demo city as load_demo_city leaves it, and simulate_readings posting its sensors."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Count, F
 from django.test import override_settings
+from django.utils import timezone
 
 from demo.catalogue import (
     DEMO_GATEWAYS,
@@ -21,7 +23,7 @@ from demo.catalogue import (
 from demo.geography import URBAN_DISTRICTS
 from dispatch.models import RoutingPolicy
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
-from organisation.models import Department, DepartmentKind, District, Membership
+from organisation.models import Department, DepartmentKind, District, DutyShift, Membership
 from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from warning.models import ThresholdRule
 
@@ -58,7 +60,18 @@ pytestmark = pytest.mark.usefixtures("demo_city", "db")
 
 
 def row_counts() -> dict[str, int]:
-    models = (District, RiskDomain, SensorType, ThresholdRule, Sensor, Gateway, Department, RoutingPolicy, Membership)
+    models = (
+        District,
+        RiskDomain,
+        SensorType,
+        ThresholdRule,
+        Sensor,
+        Gateway,
+        Department,
+        RoutingPolicy,
+        Membership,
+        DutyShift,
+    )
     counts = {model.__name__: model.objects.count() for model in models}
     counts["User"] = get_user_model().objects.count()
     counts["routing departments"] = RoutingPolicy.departments.through.objects.count()
@@ -250,3 +263,14 @@ def test_every_domain_ships_a_response_plan_per_level_that_the_routed_department
         assert len(plans[1].actions.all()) > len(plans[3].actions.all()), spec.code
     gas = ResponsePlan.objects.get(domain__code="gas", level=2)
     assert "疏散泄漏点周边 50 米内人员并设置警戒" in [a.text for a in gas.actions.all()]
+
+
+def test_the_demo_city_has_a_duty_roster_for_today_with_each_departments_own_people():
+    from organisation.selectors import duty_shift_at
+
+    centre = duty_shift_at(None, timezone.now())
+    assert (centre.person_on_duty.username, centre.leader_on_duty.username) == ("duty", "admin")
+    for department in Department.objects.all():
+        shift = duty_shift_at(department.pk, timezone.now())
+        assert Membership.objects.filter(user=shift.person_on_duty, department=department).exists(), department.code
+    assert DutyShift.objects.filter(date=timezone.localdate() + timedelta(days=7)).exists()

@@ -61,6 +61,8 @@ def _policy_form(domain, **overrides: object) -> dict[str, object]:
         "level": "2",
         "ack_deadline_minutes": "15",
         "verification": "at_once",
+        "arrive_deadline_minutes": "60",
+        "report_deadline_minutes": "240",
         "departments": [],
         **overrides,
     }

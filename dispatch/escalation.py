@@ -1,0 +1,319 @@
+"""Who is told of a work order, and what happens when it misses a deadline.
+
+Notifications go to the people on duty (organisation's roster), never to a
+fixed list. Each transition is told once (the notification's key names it);
+the escalation beat keeps its progress on the order's row, so a sweep that
+runs twice, or a retried task, changes nothing.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from dispatch.models import (
+    IN_HAND_STATUSES,
+    EscalationStep,
+    EscalationTarget,
+    RoutingPolicy,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderEventKind,
+    WorkOrderStatus,
+)
+from notifications import services as notifications
+from notifications.models import NotificationKind
+from organisation.roles import ADMINISTRATOR, DUTY_OFFICER
+from organisation.selectors import department_member_ids, duty_shift_at
+from warning.models import Level, Warning
+
+log = logging.getLogger(__name__)
+
+# Without a routing policy for the level (as the acknowledgement's default in services).
+DEFAULT_ARRIVE_MINUTES = 60
+DEFAULT_REPORT_MINUTES = 240
+# Orders looked at per sweep: the beat comes back for the rest.
+SWEEP_BATCH = 500
+
+EVENT_OF_TARGET = {
+    EscalationTarget.DEPARTMENT_ON_DUTY: WorkOrderEventKind.REMINDED,
+    EscalationTarget.DEPARTMENT_LEADER: WorkOrderEventKind.TO_LEADER,
+    EscalationTarget.COMMAND_OFFICE: WorkOrderEventKind.TO_COMMAND,
+}
+NOTIFICATION_OF_TARGET = {
+    EscalationTarget.DEPARTMENT_ON_DUTY: NotificationKind.DEADLINE_REMINDER,
+    EscalationTarget.DEPARTMENT_LEADER: NotificationKind.ESCALATED_TO_LEADER,
+    EscalationTarget.COMMAND_OFFICE: NotificationKind.ESCALATED_TO_COMMAND,
+}
+
+
+# --- Who is on duty ---------------------------------------------------------
+
+
+def department_on_duty(department_id: int, at: datetime) -> list[AbstractBaseUser]:
+    """The department's person on duty; with no roster row, every member (nobody may be missed)."""
+    shift = duty_shift_at(department_id, at)
+    if shift is not None:
+        return [shift.person_on_duty]
+    return list(get_user_model().objects.filter(pk__in=department_member_ids(department_id), is_active=True))
+
+
+def department_leader_on_duty(department_id: int, at: datetime) -> list[AbstractBaseUser]:
+    """The department's leader on duty, else the deputy; nobody when the roster names neither."""
+    shift = duty_shift_at(department_id, at)
+    if shift is None:
+        return []
+    leader = shift.leader_on_duty or shift.deputy
+    return [leader] if leader else []
+
+
+def city_centre_leader_on_duty(at: datetime) -> list[AbstractBaseUser]:
+    """The city centre's leader on duty (or deputy); with no roster, the duty officers."""
+    shift = duty_shift_at(None, at)
+    if shift is not None and (shift.leader_on_duty or shift.deputy):
+        return [shift.leader_on_duty or shift.deputy]
+    return _duty_officers() if shift is None else [shift.person_on_duty]
+
+
+def command_office_on_duty(at: datetime) -> list[AbstractBaseUser]:
+    """The city command office: the city centre's person and leader on duty; with no roster, the duty officers."""
+    shift = duty_shift_at(None, at)
+    if shift is None:
+        return _duty_officers()
+    return [user for user in (shift.person_on_duty, shift.leader_on_duty or shift.deputy) if user is not None]
+
+
+def _duty_officers() -> list[AbstractBaseUser]:
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[DUTY_OFFICER, ADMINISTRATOR])
+        .distinct()
+        .order_by("pk")
+    )
+
+
+# --- Announcements of routing ---------------------------------------------------
+
+
+def later_deadlines(policy: RoutingPolicy | None, now: datetime) -> dict[str, datetime]:
+    """A new order's deadlines to be on site and to report, counted from dispatch like the acknowledgement's."""
+    arrive = policy.arrive_deadline_minutes if policy else DEFAULT_ARRIVE_MINUTES
+    report = policy.report_deadline_minutes if policy else DEFAULT_REPORT_MINUTES
+    return {"arrive_deadline": now + timedelta(minutes=arrive), "report_deadline": now + timedelta(minutes=report)}
+
+
+def _order_data(order: WorkOrder, warning: Warning) -> dict:
+    return {
+        "order": order.pk,
+        "department": order.department.name,
+        "level": order.level,
+        "sensor": warning.sensor.name,
+    }
+
+
+def announce_routed(*, warning: Warning, created: list[WorkOrder], minutes: int) -> None:
+    """Tell each new order's department (its person on duty and its own system); a Level I
+    warning also reaches the city centre's leader on duty at once.
+
+    Called inside the routing transaction; delivery waits for the commit.
+    """
+    now = timezone.now()
+    link = reverse("work-orders")
+    for order in created:
+        data = {**_order_data(order, warning), "minutes": minutes}
+        notifications.notify(
+            recipients=department_on_duty(order.department_id, now),
+            kind=NotificationKind.WORK_ORDER_DISPATCHED,
+            level=order.level,
+            key=f"wo:{order.pk}:dispatched",
+            data=data,
+            link=link,
+            department_id=order.department_id,
+        )
+        notifications.webhooks_announce(
+            department_id=order.department_id,
+            level=order.level,
+            event="work_order.dispatched",
+            key=f"wo:{order.pk}:dispatched",
+            payload=_webhook_payload(order, warning, now),
+        )
+    if warning.level == Level.I:
+        departments = (
+            WorkOrder.objects.filter(warning=warning).select_related("department").order_by("department__code")
+        )
+        notifications.notify(
+            recipients=city_centre_leader_on_duty(now),
+            kind=NotificationKind.LEVEL_ONE_WARNING,
+            level=Level.I,
+            # Once per warning, however often it falls back and rises again.
+            key=f"warning:{warning.pk}:level1",
+            data={
+                "sensor": warning.sensor.name,
+                "domain": warning.sensor.sensor_type.domain.name,
+                "value": f"{warning.last_value:g} {warning.sensor.sensor_type.unit}".strip(),
+                "departments": ", ".join(order.department.name for order in departments),
+            },
+            link=reverse("dashboard"),
+        )
+
+
+def _webhook_payload(order: WorkOrder, warning: Warning, now: datetime, **extra: object) -> dict:
+    """What a department's own system receives: the order and its warning, as data."""
+    sensor = warning.sensor
+    return {
+        "work_order": {
+            "id": order.pk,
+            "status": order.status,
+            "level": order.level,
+            "department": order.department.code,
+            "created_at": order.created_at.isoformat(),
+            "ack_deadline": order.ack_deadline.isoformat(),
+            "arrive_deadline": order.arrive_deadline.isoformat() if order.arrive_deadline else None,
+            "report_deadline": order.report_deadline.isoformat() if order.report_deadline else None,
+        },
+        "warning": {
+            "id": warning.pk,
+            "level": warning.level,
+            "status": warning.status,
+            "sensor": {"code": sensor.code, "name": sensor.name, "lon": sensor.location.x, "lat": sensor.location.y},
+        },
+        "sent_at": now.isoformat(),
+        **extra,
+    }
+
+
+# --- Escalation of missed deadlines --------------------------------------------------
+
+
+def _overdue_filter(now: datetime) -> Q:
+    in_hand = Q(status__in=IN_HAND_STATUSES)
+    return (
+        Q(status=WorkOrderStatus.PENDING, ack_deadline__lt=now)
+        | (in_hand & Q(on_site_at__isnull=True, arrive_deadline__lt=now))
+        | (in_hand & Q(on_site_at__isnull=False, reported_at__isnull=True, report_deadline__lt=now))
+    )
+
+
+def work_orders_escalate(*, now: datetime | None = None) -> int:
+    """Remind and escalate the orders past a deadline, step by step (EscalationStep); the steps taken.
+
+    Each order is handled in a transaction of its own with its row locked;
+    its progress (``escalation_*``) lives on the row, so running the sweep
+    again at the same moment takes no step twice.
+    """
+    now = now or timezone.now()
+    steps = list(EscalationStep.objects.order_by("minutes_overdue", "id"))
+    if not steps:
+        return 0
+    # "Not closed" lets the planner read the open orders' partial index
+    # (wo_open_created_idx, in its order) instead of every order the city ever had.
+    candidates = list(
+        WorkOrder.objects.exclude(status=WorkOrderStatus.CLOSED)
+        .filter(_overdue_filter(now))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    taken = 0
+    for order_id in candidates:
+        taken += _escalate_one(order_id, steps, now)
+    return taken
+
+
+def _escalate_one(order_id: int, steps: list[EscalationStep], now: datetime) -> int:
+    with transaction.atomic():
+        order = (
+            WorkOrder.objects.select_for_update(of=("self",))
+            .select_related("department", "warning__sensor")
+            .filter(pk=order_id)
+            .first()
+        )
+        current = order.current_deadline() if order else None
+        if current is None or current[1] is None or current[1] >= now:
+            return 0  # acted on meanwhile
+        stage, deadline = current
+        if order.escalation_deadline != deadline:
+            # A new deadline (the next stage, or a reopened order): start again.
+            order.escalation_deadline, order.escalation_step, order.escalated_at = deadline, 0, None
+        minutes = int((now - deadline).total_seconds() // 60)
+        due = sum(1 for step in steps if step.minutes_overdue <= minutes)
+        taken = 0
+        while order.escalation_step < due:
+            order.escalation_step += 1
+            _take_step(order, steps[order.escalation_step - 1], stage, deadline, minutes, now, repeat=None)
+            taken += 1
+        told = bool(taken)
+        if not taken and order.escalation_step:
+            step = steps[order.escalation_step - 1]
+            if (
+                step.repeat_every_minutes
+                and order.escalated_at is not None
+                and (now - order.escalated_at).total_seconds() >= step.repeat_every_minutes * 60
+            ):
+                _take_step(order, step, stage, deadline, minutes, now, repeat=now)
+                told = True
+        if told:
+            order.escalated_at = now
+        order.save(update_fields=["escalation_deadline", "escalation_step", "escalated_at"])
+    if taken:
+        from dispatch.services import push_work_orders  # services import this module
+
+        transaction.on_commit(lambda: push_work_orders(work_order_ids=[order_id]))
+    return taken
+
+
+def _take_step(
+    order: WorkOrder,
+    step: EscalationStep,
+    stage: str,
+    deadline: datetime,
+    minutes: int,
+    now: datetime,
+    *,
+    repeat: datetime | None,
+) -> None:
+    """Tell the step's people; a first telling is also a timeline step and a webhook."""
+    target = EscalationTarget(step.target)
+    if target == EscalationTarget.DEPARTMENT_ON_DUTY:
+        people, department_id = department_on_duty(order.department_id, now), order.department_id
+    elif target == EscalationTarget.DEPARTMENT_LEADER:
+        people, department_id = department_leader_on_duty(order.department_id, now), order.department_id
+    else:
+        # The city's people on duty, told as duty officers (no department filter).
+        people, department_id = command_office_on_duty(now), None
+    key = f"wo:{order.pk}:{stage}:{int(deadline.timestamp())}:{target}"
+    if repeat is not None:
+        key += f":again:{int(repeat.timestamp())}"
+    data = {**_order_data(order, order.warning), "stage": stage, "minutes": minutes}
+    notified = notifications.notify(
+        recipients=people,
+        kind=NOTIFICATION_OF_TARGET[target],
+        level=order.level,
+        key=key,
+        data=data,
+        link=reverse("work-orders"),
+        department_id=department_id,
+    )
+    if repeat is not None:
+        return
+    WorkOrderEvent.objects.create(
+        work_order=order,
+        kind=EVENT_OF_TARGET[target],
+        created_at=now,
+        data={
+            "stage": stage,
+            "minutes": minutes,
+            "people": ", ".join(sorted({n.recipient.get_username() for n in notified})) or "-",
+        },
+    )
+    notifications.webhooks_announce(
+        department_id=order.department_id,
+        level=order.level,
+        event="work_order.overdue",
+        key=key,
+        payload=_webhook_payload(order, order.warning, now, stage=stage, minutes_overdue=minutes, step=str(target)),
+    )

@@ -1,0 +1,63 @@
+"""The sentences of notifications, written in the reader's language when read.
+
+A notification stores its kind and parameters; the text is made for each
+reader (the list page, the e-mail, the SMS, the push that carries every
+language of the platform).
+"""
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from notifications.models import NotificationKind
+
+# What a deadline asks for, as the sentences below name it.
+STAGES = {
+    "acknowledge": _("acknowledge"),
+    "arrive": _("be on site"),
+    "report": _("report"),
+}
+LEVELS = {1: _("Level I"), 2: _("Level II"), 3: _("Level III")}
+
+SENTENCES = {
+    NotificationKind.WORK_ORDER_DISPATCHED: _(
+        "New %(level)s work order WO-%(order)s for %(department)s: %(sensor)s. Acknowledge within %(minutes)s minutes."
+    ),
+    NotificationKind.DEADLINE_REMINDER: _(
+        "Reminder: work order WO-%(order)s of %(department)s (%(level)s, %(sensor)s) is past its deadline to %(stage)s."
+    ),
+    NotificationKind.ESCALATED_TO_LEADER: _(
+        "Escalated to you as leader on duty: work order WO-%(order)s of %(department)s (%(level)s, %(sensor)s) "
+        "is %(minutes)s minutes past its deadline to %(stage)s."
+    ),
+    NotificationKind.ESCALATED_TO_COMMAND: _(
+        "Escalated to the city command office: work order WO-%(order)s of %(department)s (%(level)s, %(sensor)s) "
+        "is %(minutes)s minutes past its deadline to %(stage)s."
+    ),
+    NotificationKind.LEVEL_ONE_WARNING: _(
+        "Level I (red) warning at %(sensor)s (%(domain)s): %(value)s. Work orders went to %(departments)s."
+    ),
+}
+
+
+def notification_text(kind: str, data: dict) -> str:
+    """The sentence in the active language; the kind's name if the data do not fit."""
+    params = dict(data)
+    if "level" in params:
+        params["level"] = str(LEVELS.get(params["level"], params["level"]))
+    if "stage" in params:
+        params["stage"] = str(STAGES.get(params["stage"], params["stage"]))
+    template = SENTENCES.get(kind)
+    try:
+        return str(template) % params
+    except (KeyError, TypeError, ValueError):
+        return str(NotificationKind(kind).label) if kind in NotificationKind.values else kind
+
+
+def notification_texts(kind: str, data: dict) -> dict[str, str]:
+    """The sentence in every language of the platform, for a push whose reader's language is unknown."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts[code] = notification_text(kind, data)
+    return texts

@@ -1,0 +1,36 @@
+"""Reads of the notifications app, shared by its pages, API and pushes."""
+
+from django.db.models import QuerySet
+
+from notifications.messages import notification_text, notification_texts
+from notifications.models import Notification
+
+
+def notifications_of(user_id: int) -> QuerySet[Notification]:
+    """A person's own notifications, newest first: nobody reads another's."""
+    return Notification.objects.filter(recipient_id=user_id, shown_in_app=True)
+
+
+def unread_count(user_id: int) -> int:
+    return notifications_of(user_id).filter(read_at__isnull=True).count()
+
+
+def notification_payload(notification: Notification, *, all_languages: bool = True) -> dict:
+    """A notification as the pages and the API see it.
+
+    A push carries the text in every language (the reader's is not known to
+    the sender); the API and the pages give the request's language.
+    """
+    return {
+        "id": notification.pk,
+        "recipient": notification.recipient_id,
+        "kind": notification.kind,
+        "level": notification.level,
+        "department": notification.department_id,
+        "link": notification.link,
+        "created_at": notification.created_at.isoformat(),
+        "read": notification.read_at is not None,
+        "text": notification_texts(notification.kind, notification.data)
+        if all_languages
+        else notification_text(notification.kind, notification.data),
+    }
