@@ -197,6 +197,7 @@ def test_an_order_on_site_works_to_its_report_deadline(city, reach, staff_a, ste
 def test_a_reported_order_is_not_chased(city, reach, staff_a, steps):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     services.work_order_report(work_order_id=order.pk, user=staff_a, report="Valve closed.")
     assert escalation.work_orders_escalate(now=order.created_at + timedelta(days=1)) == 0
 

@@ -429,6 +429,8 @@ def test_an_administrator_sets_a_policys_verification_in_admin(city, client, adm
             "domain": policy.domain_id,
             "level": "1",
             "ack_deadline_minutes": "15",
+            "arrive_deadline_minutes": "60",
+            "report_deadline_minutes": "240",
             "verification": VerificationMode.PARALLEL,
             "departments": [city["command"].pk],
         },
