@@ -105,7 +105,13 @@ def test_a_batch_stuck_behind_a_lock_gets_503_quickly_and_nothing_is_half_stored
 def test_the_duty_officer_is_told_how_far_evaluation_lags(client, settings):
     settings.EVALUATION_LAG_NOTICE_SECONDS = 10
     sensor = SensorFactory()
-    SensorState.objects.create(sensor=sensor, unevaluated_since=timezone.now() - timedelta(seconds=95))
+    # The lag is measured by the database's clock, which inside the test's
+    # transaction stands at the transaction's start: the reading's mark is
+    # set by that clock too, not by this process's (it was 0.1 s behind).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (database_now,) = cursor.fetchone()
+    SensorState.objects.create(sensor=sensor, unevaluated_since=database_now - timedelta(seconds=95))
     client.force_login(UserFactory(roles=[DUTY_OFFICER]))
 
     backlog = client.get("/api/v1/evaluation/backlog/").json()
