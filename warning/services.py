@@ -3,6 +3,7 @@
 A warning's level and status change here and nowhere else.
 """
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -21,10 +22,10 @@ from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Sensor
 from monitoring.services import array_literal
-from warning import evaluation_queue, selectors
+from warning import evaluation_queue, rule_kinds, selectors
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
-from warning.models import Direction, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
+from warning.models import RuleKind, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ def sensors_rank(latest: dict[int, tuple[int, float | None]]) -> dict[int, int]:
         rank = evaluation_queue.UNRANKED
         if value is not None:
             for rule in rules.get(sensor_id, ()):
+                if rule.kind != RuleKind.THRESHOLD:
+                    continue  # a rate rule's value is a change, not the reading
                 level = classify(rule, value, in_warning=False)
                 if 0 < level < rank:
                     rank = level
@@ -180,23 +183,43 @@ _STATES_AND_OPEN_WARNINGS = """
 # the index on (sensor, observed_at), so the cost does not grow with the
 # sensor's history. Summed up per state: how many, the newest id and
 # observation, and whether any value reaches one of the rule's thresholds
-# (``bound``: the threshold nearest normal). Readings are never fetched
-# for a state whose every value is normal: only its watermark moves.
+# (``upper``/``lower``: the Level III thresholds, a band has both; NULL
+# never reaches). Readings are never fetched for a state whose every value
+# is normal: only its watermark moves. A rate-of-change rule classifies
+# ``x``, the reading's change over its window (``rate_seconds``), from the
+# lowest (a rise) or highest (a fall) stored reading of the window, late
+# ones included; the window's lateral is skipped for other rules.
 _NEW_READINGS = """
-    FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::boolean[], %s::double precision[])
-         AS w (n, sensor_id, after_id, observed_from, above, bound)
+    FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::double precision[],
+                %s::double precision[], %s::int[], %s::text[])
+         AS w (n, sensor_id, after_id, observed_from, upper, lower, rate_seconds, rate_mode)
     CROSS JOIN LATERAL (
         SELECT r.id, r.observed_at, r.value FROM monitoring_reading AS r
         WHERE r.sensor_id = w.sensor_id AND r.observed_at >= w.observed_from
           AND (w.after_id IS NULL OR r.id > w.after_id)
         ORDER BY r.id LIMIT %s
     ) AS r
+    LEFT JOIN LATERAL (
+        SELECT min(p.value) AS low, max(p.value) AS high FROM monitoring_reading AS p
+        WHERE w.rate_seconds IS NOT NULL AND p.sensor_id = w.sensor_id
+          AND p.observed_at >= r.observed_at - make_interval(secs => w.rate_seconds)
+          AND p.observed_at <= r.observed_at
+    ) AS win ON true
+    CROSS JOIN LATERAL (
+        SELECT CASE w.rate_mode
+            WHEN 'rise' THEN r.value - win.low
+            WHEN 'fall' THEN win.high - r.value
+            WHEN 'rise%%' THEN coalesce((r.value - win.low) / nullif(abs(win.low), 0) * 100, 0)
+            WHEN 'fall%%' THEN coalesce((win.high - r.value) / nullif(abs(win.high), 0) * 100, 0)
+            ELSE r.value END AS x
+    ) AS x
 """
 _NEW_READINGS_SUMMED = (
-    "SELECT w.n, max(r.id), max(r.observed_at),"
-    " bool_or(CASE WHEN w.above THEN r.value >= w.bound ELSE r.value <= w.bound END)" + _NEW_READINGS + " GROUP BY w.n"
+    "SELECT w.n, max(r.id), max(r.observed_at), coalesce(bool_or(x.x >= w.upper OR x.x <= w.lower), false)"
+    + _NEW_READINGS
+    + " GROUP BY w.n"
 )
-_NEW_READINGS_LISTED = "SELECT w.n, r.id, r.observed_at, r.value" + _NEW_READINGS + " ORDER BY w.n, r.observed_at, r.id"
+_NEW_READINGS_LISTED = "SELECT w.n, r.id, r.observed_at, x.x" + _NEW_READINGS + " ORDER BY w.n, r.observed_at, r.id"
 
 # Watermarks moved and marks cleared in one round trip. The second list of
 # state ids lets the planner find the rows by their key rather than hash the
@@ -239,12 +262,14 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
         summed = _new_readings_summed(cursor, states, rules, pending, floor)
         moved: list[_State] = []
         slow: list[_State] = []
+        # A duration rule's run in progress must be ended by a normal reading.
+        running = rule_kinds_running(cursor, states, rules)
         for n, state in enumerate(states):
             found = summed.get(n)
             if found is None:
                 continue
             newest_id, newest_at, reaches = found
-            if not reaches and state.sensor_id not in has_open:
+            if not reaches and state.sensor_id not in has_open and state.pk not in running:
                 # The common case, by far: no warning, nothing to warn of.
                 # Only the watermark moves (a late reading cannot open a
                 # warning either when no value reaches a threshold).
@@ -309,7 +334,7 @@ def _window(
     floor: datetime,
 ) -> list[list]:
     """The parameters of ``_NEW_READINGS`` for these states, in their order."""
-    sensor_ids, after, start, above, bound = [], [], [], [], []
+    sensor_ids, after, start, upper, lower, rate_seconds, rate_mode = [], [], [], [], [], [], []
     for state in states:
         rule = rules[state.rule_id]
         observed_from = pending[state.sensor_id][1]
@@ -319,11 +344,13 @@ def _window(
         after.append(state.last_reading_id)
         start.append(observed_from or datetime.min.replace(tzinfo=UTC))
         # classify(rule, value, in_warning=False) is NORMAL exactly when the
-        # value reaches none of the thresholds, i.e. not the nearest one.
-        thresholds = rule.thresholds().values()
-        above.append(rule.direction == Direction.ABOVE)
-        bound.append(min(thresholds) if rule.direction == Direction.ABOVE else max(thresholds))
-    arrays = [range(len(states)), sensor_ids, after, start, above, bound]
+        # value reaches none of the thresholds, i.e. not the nearest one(s).
+        high, low, seconds, mode = rule_kinds.sql_parameters(rule)
+        upper.append(high)
+        lower.append(low)
+        rate_seconds.append(seconds)
+        rate_mode.append(mode)
+    arrays = [range(len(states)), sensor_ids, after, start, upper, lower, rate_seconds, rate_mode]
     return [*map(array_literal, arrays), MAX_READINGS_PER_RUN]
 
 
@@ -369,6 +396,7 @@ def _evaluate_series(
         .filter(sensor_id__in=sensor_ids)
         .exclude(status=WarningStatus.CLOSED)
     }
+    progress = rule_kinds_progress_load(cursor, states, rules)
     transitions = 0
     touched_sensors = set()
     for n, state in enumerate(states):
@@ -386,6 +414,7 @@ def _evaluate_series(
                 observed_at,
                 value,
                 newest_at=state.evaluated_through,
+                progress=progress.get(state.pk),
             )
             changed += step
             if state.evaluated_through is None or observed_at > state.evaluated_through:
@@ -402,7 +431,44 @@ def _evaluate_series(
         state.last_reading_id = max(reading_id for reading_id, _, _ in readings)
     for sensor_id in sorted(touched_sensors):
         _refresh_sensor_level(sensor_id)
+    rule_kinds_progress_save(cursor, progress)
     return transitions
+
+
+def rule_kinds_running(cursor, states: list[_State], rules: dict[int, ThresholdRule]) -> set[int]:
+    """The state ids of duration rules with a run in progress (one query,
+    none when the chunk has no duration rule)."""
+    ids = [state.pk for state in states if rules[state.rule_id].holds]
+    if not ids:
+        return set()
+    cursor.execute(
+        "SELECT id FROM warning_rulestate WHERE id = ANY(%s::bigint[]) AND hold_progress::text NOT IN ('null', '{}')",
+        [array_literal(ids)],
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def rule_kinds_progress_load(cursor, states: list[_State], rules: dict[int, ThresholdRule]) -> dict[int, dict]:
+    """State id: the runs of its duration rule, as stored (one query)."""
+    ids = [state.pk for state in states if rules[state.rule_id].holds]
+    if not ids:
+        return {}
+    cursor.execute(
+        "SELECT id, hold_progress::text FROM warning_rulestate WHERE id = ANY(%s::bigint[])", [array_literal(ids)]
+    )
+    return {pk: (json.loads(progress) if progress else None) or {} for pk, progress in cursor.fetchall()}
+
+
+def rule_kinds_progress_save(cursor, progress: dict[int, dict]) -> None:
+    """Store the runs in the chunk's transaction, with the watermarks they go with."""
+    if not progress:
+        return
+    ids = list(progress)
+    cursor.execute(
+        "UPDATE warning_rulestate AS s SET hold_progress = v.progress::jsonb"
+        " FROM unnest(%s::bigint[], %s::text[]) AS v (id, progress) WHERE s.id = v.id",
+        [array_literal(ids), array_literal([json.dumps(progress[pk]) for pk in ids])],
+    )
 
 
 def _caught_up(pending: dict[int, tuple[int | None, datetime | None]], states: list[_State]) -> list[int]:
@@ -426,22 +492,33 @@ def _apply_reading(
     value: float,
     *,
     newest_at: datetime | None,
+    progress: dict | None = None,
 ) -> tuple[Warning | None, int]:
     """Move the (sensor, rule) warning by one reading; returns it and the transitions written.
 
     ``newest_at`` is the newest observation already evaluated: a reading
     older than that arrived late (a gateway's buffer, a slow batch).
+    ``progress``: a duration rule's runs (``rule_kinds.hold_advance``).
     """
     if newest_at is not None and observed_at <= newest_at:
+        if rule.holds:
+            # A late reading cannot say how long a condition held now: it
+            # neither extends nor ends a run, and opens nothing by itself.
+            return warning, 0
         return _apply_late_reading(sensor, rule, warning, observed_at, value, newest_at)
 
     in_warning = warning is not None and warning.status == WarningStatus.ACTIVE
     level = classify(rule, value, in_warning=in_warning)
+    if rule.holds and progress is not None:
+        lasted = rule_kinds.hold_advance(rule, progress, level, observed_at)
+        if level > 0:
+            # Not held long enough at any level: nothing opens or escalates yet.
+            level = lasted or HOLD
 
     if warning is not None:
         warning.last_value = value
         warning.last_observed_at = observed_at
-        warning.peak_value = worse(rule.direction, warning.peak_value, value)
+        warning.peak_value = worse(rule, warning.peak_value, value)
 
     if level == HOLD:
         return warning, 0
@@ -493,7 +570,7 @@ def _apply_late_reading(
         warning.recovered_at = newest_at
         _record(warning, TransitionKind.RECOVERED, level, level, None, newest_at)
         return warning, 2
-    warning.peak_value = worse(rule.direction, warning.peak_value, value)
+    warning.peak_value = worse(rule, warning.peak_value, value)
     if level < warning.level:
         return warning, _escalate(warning, level, observed_at, value)
     return warning, 0
