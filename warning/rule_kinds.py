@@ -104,7 +104,7 @@ def rule_errors(rule: ThresholdRule) -> dict[str, str]:
                 "hold_seconds" if rule.hold_seconds else "hold_readings",
                 _(
                     "Clear the duration: a no-data rule has none of its own. "
-                    "How long a sensor must be silent is set in \u201csilent for\u201d."
+                    "How long a sensor must be silent is set in “silent for”."
                 ),
             )
         if rule.rate_window_seconds:
@@ -118,7 +118,7 @@ def rule_errors(rule: ThresholdRule) -> dict[str, str]:
         return errors
 
     if rule.no_data_seconds:
-        add("no_data_seconds", _("Clear \u201csilent for\u201d: only a no-data rule uses it."))
+        add("no_data_seconds", _("Clear “silent for”: only a no-data rule uses it."))
     if rule.no_data_level:
         add("no_data_level", _("Clear the no-data level: only a no-data rule uses it."))
     if rule.hold_seconds and rule.hold_readings:
@@ -143,7 +143,7 @@ def rule_errors(rule: ThresholdRule) -> dict[str, str]:
     else:
         for field in lowers.values():
             if getattr(rule, field) is not None:
-                add(field, _("Clear the lower thresholds: only a band (direction \u201coutside\u201d) has a low side."))
+                add(field, _("Clear the lower thresholds: only a band (direction “outside”) has a low side."))
     if missing or errors:
         return errors
 

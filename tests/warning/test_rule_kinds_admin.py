@@ -112,7 +112,8 @@ def test_a_band_is_backtested_on_both_sides(sensor_type):
     low, high = result.proposed.warnings
     assert (low.peak_level, low.peak_value) == (3, 0.18)
     assert (high.peak_level, high.peak_value) == (2, 0.72)
-    assert low.recovered_at is not None and high.recovered_at is not None
+    assert low.recovered_at is not None
+    assert high.recovered_at is not None
 
 
 @pytest.mark.parametrize(
