@@ -15,49 +15,54 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from monitoring.models import Sensor
 from monitoring.services import array_literal
 from warning import services
-from warning.models import GatewayOutage, ThresholdRule, TransitionKind, Warning, WarningStatus
+from warning.models import GatewayOutage, RuleKind, ThresholdRule, TransitionKind, Warning, WarningStatus
 
 # Sensor warnings opened per sweep at most: the rest wait for the next sweep
-# (a minute), so one sweep never holds a worker or its locks for long.
-MAX_OPENED_PER_SWEEP = 1000
+# (a minute), so one sweep never holds a worker or its locks for long. Each
+# costs what any opened warning costs (routing, the push): 30-170 ms on the
+# bench machine depending on its load.
+MAX_OPENED_PER_SWEEP = 300
 
 # Each silent (sensor, no-data rule) in effect with no active warning of
 # that rule, and whether its gateway is silent as long (``folded``). A rule
 # on a sensor overrides its type's rules, as in evaluation. Sensors folded
 # into an outage come back summed up per gateway; the others one a row,
 # longest silent first. One statement: a sequential pass over the sensor
-# states at city scale (bench: ``python -m bench no_data``).
+# states (which have no index but their key, for HOT updates), then only
+# the silent ones are joined (bench: ``python -m bench.no_data``).
 _SILENT = """
     WITH rules AS (
         SELECT id, sensor_type_id, sensor_id, no_data_seconds, no_data_level FROM warning_thresholdrule
         WHERE is_active AND kind = 'no_data'
     ), overridden AS (
         SELECT DISTINCT sensor_id FROM warning_thresholdrule WHERE is_active AND sensor_id IS NOT NULL
-    ), in_effect AS (
-        SELECT s.id AS sensor_id, s.gateway_id, r.id AS rule_id, r.no_data_seconds, r.no_data_level
-        FROM rules AS r JOIN monitoring_sensor AS s ON s.id = r.sensor_id
-        UNION ALL
-        SELECT s.id, s.gateway_id, r.id, r.no_data_seconds, r.no_data_level
-        FROM rules AS r JOIN monitoring_sensor AS s ON s.sensor_type_id = r.sensor_type_id
-        WHERE r.sensor_type_id IS NOT NULL AND s.id NOT IN (SELECT sensor_id FROM overridden)
+    ), quiet AS MATERIALIZED (
+        -- The one pass over every sensor's state: those silent at least as
+        -- long as the shortest no-data rule allows (few, in a working city).
+        -- A constant, so the planner estimates them from the column's
+        -- statistics and joins the few by key instead of hashing every sensor.
+        SELECT sensor_id, latest_observed_at, latest_value FROM monitoring_sensorstate
+        WHERE latest_observed_at < %(quiet_before)s
     ), silent AS (
-        SELECT e.*, st.latest_observed_at, st.latest_value,
+        SELECT q.sensor_id, s.gateway_id, r.id AS rule_id, r.no_data_level, q.latest_observed_at, q.latest_value,
                coalesce(g.is_active AND (g.last_seen_at IS NULL
-                   OR g.last_seen_at < %(now)s - make_interval(secs => e.no_data_seconds)), false) AS folded,
+                   OR g.last_seen_at < %(now)s - make_interval(secs => r.no_data_seconds)), false) AS folded,
                g.last_seen_at AS gateway_seen_at
-        FROM in_effect AS e
-        JOIN monitoring_sensor AS s ON s.id = e.sensor_id
-        JOIN monitoring_sensorstate AS st ON st.sensor_id = e.sensor_id
-        LEFT JOIN monitoring_gateway AS g ON g.id = e.gateway_id
-        WHERE s.is_active AND st.latest_observed_at < %(now)s - make_interval(secs => e.no_data_seconds)
+        FROM quiet AS q
+        JOIN monitoring_sensor AS s ON s.id = q.sensor_id AND s.is_active
+        JOIN rules AS r ON r.sensor_id = s.id
+            OR (r.sensor_type_id = s.sensor_type_id AND s.id NOT IN (SELECT sensor_id FROM overridden))
+        LEFT JOIN monitoring_gateway AS g ON g.id = s.gateway_id
+        WHERE q.latest_observed_at < %(now)s - make_interval(secs => r.no_data_seconds)
           AND NOT EXISTS (
               SELECT 1 FROM warning_warning AS w
-              WHERE w.sensor_id = e.sensor_id AND w.rule_id = e.rule_id AND w.status = 'active'
+              WHERE w.sensor_id = q.sensor_id AND w.rule_id = r.id AND w.status = 'active'
           )
     )
     (SELECT false, sensor_id, rule_id, no_data_level, 1::bigint, latest_observed_at, latest_value
@@ -82,9 +87,14 @@ def sensors_warn_silent(*, now: datetime | None = None, limit: int = MAX_OPENED_
     the outages of gateways heard again."""
     now = now or timezone.now()
     recovered = _outages_recover(now)
-    with connection.cursor() as cursor:
-        cursor.execute(_SILENT, {"now": now, "limit": limit})
-        rows = cursor.fetchall()
+    shortest = ThresholdRule.objects.filter(is_active=True, kind=RuleKind.NO_DATA).aggregate(s=Min("no_data_seconds"))[
+        "s"
+    ]
+    rows = []
+    if shortest is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(_SILENT, {"now": now, "quiet_before": now - timedelta(seconds=shortest), "limit": limit})
+            rows = cursor.fetchall()
     sensors = [
         (sensor_id, rule_id, level, at, value)
         for folded, sensor_id, rule_id, level, _n, at, value in rows

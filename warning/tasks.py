@@ -33,7 +33,7 @@ def push_warning_value(warning_id: int) -> None:
     services.warning_value_push(warning_id=warning_id)
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
 def warn_silent_sensors() -> int:
     """The no-data sweep: warn of silent sensors, fold a silent gateway's into one outage."""
     from warning import no_data
