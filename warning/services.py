@@ -689,7 +689,11 @@ def push_warning(*, warning_id: int) -> None:
 def warning_still_active_message(warning: Warning) -> str:
     """Why closing this active warning needs the person's explicit choice."""
     current = warning.current_level
-    if current:
+    if warning.rule.kind == RuleKind.NO_DATA:
+        where = _("The sensor is still silent: no reading since %(at)s.") % {
+            "at": timezone.localtime(warning.last_observed_at).strftime("%Y-%m-%d %H:%M")
+        }
+    elif current:
         where = _("The sensor still reads %(value)s, at %(level)s.") % {
             "value": f"{warning.last_value:g}",
             "level": Warning(level=current).get_level_display(),

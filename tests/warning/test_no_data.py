@@ -176,3 +176,15 @@ def test_two_sweeps_at_once_open_one_warning_per_sensor():
     # One sweep may skip sensors the other held: a third finds what is left.
     sensors_warn_silent()
     assert sorted(Warning.objects.values_list("sensor_id", flat=True)) == sorted(s.pk for s in sensors)
+
+
+@pytest.mark.django_db
+def test_closing_an_active_no_data_warning_says_the_sensor_is_still_silent(duty_officer):
+    from citysafety.errors import ConflictError
+
+    rule = ThresholdRuleFactory(**NO_DATA)
+    silent_sensor(rule.sensor_type, minutes=40)
+    sensors_warn_silent()
+    warning = Warning.objects.get()
+    with pytest.raises(ConflictError, match="still silent: no reading since"):
+        services.warning_close(warning_id=warning.pk, user=duty_officer, note="checked")
