@@ -153,6 +153,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.mark_offline_sensors",
         "schedule": 60.0,
     },
+    "warn-silent-sensors": {
+        "task": "warning.tasks.warn_silent_sensors",
+        "schedule": env.float("NO_DATA_SWEEP_SECONDS", default=60.0),
+    },
     # Partitions ahead, retention by dropping whole partitions, the default
     # partition emptied. Hourly: a week of partitions is made ahead.
     "maintain-partitions": {

@@ -25,7 +25,7 @@ from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
 from warning import backtest, verification
-from warning.models import FalseAlarmReason, Level, ThresholdRule, Warning, WarningTransition
+from warning.models import FalseAlarmReason, GatewayOutage, Level, RuleKind, ThresholdRule, Warning, WarningTransition
 
 
 def level_badge(level: int | None) -> str:
@@ -59,12 +59,31 @@ class ThresholdRuleForm(forms.ModelForm):
             "is_active",
             "sensor_type",
             "sensor",
+            "kind",
             "direction",
             "level3_threshold",
             "level2_threshold",
             "level1_threshold",
+            "level3_lower_threshold",
+            "level2_lower_threshold",
+            "level1_lower_threshold",
             "dead_band",
+            "hold_seconds",
+            "hold_readings",
+            "rate_window_seconds",
+            "rate_in_percent",
+            "no_data_seconds",
+            "no_data_level",
         )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            # A rule posted without a kind (an older form, a script) is a threshold rule.
+            self.fields["kind"].required = False
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or RuleKind.THRESHOLD
 
     def clean_dead_band(self) -> float | None:
         dead_band = self.cleaned_data.get("dead_band")
@@ -74,12 +93,21 @@ class ThresholdRuleForm(forms.ModelForm):
 
 
 _THRESHOLD_FIELDS = ("direction", "level3_threshold", "level2_threshold", "level1_threshold", "dead_band")
+_BAND_FIELDS = ("level3_lower_threshold", "level2_lower_threshold", "level1_lower_threshold")
+_KIND_FIELDS = (
+    "hold_seconds",
+    "hold_readings",
+    "rate_window_seconds",
+    "rate_in_percent",
+    "no_data_seconds",
+    "no_data_level",
+)
 
 
 class _RuleInline(admin.TabularInline):
     model = ThresholdRule
     form = ThresholdRuleForm
-    fields = ("name", *_THRESHOLD_FIELDS, "is_active")
+    fields = ("name", "kind", *_THRESHOLD_FIELDS, *_BAND_FIELDS, *_KIND_FIELDS, "is_active")
     extra = 0
 
 
@@ -156,6 +184,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
         "name",
         "sensor_type",
         "sensor",
+        "kind",
         "direction",
         "level3_threshold",
         "level2_threshold",
@@ -164,7 +193,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
         "is_active",
         "false_alarm_rate",
     )
-    list_filter = ("is_active", RuleScopeFilter, "direction", "sensor_type__domain", "sensor_type")
+    list_filter = ("is_active", RuleScopeFilter, "kind", "direction", "sensor_type__domain", "sensor_type")
     list_select_related = ("sensor_type", "sensor")
     search_fields = ("name", "sensor_type__code", "sensor_type__name", "=sensor__code")
     autocomplete_fields = ("sensor_type", "sensor")
@@ -181,6 +210,17 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
             },
         ),
         (
+            _("Kind"),
+            {
+                "fields": ("kind",),
+                "description": _(
+                    "A value against thresholds (above, below, or outside a band); a rate of change over a window "
+                    "(thresholds are the change: a rise for “above”, a fall for “below”); or no data "
+                    "(a sensor silent too long). Fill only the sections of the kind chosen."
+                ),
+            },
+        ),
+        (
             _("Thresholds"),
             {
                 "fields": _THRESHOLD_FIELDS,
@@ -190,6 +230,28 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
                 ),
             },
         ),
+        (
+            _("Band (direction “outside”)"),
+            {
+                "fields": _BAND_FIELDS,
+                "description": _(
+                    "The band's low side: Level III > Level II > Level I, all below the Level III threshold above. "
+                    "The dead band applies on both sides."
+                ),
+            },
+        ),
+        (
+            _("Duration"),
+            {
+                "fields": ("hold_seconds", "hold_readings"),
+                "description": _(
+                    "Optional: the condition must hold this many seconds, or this many readings in a row, before the "
+                    "warning opens or escalates. Not for no-data rules."
+                ),
+            },
+        ),
+        (_("Rate of change"), {"fields": ("rate_window_seconds", "rate_in_percent")}),
+        (_("No data"), {"fields": ("no_data_seconds", "no_data_level")}),
     )
 
     change_form_template = "admin/warning/thresholdrule/change_form.html"
@@ -426,3 +488,23 @@ class WarningAdmin(admin.ModelAdmin):
 
 # RuleState is evaluation bookkeeping (a lock row and a watermark), not
 # something an administrator configures or reads: it is not registered.
+
+
+@admin.register(GatewayOutage)
+class GatewayOutageAdmin(admin.ModelAdmin):
+    """Read-only: the no-data sweep opens and ends outages."""
+
+    list_display = ("gateway", "level_display", "status", "silent_sensors", "opened_at", "last_seen_at", "recovered_at")
+    list_filter = ("status", "level")
+    list_select_related = ("gateway",)
+    search_fields = ("=gateway__code",)
+
+    @admin.display(description=_("level"), ordering="level")
+    def level_display(self, obj: GatewayOutage) -> str:
+        return level_badge(obj.level)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: GatewayOutage | None = None) -> bool:
+        return False

@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
-from monitoring.models import Sensor, SensorType
+from monitoring.models import Gateway, Sensor, SensorType
 
 
 class Level(ChoiceSet, models.IntegerChoices):
@@ -23,10 +23,20 @@ class Level(ChoiceSet, models.IntegerChoices):
 
 
 class Direction(ChoiceSet, models.TextChoices):
+    """Which side of the thresholds warns. A rate-of-change rule reads
+    "above" as a rise and "below" as a fall; a band has both sides."""
+
     ABOVE = "above", _("Above the thresholds")
     BELOW = "below", _("Below the thresholds")
+    OUTSIDE = "outside", _("Outside a band (too high or too low)")
 
-    symbols = nonmember({"ABOVE": "≥", "BELOW": "≤"})
+    symbols = nonmember({"ABOVE": "≥", "BELOW": "≤", "OUTSIDE": "∉"})
+
+
+class RuleKind(ChoiceSet, models.TextChoices):
+    THRESHOLD = "threshold", _("Value against thresholds")
+    RATE = "rate", _("Rate of change")
+    NO_DATA = "no_data", _("No data (sensor silent)")
 
 
 class ThresholdRule(models.Model):
@@ -52,10 +62,49 @@ class ThresholdRule(models.Model):
         related_name="threshold_rules",
         verbose_name=_("sensor"),
     )
-    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices, default=Direction.ABOVE)
-    level3_threshold = models.FloatField(_("Level III threshold (yellow)"))
-    level2_threshold = models.FloatField(_("Level II threshold (orange)"))
-    level1_threshold = models.FloatField(_("Level I threshold (red)"))
+    kind = models.CharField(_("kind"), max_length=10, choices=RuleKind.choices, default=RuleKind.THRESHOLD)
+    direction = models.CharField(_("direction"), max_length=7, choices=Direction.choices, default=Direction.ABOVE)
+    # Null only on a no-data rule, which compares no value (``clean``).
+    level3_threshold = models.FloatField(_("Level III threshold (yellow)"), null=True, blank=True)
+    level2_threshold = models.FloatField(_("Level II threshold (orange)"), null=True, blank=True)
+    level1_threshold = models.FloatField(_("Level I threshold (red)"), null=True, blank=True)
+    # The low side of a band (direction "outside"); the thresholds above are
+    # then its high side.
+    level3_lower_threshold = models.FloatField(_("Level III lower threshold (yellow)"), null=True, blank=True)
+    level2_lower_threshold = models.FloatField(_("Level II lower threshold (orange)"), null=True, blank=True)
+    level1_lower_threshold = models.FloatField(_("Level I lower threshold (red)"), null=True, blank=True)
+    hold_seconds = models.PositiveIntegerField(
+        _("hold for (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("The condition must hold this long before the warning opens or escalates. Empty: at once."),
+    )
+    hold_readings = models.PositiveIntegerField(
+        _("hold for (consecutive readings)"),
+        null=True,
+        blank=True,
+        help_text=_("The condition must hold for this many readings in a row before the warning opens or escalates."),
+    )
+    rate_window_seconds = models.PositiveIntegerField(
+        _("rate window (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("Rate of change: the change is measured over the stored readings of this window."),
+    )
+    rate_in_percent = models.BooleanField(
+        _("change in percent"),
+        default=False,
+        help_text=_(
+            "Rate of change: thresholds are percentages of the window's lowest (rise) or highest (fall) value."
+        ),
+    )
+    no_data_seconds = models.PositiveIntegerField(
+        _("silent for (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("No data: a sensor with no reading for this long gets a warning."),
+    )
+    no_data_level = models.PositiveSmallIntegerField(_("no-data level"), choices=Level.choices, null=True, blank=True)
     dead_band = models.FloatField(
         _("dead band"),
         default=0.0,
@@ -96,62 +145,23 @@ class ThresholdRule(models.Model):
             raise ValidationError(
                 {"sensor_type": _("Choose the sensor type this rule applies to, or a single sensor.")}
             )
-        values = (self.level3_threshold, self.level2_threshold, self.level1_threshold)
-        if any(v is None for v in values):
-            return
-        t3, t2, t1 = values
-        if self.direction == Direction.ABOVE:
-            if not t3 < t2:
-                raise ValidationError(
-                    {
-                        "level2_threshold": _(
-                            "For an upper limit the Level II threshold must be greater than Level III (%(t3)s)."
-                        )
-                        % {"t3": t3}
-                    }
-                )
-            if not t2 < t1:
-                raise ValidationError(
-                    {
-                        "level1_threshold": _(
-                            "For an upper limit the Level I threshold must be greater than Level II (%(t2)s)."
-                        )
-                        % {"t2": t2}
-                    }
-                )
-        else:
-            if not t3 > t2:
-                raise ValidationError(
-                    {
-                        "level2_threshold": _(
-                            "For a lower limit the Level II threshold must be less than Level III (%(t3)s)."
-                        )
-                        % {"t3": t3}
-                    }
-                )
-            if not t2 > t1:
-                raise ValidationError(
-                    {
-                        "level1_threshold": _(
-                            "For a lower limit the Level I threshold must be less than Level II (%(t2)s)."
-                        )
-                        % {"t2": t2}
-                    }
-                )
-        if self.dead_band is not None and self.dead_band >= abs(t2 - t3):
-            # A band as wide as the step to Level II would keep a warning
-            # from ever recovering once it dropped below Level III.
-            raise ValidationError(
-                {
-                    "dead_band": _(
-                        "Make the dead band smaller than the gap between the Level III and Level II thresholds (%(gap)s)."
-                    )
-                    % {"gap": f"{abs(t2 - t3):g}"}
-                }
-            )
+        from warning.rule_kinds import rule_errors  # rule_kinds imports this module
+
+        errors = rule_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
     def thresholds(self) -> dict[int, float]:
         return {1: self.level1_threshold, 2: self.level2_threshold, 3: self.level3_threshold}
+
+    def lower_thresholds(self) -> dict[int, float]:
+        """A band's low side."""
+        return {1: self.level1_lower_threshold, 2: self.level2_lower_threshold, 3: self.level3_lower_threshold}
+
+    @property
+    def holds(self) -> bool:
+        """The condition must last before the warning opens or escalates."""
+        return bool(self.hold_seconds or self.hold_readings)
 
 
 class WarningStatus(ChoiceSet, models.TextChoices):
@@ -367,9 +377,42 @@ class RuleState(models.Model):
     # The newest observation time evaluated: an older reading arriving later
     # may still open or escalate a warning, but not recover it.
     evaluated_through = models.DateTimeField(null=True, blank=True)
+    # A rule with a duration: per level ("1" … "3") the run of consecutive
+    # readings reaching it, {"since": ISO time of its first reading, "count":
+    # readings}; null or empty when none runs. Kept here, in the chunk's transaction,
+    # so a worker dying mid-window loses nothing and counts nothing twice.
+    hold_progress = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["sensor", "rule"], name="rule_state_unique")]
 
     def __str__(self) -> str:
         return f"{self.sensor_id}/{self.rule_id} through {self.evaluated_through}"
+
+
+class GatewayOutage(models.Model):
+    """One warning for a gateway gone silent, in place of a no-data warning
+    for each of its sensors (inhibition): a gateway down is one fault, not
+    hundreds. It ends by itself when the gateway is heard again; sensors
+    still silent then get their own no-data warnings."""
+
+    gateway = models.ForeignKey(Gateway, models.CASCADE, related_name="+", verbose_name=_("gateway"))
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    status = models.CharField(_("status"), max_length=10, choices=WarningStatus.choices, default=WarningStatus.ACTIVE)
+    opened_at = models.DateTimeField(_("opened at"))
+    last_seen_at = models.DateTimeField(_("gateway last seen at"), null=True, blank=True)
+    silent_sensors = models.PositiveIntegerField(_("silent sensors"), default=0)
+    recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("gateway outage")
+        verbose_name_plural = _("gateway outages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway"], condition=Q(status="active"), name="gateway_outage_one_active_per_gateway"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.get_status_display()} @ {self.opened_at:%Y-%m-%d %H:%M}"

@@ -31,3 +31,11 @@ def evaluate_pending_sensors() -> int:
 def push_warning_value(warning_id: int) -> None:
     """The coalesced push of a warning's new value; a repeat sends the same state again."""
     services.warning_value_push(warning_id=warning_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
+def warn_silent_sensors() -> int:
+    """The no-data sweep: warn of silent sensors, fold a silent gateway's into one outage."""
+    from warning import no_data
+
+    return no_data.sensors_warn_silent().opened

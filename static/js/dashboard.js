@@ -620,14 +620,21 @@
     render();
   }
 
+  // A band warns on both sides: its low threshold first ("≤ 0.3 · ≥ 1.2").
+  function lowerSide(w, level) {
+    const lower = w.rule.lower_thresholds;
+    if (!lower) return "";
+    return `${CS.symbol("direction", "below")} ${fmt.value(lower[String(level)], w.sensor.unit)} · `;
+  }
+
   function thresholdRows(w) {
-    const direction = CS.symbol("direction", w.rule.direction);
+    const direction = CS.symbol("direction", w.rule.lower_thresholds ? "above" : w.rule.direction);
     return [...LEVELS].reverse().map((level) => {
       const reached = level >= w.level && w.status !== "recovered" ? "reached" : "";
       const current = level === w.level ? "current" : "";
       return html`<tr class="${reached} ${current}">
         <td>${CS.workOrderCards.levelBadge(level)}</td>
-        <td class="num">${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
+        <td class="num">${lowerSide(w, level)}${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
       </tr>`;
     });
   }

@@ -4,7 +4,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
-from warning.models import FalseAlarmReason, Level, Warning, WarningTransition
+from warning.models import Direction, FalseAlarmReason, Level, ThresholdRule, Warning, WarningTransition
 
 
 def display_name(user) -> str | None:
@@ -31,6 +31,13 @@ def department_name(user) -> str | None:
         return user.membership.department.name
     except ObjectDoesNotExist:
         return None
+
+
+def rule_lower_thresholds(rule: ThresholdRule) -> dict[str, float] | None:
+    """A band's low side; None for a rule with one side."""
+    if rule.direction != Direction.OUTSIDE:
+        return None
+    return {"1": rule.level1_lower_threshold, "2": rule.level2_lower_threshold, "3": rule.level3_lower_threshold}
 
 
 class WarningSensorSerializer(serializers.Serializer):
@@ -81,8 +88,10 @@ class WarningSummaryRows:
             "rule": {
                 "id": rule.pk,
                 "name": rule.name,
+                "kind": rule.kind,
                 "direction": rule.direction,
                 "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
+                "lower_thresholds": rule_lower_thresholds(rule),
                 "dead_band": rule.dead_band,
             },
             "opened_at": api_datetime(warning.opened_at, zone),
@@ -160,8 +169,10 @@ class WarningSummarySerializer(serializers.ModelSerializer):
         return {
             "id": rule.pk,
             "name": rule.name,
+            "kind": rule.kind,
             "direction": rule.direction,
             "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
+            "lower_thresholds": rule_lower_thresholds(rule),
             "dead_band": rule.dead_band,
         }
 
