@@ -9,4 +9,8 @@ def route_warning(sender, *, warning, transition, **kwargs) -> None:
     if transition.kind in ROUTED_KINDS:
         from dispatch.services import work_orders_route
 
+        if warning.incident_id is not None and warning.incident.primary_id != warning.pk:
+            # A later member of an incident: the incident's first warning was
+            # routed, and its work orders cover the whole event.
+            return
         work_orders_route(warning=warning)

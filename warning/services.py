@@ -21,7 +21,7 @@ from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Sensor
 from monitoring.services import array_literal
-from warning import evaluation_queue, selectors
+from warning import evaluation_queue, flapping, incidents, selectors, silences
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
 from warning.models import Direction, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
@@ -363,6 +363,9 @@ def _evaluate_series(
             "id", "sensor_type_id", "owner_department_id", "district_id"
         )
     }
+    # Maintenance windows of the chunk's sensors over the readings' times: one query.
+    earliest = min((rows[0][1] for rows in series.values()), default=None)
+    windows = silences.silence_windows(sensor_ids, since=earliest, until=timezone.now()) if earliest is not None else {}
     open_warnings = {
         (w.sensor_id, w.rule_id): w
         for w in Warning.objects.select_for_update()
@@ -386,6 +389,7 @@ def _evaluate_series(
                 observed_at,
                 value,
                 newest_at=state.evaluated_through,
+                silenced=silences.covers(windows.get(state.sensor_id), observed_at),
             )
             changed += step
             if state.evaluated_through is None or observed_at > state.evaluated_through:
@@ -426,12 +430,18 @@ def _apply_reading(
     value: float,
     *,
     newest_at: datetime | None,
+    silenced: bool = False,
 ) -> tuple[Warning | None, int]:
     """Move the (sensor, rule) warning by one reading; returns it and the transitions written.
 
     ``newest_at`` is the newest observation already evaluated: a reading
     older than that arrived late (a gateway's buffer, a slow batch).
+    ``silenced``: the reading falls in a maintenance window (warning.silences):
+    the warning's values follow it and it may recover, but nothing opens,
+    escalates or comes back, so nothing is dispatched.
     """
+    if silenced:
+        return _apply_silenced_reading(rule, warning, observed_at, value, newest_at)
     if newest_at is not None and observed_at <= newest_at:
         return _apply_late_reading(sensor, rule, warning, observed_at, value, newest_at)
 
@@ -455,6 +465,9 @@ def _apply_reading(
 
     if warning is None:
         return _open(sensor, rule, level, observed_at, value), 1
+    if warning.status == WarningStatus.RECOVERED and _beyond_reactivation_window(warning, observed_at):
+        _close_superseded(warning, observed_at)
+        return _open(sensor, rule, level, observed_at, value), 2
     if warning.status == WarningStatus.RECOVERED:
         # The same incident flaring up again before anyone closed it: the
         # open warning comes back, at the worse of its level and the new one.
@@ -467,6 +480,50 @@ def _apply_reading(
     if level < warning.level:
         return warning, _escalate(warning, level, observed_at, value)
     return warning, 0
+
+
+def _apply_silenced_reading(
+    rule: ThresholdRule,
+    warning: Warning | None,
+    observed_at: datetime,
+    value: float,
+    newest_at: datetime | None,
+) -> tuple[Warning | None, int]:
+    late = newest_at is not None and observed_at <= newest_at
+    if warning is None:
+        return None, 0
+    warning.peak_value = worse(rule.direction, warning.peak_value, value)
+    if late:
+        return warning, 0
+    warning.last_value = value
+    warning.last_observed_at = observed_at
+    if warning.status == WarningStatus.ACTIVE and classify(rule, value, in_warning=True) == NORMAL:
+        warning.status = WarningStatus.RECOVERED
+        warning.recovered_at = observed_at
+        _record(warning, TransitionKind.RECOVERED, warning.level, warning.level, value, observed_at)
+        return warning, 1
+    return warning, 0
+
+
+def _beyond_reactivation_window(warning: Warning, observed_at: datetime) -> bool:
+    """A recovered warning firing again later than WARNING_REACTIVATION_WINDOW_SECONDS
+    after its recovery is a new event, not the same one flaring up (0: no limit)."""
+    seconds = settings.WARNING_REACTIVATION_WINDOW_SECONDS
+    return (
+        bool(seconds)
+        and warning.recovered_at is not None
+        and (observed_at - warning.recovered_at > timedelta(seconds=seconds))
+    )
+
+
+def _close_superseded(warning: Warning, observed_at: datetime) -> None:
+    """Close a recovered warning that a new one replaces; its work orders stay with it."""
+    note = _("Recovered for longer than the reactivation window; the condition came back as a new warning.")
+    warning.status = WarningStatus.CLOSED
+    warning.closed_at = timezone.now()
+    warning.disposal_note = note
+    _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, observed_at, note=note)
+    incidents.incident_member_closed(warning)
 
 
 def _apply_late_reading(
@@ -511,6 +568,7 @@ def _open(sensor: Sensor, rule: ThresholdRule, level: int, observed_at: datetime
         peak_value=value,
         last_observed_at=observed_at,
     )
+    incidents.warning_group(warning)
     _record(warning, TransitionKind.OPENED, None, level, value, observed_at)
     return warning
 
@@ -546,9 +604,18 @@ def _record(
         actor=actor,
         note=note,
     )
+    mark_changed = False
+    if kind in flapping.FLIP_KINDS and observed_at is not None:
+        mark_changed = flapping.flapping_update(warning, observed_at)
+        if mark_changed:
+            warning.save(update_fields=["is_flapping", "flapping_since"])
     warning_changed.send(sender=Warning, warning=warning, transition=transition)
     warning_id = warning.pk
-    transaction.on_commit(lambda: push_warning(warning_id=warning_id))
+    if warning.is_flapping and not mark_changed and kind in flapping.FLIP_KINDS:
+        # A flapping warning's flips ride with its coalesced value pushes.
+        warning_value_changed(warning_id=warning_id)
+    else:
+        transaction.on_commit(lambda: push_warning(warning_id=warning_id))
     return transition
 
 
@@ -598,6 +665,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str, close_a
         warning.disposal_note = note
         warning.closed_while_active = still_active
         _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, None, actor=user, note=note)
+        incidents.incident_member_closed(warning)
         _refresh_sensor_level(warning.sensor_id)
     return warning
 
@@ -674,3 +742,69 @@ def warning_value_push(*, warning_id: int) -> None:
     except Exception:
         log.warning("Could not clear the value push window of warning %s", warning_id, exc_info=True)
     push_warning(warning_id=warning_id)
+
+
+# --- Silences lifted, flapping marks cleared (the periodic sweep) ----------------
+
+
+def sensors_reevaluate_latest(*, sensor_ids: list[int]) -> int:
+    """Evaluate each sensor's latest reading once more, as if new; returns transitions written.
+
+    For a silence that ended: a condition still true opens (or brings back,
+    or escalates) its warning then. Locks the sensors' state rows in id
+    order, as ingestion and evaluation do. A second run finds the warning in
+    the state the first left it and changes nothing.
+    """
+    ids = sorted(set(sensor_ids))
+    if not ids:
+        return 0
+    transitions = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT st.sensor_id, st.latest_value, st.latest_observed_at, s.sensor_type_id"
+            " FROM monitoring_sensorstate AS st JOIN monitoring_sensor AS s ON s.id = st.sensor_id"
+            " WHERE st.sensor_id = ANY(%s::bigint[]) AND st.latest_value IS NOT NULL"
+            " ORDER BY st.sensor_id FOR NO KEY UPDATE OF st",
+            [array_literal(ids)],
+        )
+        latest = {sensor_id: (value, observed_at, type_id) for sensor_id, value, observed_at, type_id in cursor}
+        if not latest:
+            return 0
+        rules = selectors.rules_for_sensors([_SensorKey(i, t) for i, (_v, _o, t) in latest.items()])
+        sensors = {
+            s.pk: s
+            for s in Sensor.objects.filter(pk__in=list(latest)).only(
+                "id", "sensor_type_id", "owner_department_id", "district_id"
+            )
+        }
+        open_warnings = {
+            (w.sensor_id, w.rule_id): w
+            for w in Warning.objects.select_for_update()
+            .filter(sensor_id__in=list(latest))
+            .exclude(status=WarningStatus.CLOSED)
+        }
+        touched = set()
+        for sensor_id, (value, observed_at, _type_id) in latest.items():
+            for rule in rules.get(sensor_id, ()):
+                warning = open_warnings.get((sensor_id, rule.pk))
+                if warning is not None and warning.last_observed_at > observed_at:
+                    continue
+                warning, changed = _apply_reading(sensors[sensor_id], rule, warning, observed_at, value, newest_at=None)
+                if warning is not None and not changed:
+                    continue
+                if changed:
+                    touched.add(sensor_id)
+                    transitions += changed
+        for sensor_id in sorted(touched):
+            _refresh_sensor_level(sensor_id)
+    return transitions
+
+
+def warnings_flapping_clear(*, now: datetime | None = None) -> int:
+    """Clear the flapping mark of warnings that went quiet; returns how many."""
+    cleared = 0
+    for warning_id in flapping.flapping_quiet_ids(now=now):
+        if Warning.objects.filter(pk=warning_id, is_flapping=True).update(is_flapping=False, flapping_since=None):
+            cleared += 1
+            push_warning(warning_id=warning_id)
+    return cleared

@@ -4,4 +4,6 @@ from warning import views
 
 urlpatterns = [
     path("closed/", views.closed_warnings, name="closed-warnings"),
+    path("silences/", views.silence_list, name="silences"),
+    path("silences/<int:silence_id>/end/", views.silence_end, name="silence-end"),
 ]

@@ -33,6 +33,14 @@ def department_name(user) -> str | None:
         return None
 
 
+def incident_summary(warning: Warning) -> dict | None:
+    incident = warning.incident
+    if incident is None:
+        return None
+    asset = incident.asset
+    return {"id": incident.pk, "primary": incident.primary_id, "asset": asset.name if asset else None}
+
+
 class WarningSensorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
@@ -93,6 +101,8 @@ class WarningSummaryRows:
             "recovered_at": api_datetime(warning.recovered_at, zone),
             "closed_at": api_datetime(warning.closed_at, zone),
             "disposal_note": warning.disposal_note,
+            "is_flapping": warning.is_flapping,
+            "incident": incident_summary(warning),
         }
 
 
@@ -110,6 +120,10 @@ class WarningSummarySerializer(serializers.ModelSerializer):
     domain = serializers.SerializerMethodField()
     district = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    incident = serializers.SerializerMethodField(
+        help_text="The incident the warning belongs to: its id, its first warning (the one routed) and its asset;"
+        " null for a warning on its own."
+    )
     current_level = serializers.IntegerField(
         read_only=True,
         allow_null=True,
@@ -139,8 +153,13 @@ class WarningSummarySerializer(serializers.ModelSerializer):
             "recovered_at",
             "closed_at",
             "disposal_note",
+            "is_flapping",
+            "incident",
         ]
         list_serializer_class = WarningSummaryListSerializer
+
+    def get_incident(self, warning) -> dict | None:
+        return incident_summary(warning)
 
     def get_colour(self, warning) -> str:
         return warning.colour
