@@ -47,7 +47,8 @@ def test_the_page_lists_silences_with_who_and_why_in_force_first(officer_client,
     body = response.content.decode()
     assert response.status_code == 200
     current = body[body.index('id="silences-current"') : body.index('id="silences-ended"')]
-    assert "Valve replacement" in current and "Wang Wei" in current and "GAS-001" in current
+    for shown in ("Valve replacement", "Wang Wei", "GAS-001"):
+        assert shown in current
     assert "End now" in current
     assert "Old work" not in current
     assert "Old work" in body[body.index('id="silences-ended"') :]
