@@ -8,6 +8,8 @@
   const L = window.L;
   const { html, fmt, t, gettext } = CS;
   const ngettext = window.ngettext || ((singular, plural, n) => (n === 1 ? singular : plural));
+  // The maintenance badge's wrench, drawn: the duty screens' fonts may have no emoji.
+  const WRENCH = CS.raw('<svg viewBox="0 0 24 24" width="11" height="11" aria-hidden="true"><path fill="currentColor" d="M22.7 19l-9.1-9.1c.9-2.3.4-5-1.5-6.9-2-2-5-2.4-7.4-1.3L9 6 6 9 1.6 4.7C.4 7.1.9 10.1 2.9 12.1c1.9 1.9 4.6 2.4 6.9 1.5l9.1 9.1c.4.4 1 .4 1.4 0l2.3-2.3c.5-.4.5-1.1.1-1.4z"/></svg>');
   const config = CS.config("dashboard-config");
   const urls = config.urls;
   const baseTitle = document.title;
@@ -109,7 +111,7 @@
         <div class="sep"></div>
         <h4>${gettext("Sensors")}</h4>
         ${SENSOR_STATUSES.map((status) => html`<div class="row">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)}</div>`)}
-        <div class="row"><span class="maintenance-marker legend-maintenance" style="--c: ${config.maintenance.colour}">🔧</span>${gettext("Under maintenance (silenced)")}</div>
+        <div class="row"><span class="maintenance-marker legend-maintenance" style="--c: ${config.maintenance.colour}">${WRENCH}</span>${gettext("Under maintenance (silenced)")}</div>
         <div class="row"><span class="map-cluster legend-cluster" style="${CS.colourStyle("sensorStatus", SENSOR_STATUSES[0])}">12</span>${gettext("Cluster: sensors, in its worst member's colour")}</div>`);
       L.DomEvent.disableClickPropagation(node);
       return node;
@@ -131,7 +133,7 @@
     const [lng, lat] = feature.geometry.coordinates;
     const icon = L.divIcon({
       className: "",
-      html: String(html`<span class="maintenance-marker" data-sensor-id="${id}" title="${gettext("Under maintenance: warnings silenced")}" style="--c: ${config.maintenance.colour}">🔧</span>`),
+      html: String(html`<span class="maintenance-marker" data-sensor-id="${id}" title="${gettext("Under maintenance: warnings silenced")}" style="--c: ${config.maintenance.colour}">${WRENCH}</span>`),
       iconSize: [18, 18],
       iconAnchor: [-4, 20],
     });
