@@ -52,9 +52,17 @@ def warning_group(warning: Warning) -> Incident | None:
     )
     if not mates:
         return None
+    open_ids = {m.pk for m in mates}
     incident = next((m.incident for m in mates if m.incident and m.incident.status == IncidentStatus.OPEN), None)
+    if incident is not None and incident.primary_id not in open_ids:
+        # Its first warning is closed, and with it the work it was routed:
+        # this one stands on its own and is routed.
+        return None
     if incident is None:
-        first = mates[0]
+        # The first open warning on its own: it was routed when it opened.
+        first = next((m for m in mates if m.incident_id is None), None)
+        if first is None:
+            return None
         incident = Incident.objects.create(
             primary=first, asset_id=asset_id, opened_at=min(first.opened_at, warning.opened_at)
         )

@@ -131,3 +131,16 @@ def test_the_list_rows_carry_the_incident_alike_in_both_serializers(rule, bridge
         assert plain == dict(WarningSummarySerializer(warning).data)
         assert plain["incident"] == {"id": second.incident_id, "primary": first.pk, "asset": "Nanfei River bridge"}
         assert plain["is_flapping"] is False
+
+
+def test_a_warning_after_the_first_one_closed_stands_on_its_own_and_is_routed(rule, department, bridge):
+    a, b, c = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(3))
+    first, second = fire(a, minutes_ago=10), fire(b, minutes_ago=9)
+    fire(a, 1.0, minutes_ago=8)
+    services.warning_close(warning_id=first.pk, user=UserFactory(username="officer"), note="Fixed")
+
+    third = fire(c, minutes_ago=2)
+
+    assert third.incident is None
+    assert WorkOrder.objects.filter(warning=third).count() == 1
+    assert second.pk in set(Incident.objects.get().members.values_list("pk", flat=True))
