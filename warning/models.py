@@ -190,7 +190,9 @@ class Warning(models.Model):
     closed_while_active = models.BooleanField(_("closed while active"), default=False)
     # More than WARNING_FLAP_LIMIT recoveries and reactivations within an
     # hour: its changes are pushed coalesced, not one by one (warning.flapping).
-    is_flapping = models.BooleanField(_("flapping"), default=False)
+    # A database default too: bulk loaders that list their columns (the
+    # history seed) need not know of it.
+    is_flapping = models.BooleanField(_("flapping"), default=False, db_default=False)
     flapping_since = models.DateTimeField(_("flapping since"), null=True, blank=True)
     incident = models.ForeignKey(
         "Incident", models.SET_NULL, null=True, blank=True, related_name="members", verbose_name=_("incident")
