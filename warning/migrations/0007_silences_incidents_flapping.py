@@ -7,82 +7,205 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0008_asset'),
-        ('organisation', '0001_initial'),
-        ('warning', '0006_warning_closed_while_active'),
+        ("monitoring", "0008_asset"),
+        ("organisation", "0001_initial"),
+        ("warning", "0006_warning_closed_while_active"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='warning',
-            name='flapping_since',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='flapping since'),
+            model_name="warning",
+            name="flapping_since",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="flapping since"),
         ),
         migrations.AddField(
-            model_name='warning',
-            name='is_flapping',
-            field=models.BooleanField(db_default=False, default=False, verbose_name='flapping'),
+            model_name="warning",
+            name="is_flapping",
+            field=models.BooleanField(db_default=False, default=False, verbose_name="flapping"),
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='status')),
-                ('opened_at', models.DateTimeField(verbose_name='opened at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('asset', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='monitoring.asset', verbose_name='asset')),
-                ('primary', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='warning.warning', verbose_name='first warning')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed")],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("opened_at", models.DateTimeField(verbose_name="opened at")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed at")),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents",
+                        to="monitoring.asset",
+                        verbose_name="asset",
+                    ),
+                ),
+                (
+                    "primary",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="warning.warning",
+                        verbose_name="first warning",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'incident',
-                'verbose_name_plural': 'incidents',
-                'ordering': ['-opened_at'],
+                "verbose_name": "incident",
+                "verbose_name_plural": "incidents",
+                "ordering": ["-opened_at"],
             },
         ),
         migrations.AddField(
-            model_name='warning',
-            name='incident',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='members', to='warning.incident', verbose_name='incident'),
+            model_name="warning",
+            name="incident",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="members",
+                to="warning.incident",
+                verbose_name="incident",
+            ),
         ),
         migrations.CreateModel(
-            name='Silence',
+            name="Silence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField(verbose_name='reason')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('starts_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='starts at')),
-                ('ends_at', models.DateTimeField(verbose_name='expires at')),
-                ('lifted_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='lifted at')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='organisation.district', verbose_name='district')),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='ended early by')),
-                ('gateway', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='monitoring.gateway', verbose_name='gateway')),
-                ('sensor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='monitoring.sensor', verbose_name='sensor')),
-                ('sensor_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='monitoring.sensortype', verbose_name='sensor type')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.TextField(verbose_name="reason")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at")),
+                ("starts_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="starts at")),
+                ("ends_at", models.DateTimeField(verbose_name="expires at")),
+                ("lifted_at", models.DateTimeField(blank=True, editable=False, null=True, verbose_name="lifted at")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="silences",
+                        to="organisation.district",
+                        verbose_name="district",
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="ended early by",
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="silences",
+                        to="monitoring.gateway",
+                        verbose_name="gateway",
+                    ),
+                ),
+                (
+                    "sensor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="silences",
+                        to="monitoring.sensor",
+                        verbose_name="sensor",
+                    ),
+                ),
+                (
+                    "sensor_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="silences",
+                        to="monitoring.sensortype",
+                        verbose_name="sensor type",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'silence',
-                'verbose_name_plural': 'silences',
-                'ordering': ['-starts_at', '-id'],
+                "verbose_name": "silence",
+                "verbose_name_plural": "silences",
+                "ordering": ["-starts_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['status', 'opened_at'], name='warning_inc_status_94b423_idx'),
+            model_name="incident",
+            index=models.Index(fields=["status", "opened_at"], name="warning_inc_status_94b423_idx"),
         ),
         migrations.AddIndex(
-            model_name='silence',
-            index=models.Index(condition=models.Q(('lifted_at__isnull', True)), fields=['ends_at'], name='silence_unlifted_idx'),
+            model_name="silence",
+            index=models.Index(
+                condition=models.Q(("lifted_at__isnull", True)), fields=["ends_at"], name="silence_unlifted_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='silence',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('district__isnull', True), ('gateway__isnull', True), ('sensor__isnull', False), ('sensor_type__isnull', True)), models.Q(('district__isnull', True), ('gateway__isnull', False), ('sensor__isnull', True), ('sensor_type__isnull', True)), models.Q(('district__isnull', False), ('gateway__isnull', True), ('sensor__isnull', True), ('sensor_type__isnull', True)), models.Q(('district__isnull', True), ('gateway__isnull', True), ('sensor__isnull', True), ('sensor_type__isnull', False)), _connector='OR'), name='silence_one_target'),
+            model_name="silence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("district__isnull", True),
+                        ("gateway__isnull", True),
+                        ("sensor__isnull", False),
+                        ("sensor_type__isnull", True),
+                    ),
+                    models.Q(
+                        ("district__isnull", True),
+                        ("gateway__isnull", False),
+                        ("sensor__isnull", True),
+                        ("sensor_type__isnull", True),
+                    ),
+                    models.Q(
+                        ("district__isnull", False),
+                        ("gateway__isnull", True),
+                        ("sensor__isnull", True),
+                        ("sensor_type__isnull", True),
+                    ),
+                    models.Q(
+                        ("district__isnull", True),
+                        ("gateway__isnull", True),
+                        ("sensor__isnull", True),
+                        ("sensor_type__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="silence_one_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='silence',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='silence_ends_after_start'),
+            model_name="silence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="silence_ends_after_start"
+            ),
         ),
     ]
