@@ -412,10 +412,10 @@ class IncidentMemberInline(admin.TabularInline):
 class IncidentAdmin(admin.ModelAdmin):
     """Read-only: incidents form as warnings open (warning.incidents)."""
 
-    list_display = ("id", "primary", "asset", "status", "opened_at", "closed_at")
-    list_filter = ("status",)
+    list_display = ("id", "primary", "asset", "opened_at", "closed_at")
+    list_filter = ("opened_at", "closed_at")
     list_select_related = ("primary__sensor", "asset")
-    readonly_fields = ("primary", "asset", "status", "opened_at", "closed_at")
+    readonly_fields = ("primary", "asset", "opened_at", "closed_at")
     inlines = (IncidentMemberInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.models import Sensor
-from warning.models import Incident, IncidentStatus, Warning, WarningStatus
+from warning.models import Incident, Warning, WarningStatus
 
 
 def warning_group(warning: Warning) -> Incident | None:
@@ -53,7 +53,7 @@ def warning_group(warning: Warning) -> Incident | None:
     if not mates:
         return None
     open_ids = {m.pk for m in mates}
-    incident = next((m.incident for m in mates if m.incident and m.incident.status == IncidentStatus.OPEN), None)
+    incident = next((m.incident for m in mates if m.incident and m.incident.is_open), None)
     if incident is not None and incident.primary_id not in open_ids:
         # Its first warning is closed, and with it the work it was routed:
         # this one stands on its own and is routed.
@@ -79,6 +79,4 @@ def incident_member_closed(warning: Warning) -> None:
     if warning.incident_id is None:
         return
     if not Warning.objects.filter(incident_id=warning.incident_id).exclude(status=WarningStatus.CLOSED).exists():
-        Incident.objects.filter(pk=warning.incident_id, status=IncidentStatus.OPEN).update(
-            status=IncidentStatus.CLOSED, closed_at=timezone.now()
-        )
+        Incident.objects.filter(pk=warning.incident_id, closed_at__isnull=True).update(closed_at=timezone.now())

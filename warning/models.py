@@ -308,13 +308,6 @@ class RuleState(models.Model):
         return f"{self.sensor_id}/{self.rule_id} through {self.evaluated_through}"
 
 
-class IncidentStatus(ChoiceSet, models.TextChoices):
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
-
-    colours = nonmember({"OPEN": RED, "CLOSED": GREY})
-
-
 class Incident(models.Model):
     """Warnings that are one event: on sensors of one asset, or close in place and time.
 
@@ -326,18 +319,21 @@ class Incident(models.Model):
     asset = models.ForeignKey(
         Asset, models.SET_NULL, null=True, blank=True, related_name="incidents", verbose_name=_("asset")
     )
-    status = models.CharField(_("status"), max_length=10, choices=IncidentStatus.choices, default=IncidentStatus.OPEN)
     opened_at = models.DateTimeField(_("opened at"))
+    # Set when its last member closes; open until then.
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
-        indexes = [models.Index(fields=["status", "opened_at"])]
 
     def __str__(self) -> str:
         return _("Incident #%(id)s") % {"id": self.pk}
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
 
 
 class Silence(models.Model):

@@ -13,7 +13,7 @@ from monitoring.services import readings_record_stored
 from tests.factories import DepartmentFactory, RoutingPolicyFactory, SensorFactory, ThresholdRuleFactory, UserFactory
 from warning import services
 from warning.api.serializers import WarningSummaryRows, WarningSummarySerializer
-from warning.models import Incident, IncidentStatus, Warning
+from warning.models import Incident, Warning
 from warning.selectors import warnings_with_details
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_warnings_on_sensors_of_one_asset_are_one_incident_routed_once(rule, dep
     third = fire(crack, 15.0, minutes_ago=1)
 
     incident = Incident.objects.get()
-    assert (incident.primary, incident.asset, incident.status) == (first, bridge, IncidentStatus.OPEN)
+    assert (incident.primary, incident.asset, incident.is_open) == (first, bridge, True)
     assert set(incident.members.all()) == {first, second, third}
     assert list(WorkOrder.objects.values_list("warning_id", flat=True)) == [first.pk]
 
@@ -113,11 +113,11 @@ def test_the_incident_closes_with_its_last_member(rule, bridge):
     officer = UserFactory(username="officer")
 
     services.warning_close(warning_id=first.pk, user=officer, note="Bolts tightened")
-    assert Incident.objects.get().status == IncidentStatus.OPEN
+    assert Incident.objects.get().is_open
     services.warning_close(warning_id=second.pk, user=officer, note="Same work")
 
     incident = Incident.objects.get()
-    assert incident.status == IncidentStatus.CLOSED
+    assert not incident.is_open
     assert incident.closed_at is not None
 
 
