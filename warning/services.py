@@ -788,10 +788,11 @@ def sensors_reevaluate_latest(*, sensor_ids: list[int]) -> int:
             for rule in rules.get(sensor_id, ()):
                 warning = open_warnings.get((sensor_id, rule.pk))
                 if warning is not None and warning.last_observed_at > observed_at:
-                    continue
-                warning, changed = _apply_reading(sensors[sensor_id], rule, warning, observed_at, value, newest_at=None)
-                if warning is not None and not changed:
-                    continue
+                    continue  # a newer reading moved it already
+                # A change is saved by the transition it records; no change, nothing to save.
+                _warning, changed = _apply_reading(
+                    sensors[sensor_id], rule, warning, observed_at, value, newest_at=None
+                )
                 if changed:
                     touched.add(sensor_id)
                     transitions += changed
