@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from citysafety.choices import choices_json
+from citysafety.choices import AMBER, choices_json
 from dispatch.timeline import sentences_json
 from dispatch.views import WORK_ORDER_CARD_CHOICES
 from monitoring.models import RiskDomain, SensorStatus
@@ -52,7 +52,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "acknowledge": reverse("work-order-acknowledge", args=[0]),
             "report": reverse("work-order-report", args=[0]),
             "verification": reverse("verification-queue"),
+            "silences": reverse("silences"),
         },
+        # A silenced sensor's marker on the map (warning.silences).
+        "maintenance": {"colour": AMBER.hex},
         "map": {
             "center": list(center),
             "zoom": settings.LEAFLET_CONFIG.get("DEFAULT_ZOOM", 10),

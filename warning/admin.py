@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +26,17 @@ from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
 from warning import backtest, verification
-from warning.models import FalseAlarmReason, GatewayOutage, Level, RuleKind, ThresholdRule, Warning, WarningTransition
+from warning.models import (
+    FalseAlarmReason,
+    GatewayOutage,
+    Incident,
+    Level,
+    RuleKind,
+    Silence,
+    ThresholdRule,
+    Warning,
+    WarningTransition,
+)
 
 
 def level_badge(level: int | None) -> str:
@@ -468,6 +479,7 @@ class WarningAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("Flapping and incident"), {"fields": ("is_flapping", "flapping_since", "incident")}),
     )
 
     @admin.display(description=_("level"), ordering="level")
@@ -507,4 +519,73 @@ class GatewayOutageAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: GatewayOutage | None = None) -> bool:
+        return False
+
+
+class SilenceForm(forms.ModelForm):
+    class Meta:
+        model = Silence
+        fields = ("sensor", "gateway", "district", "sensor_type", "reason", "starts_at", "ends_at")
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    """Maintenance windows. Ending one early is the "End now" of the silences page
+    (or a shorter expiry here); the sweep then evaluates what it held back."""
+
+    form = SilenceForm
+    list_display = ("id", "target_display", "reason", "created_by", "starts_at", "ends_at", "ended_by", "in_force")
+    list_select_related = ("sensor", "gateway", "district", "sensor_type", "created_by", "ended_by")
+    list_filter = ("starts_at", "ends_at")
+    search_fields = ("reason", "=sensor__code", "=gateway__code", "=district__code", "=sensor_type__code")
+    autocomplete_fields = ("sensor", "gateway", "district", "sensor_type")
+    readonly_fields = ("created_by", "created_at", "ended_by", "lifted_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Silence]:
+        return super().get_queryset(request).defer("district__boundary")
+
+    @admin.display(description=_("covers"))
+    def target_display(self, obj: Silence) -> str:
+        return f"{obj.target_kind}: {obj.target}"
+
+    @admin.display(description=_("in force"), boolean=True)
+    def in_force(self, obj: Silence) -> bool:
+        return obj.is_in_force()
+
+    def save_model(self, request: HttpRequest, obj: Silence, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        elif obj.ends_at > timezone.now():
+            # Extended after it ended: the sweep lifts it again at its new end.
+            obj.lifted_at = None
+        super().save_model(request, obj, form, change)
+
+
+class IncidentMemberInline(admin.TabularInline):
+    model = Warning
+    fk_name = "incident"
+    fields = ("id", "sensor", "level", "status", "opened_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Read-only: incidents form as warnings open (warning.incidents)."""
+
+    list_display = ("id", "primary", "asset", "opened_at", "closed_at")
+    list_filter = ("opened_at", "closed_at")
+    list_select_related = ("primary__sensor", "asset")
+    readonly_fields = ("primary", "asset", "opened_at", "closed_at")
+    inlines = (IncidentMemberInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
         return False

@@ -4,10 +4,12 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
-from monitoring.models import Gateway, Sensor, SensorType
+from monitoring.models import Asset, Gateway, Sensor, SensorType
+from organisation.models import District
 
 
 class Level(ChoiceSet, models.IntegerChoices):
@@ -249,6 +251,15 @@ class Warning(models.Model):
         db_default=False,
         help_text=_("Found among late or back-filled readings after it had already ended; never dispatched."),
     )
+    # More than WARNING_FLAP_LIMIT recoveries and reactivations within an
+    # hour: its changes are pushed coalesced, not one by one (warning.flapping).
+    # A database default too: bulk loaders that list their columns (the
+    # history seed) need not know of it.
+    is_flapping = models.BooleanField(_("flapping"), default=False, db_default=False)
+    flapping_since = models.DateTimeField(_("flapping since"), null=True, blank=True)
+    incident = models.ForeignKey(
+        "Incident", models.SET_NULL, null=True, blank=True, related_name="members", verbose_name=_("incident")
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -416,3 +427,134 @@ class GatewayOutage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.get_status_display()} @ {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class Incident(models.Model):
+    """Warnings that are one event: on sensors of one asset, or close in place and time.
+
+    The first warning is the primary: it is routed, the later members attach
+    to its work orders (dispatch.receivers). Closed when its last member closes.
+    """
+
+    primary = models.ForeignKey(Warning, models.PROTECT, related_name="+", verbose_name=_("first warning"))
+    asset = models.ForeignKey(
+        Asset, models.SET_NULL, null=True, blank=True, related_name="incidents", verbose_name=_("asset")
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    # Set when its last member closes; open until then.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+
+    def __str__(self) -> str:
+        return _("Incident #%(id)s") % {"id": self.pk}
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Silence(models.Model):
+    """A maintenance window (Alertmanager's silence): while it lasts, the
+    readings of the sensors it covers are stored and evaluated, but no
+    warning opens, escalates or comes back for them, so nothing is
+    dispatched. It covers one sensor, a gateway's sensors, a district's or a
+    sensor type's.
+    """
+
+    sensor = models.ForeignKey(
+        Sensor, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("sensor")
+    )
+    gateway = models.ForeignKey(
+        Gateway, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("gateway")
+    )
+    district = models.ForeignKey(
+        District, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("district")
+    )
+    sensor_type = models.ForeignKey(
+        SensorType, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("sensor type")
+    )
+    reason = models.TextField(_("reason"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    starts_at = models.DateTimeField(_("starts at"), default=timezone.now)
+    ends_at = models.DateTimeField(_("expires at"))
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ended early by"),
+    )
+    # Set once the end is acted on: the conditions still true then open
+    # their warnings (warning.silences.silences_lift). Null while it lasts.
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True, editable=False)
+
+    TARGETS = ("sensor", "gateway", "district", "sensor_type")
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("silence")
+        verbose_name_plural = _("silences")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sensor__isnull=False, gateway__isnull=True, district__isnull=True, sensor_type__isnull=True)
+                | Q(sensor__isnull=True, gateway__isnull=False, district__isnull=True, sensor_type__isnull=True)
+                | Q(sensor__isnull=True, gateway__isnull=True, district__isnull=False, sensor_type__isnull=True)
+                | Q(sensor__isnull=True, gateway__isnull=True, district__isnull=True, sensor_type__isnull=False),
+                name="silence_one_target",
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="silence_ends_after_start"),
+        ]
+        indexes = [
+            # The lift sweep's scan: silences not yet lifted, by expiry.
+            models.Index(fields=["ends_at"], condition=Q(lifted_at__isnull=True), name="silence_unlifted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Silence of %(target)s") % {"target": self.target}
+
+    @property
+    def target(self) -> object:
+        for name in self.TARGETS:
+            value = getattr(self, name, None)
+            if value is not None:
+                return value
+        return "?"
+
+    @property
+    def target_kind(self) -> str:
+        return next(
+            (str(self._meta.get_field(name).verbose_name) for name in self.TARGETS if getattr(self, f"{name}_id")), ""
+        )
+
+    def is_in_force(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.starts_at <= at < self.ends_at
+
+    def clean(self) -> None:
+        chosen = [name for name in self.TARGETS if getattr(self, f"{name}_id") is not None]
+        if len(chosen) != 1:
+            raise ValidationError(
+                _("Choose exactly one of sensor, gateway, district or sensor type for the silence to cover.")
+            )
+        if not (self.reason or "").strip():
+            raise ValidationError({"reason": _("Say why the warnings are silenced (e.g. the maintenance work).")})
+        if self.starts_at and self.ends_at:
+            if self.ends_at <= self.starts_at:
+                raise ValidationError(
+                    {
+                        "ends_at": _("The silence ends before it starts: set the expiry after the start (%(start)s).")
+                        % {"start": timezone.localtime(self.starts_at).strftime("%Y-%m-%d %H:%M")}
+                    }
+                )
+            if self._state.adding and self.ends_at <= timezone.now():
+                raise ValidationError(
+                    {"ends_at": _("The expiry is in the past: set a time from now on, or there is nothing to silence.")}
+                )

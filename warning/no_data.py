@@ -20,8 +20,16 @@ from django.utils import timezone
 
 from monitoring.models import Sensor
 from monitoring.services import array_literal
-from warning import services
-from warning.models import GatewayOutage, RuleKind, ThresholdRule, TransitionKind, Warning, WarningStatus
+from warning import services, silences
+from warning.models import (
+    GatewayOutage,
+    RuleKind,
+    Silence,
+    ThresholdRule,
+    TransitionKind,
+    Warning,
+    WarningStatus,
+)
 
 # Sensor warnings opened per sweep at most: the rest wait for the next sweep
 # (a minute), so one sweep never holds a worker or its locks for long. Each
@@ -139,8 +147,13 @@ def _sensors_warn(found: list[tuple[int, int, int, datetime, float | None]], now
             .exclude(status=WarningStatus.CLOSED)
         }
         sensors = {s.pk: s for s in Sensor.objects.filter(pk__in=list(latest)).only("id", "sensor_type_id")}
+        # A sensor under maintenance is silent for a reason: nothing opens or
+        # comes back while its silence lasts; the first sweep after it does.
+        maintained = silences.sensors_silenced_now(list(latest))
         touched = set()
         for sensor_id, rule_id, level, _at, value in found:
+            if sensor_id in maintained:
+                continue
             rule = rules.get(rule_id)
             last_at = latest.get(sensor_id)
             if rule is None or last_at is None or last_at >= now - timedelta(seconds=rule.no_data_seconds):
@@ -168,7 +181,15 @@ def _sensors_warn(found: list[tuple[int, int, int, datetime, float | None]], now
 def _outages_open(gateways: list[tuple[int, int, int, datetime | None]], now: datetime) -> int:
     """One active outage per silent gateway: opened, or its count and level brought up to date."""
     opened = 0
+    # A gateway under maintenance (a silence of the gateway) is down on purpose.
+    maintained = set(
+        Silence.objects.filter(
+            gateway_id__in=[row[0] for row in gateways], starts_at__lte=now, ends_at__gt=now
+        ).values_list("gateway_id", flat=True)
+    )
     for gateway_id, level, count, seen in gateways:
+        if gateway_id in maintained:
+            continue
         with transaction.atomic():
             outage = (
                 GatewayOutage.objects.select_for_update()

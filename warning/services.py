@@ -22,7 +22,7 @@ from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Reading, Sensor
 from monitoring.services import array_literal
-from warning import evaluation_queue, history, rule_kinds, selectors
+from warning import evaluation_queue, flapping, history, incidents, rule_kinds, selectors, silences
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
 from warning.models import RuleKind, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
@@ -407,6 +407,9 @@ def _evaluate_series(
             "id", "sensor_type_id", "owner_department_id", "district_id"
         )
     }
+    # Maintenance windows of the chunk's sensors over the readings' times: one query.
+    earliest = min((rows[0][1] for rows in series.values()), default=None)
+    windows = silences.silence_windows(sensor_ids, since=earliest, until=timezone.now()) if earliest is not None else {}
     open_warnings = {
         (w.sensor_id, w.rule_id): w
         for w in Warning.objects.select_for_update()
@@ -423,6 +426,7 @@ def _evaluate_series(
             continue
         warning = open_warnings.get((state.sensor_id, state.rule_id))
         rule = rules[state.rule_id]
+        window = windows.get(state.sensor_id)
         warning, changed = _apply_series(
             sensors[state.sensor_id],
             rule,
@@ -431,6 +435,7 @@ def _evaluate_series(
             newest_at=state.evaluated_through,
             now=now,
             progress=progress.get(state.pk),
+            silenced={reading_id for reading_id, at, _ in readings if silences.covers(window, at)},
         )
         newest_at = readings[-1][1]
         if state.evaluated_through is None or newest_at > state.evaluated_through:
@@ -508,12 +513,20 @@ def _apply_reading(
     value: float,
     *,
     progress: dict | None = None,
+    silenced: bool = False,
 ) -> tuple[Warning | None, int]:
     """Move the (sensor, rule) warning by one reading newer than any
     evaluated; returns it and the transitions written.
 
     ``progress``: a duration rule's runs (``rule_kinds.hold_advance``).
+    ``silenced``: the reading falls in a maintenance window (warning.silences):
+    the warning's values follow it and it may recover, but nothing opens,
+    escalates or comes back, so nothing is dispatched. A duration rule's
+    runs neither go on nor end on it: maintenance says nothing of how long
+    a condition held.
     """
+    if silenced:
+        return _apply_silenced_reading(rule, warning, observed_at, value)
     in_warning = warning is not None and warning.status == WarningStatus.ACTIVE
     level = classify(rule, value, in_warning=in_warning)
     if rule.holds and progress is not None:
@@ -541,6 +554,9 @@ def _apply_reading(
 
     if warning is None:
         return _open(sensor, rule, level, observed_at, value), 1
+    if warning.status == WarningStatus.RECOVERED and _beyond_reactivation_window(warning, observed_at):
+        _close_superseded(warning, observed_at)
+        return _open(sensor, rule, level, observed_at, value), 2
     if warning.status == WarningStatus.RECOVERED:
         # The same incident flaring up again before anyone closed it: the
         # open warning comes back, at the worse of its level and the new one.
@@ -555,6 +571,47 @@ def _apply_reading(
     return warning, 0
 
 
+def _apply_silenced_reading(
+    rule: ThresholdRule,
+    warning: Warning | None,
+    observed_at: datetime,
+    value: float,
+) -> tuple[Warning | None, int]:
+    """A reading newer than any evaluated, in a maintenance window (see ``_apply_reading``)."""
+    if warning is None:
+        return None, 0
+    warning.peak_value = worse(rule, warning.peak_value, value)
+    warning.last_value = value
+    warning.last_observed_at = observed_at
+    if warning.status == WarningStatus.ACTIVE and classify(rule, value, in_warning=True) == NORMAL:
+        warning.status = WarningStatus.RECOVERED
+        warning.recovered_at = observed_at
+        _record(warning, TransitionKind.RECOVERED, warning.level, warning.level, value, observed_at)
+        return warning, 1
+    return warning, 0
+
+
+def _beyond_reactivation_window(warning: Warning, observed_at: datetime) -> bool:
+    """A recovered warning firing again later than WARNING_REACTIVATION_WINDOW_SECONDS
+    after its recovery is a new event, not the same one flaring up (0: no limit)."""
+    seconds = settings.WARNING_REACTIVATION_WINDOW_SECONDS
+    return (
+        bool(seconds)
+        and warning.recovered_at is not None
+        and (observed_at - warning.recovered_at > timedelta(seconds=seconds))
+    )
+
+
+def _close_superseded(warning: Warning, observed_at: datetime) -> None:
+    """Close a recovered warning that a new one replaces; its work orders stay with it."""
+    note = _("Recovered for longer than the reactivation window; the condition came back as a new warning.")
+    warning.status = WarningStatus.CLOSED
+    warning.closed_at = timezone.now()
+    warning.disposal_note = note
+    _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, observed_at, note=note)
+    incidents.incident_member_closed(warning)
+
+
 def _apply_series(
     sensor: Sensor,
     rule: ThresholdRule,
@@ -564,6 +621,7 @@ def _apply_series(
     newest_at: datetime | None,
     now: datetime,
     progress: dict | None = None,
+    silenced: set[int] | frozenset[int] = frozenset(),
 ) -> tuple[Warning | None, int]:
     """Move the (sensor, rule) warning by a state's new readings (in order of
     observation); returns it and the transitions written.
@@ -584,6 +642,12 @@ def _apply_series(
     episodes the live rule never would. Those rules, and no-data rules
     (which classify every reading as normal), move the live warning
     (``_apply_rule_kind_series``).
+
+    ``silenced``: the ids of readings in a maintenance window. Newer than
+    any evaluated, they move the live warning as ``_apply_reading`` says;
+    they are no evidence of the past, so they start, extend or end no
+    historical episode and late ones are left out (one within a historical
+    episode's time goes with it).
     """
     if warning is not None and (newest_at is None or warning.last_observed_at > newest_at):
         newest_at = warning.last_observed_at
@@ -592,23 +656,29 @@ def _apply_series(
         while fresh_from < len(readings) and readings[fresh_from][1] <= newest_at:
             fresh_from += 1
     if rule.kind != RuleKind.THRESHOLD or rule.holds:
-        return _apply_rule_kind_series(sensor, rule, warning, readings, fresh_from, progress)
+        return _apply_rule_kind_series(sensor, rule, warning, readings, fresh_from, progress, silenced)
     changed = 0
-    if fresh_from:
-        warning, changed = _apply_late_readings(sensor, rule, warning, readings[:fresh_from])
+    late = [point for point in readings[:fresh_from] if point[0] not in silenced]
+    if late:
+        warning, changed = _apply_late_readings(sensor, rule, warning, late)
     fresh = readings[fresh_from:]
     if not fresh:
         return warning, changed
     active = warning.level if warning is not None and warning.status == WarningStatus.ACTIVE else None
     ended_before = now - timedelta(minutes=settings.WARNING_HISTORICAL_AFTER_MINUTES)
     past: set[int] = set()
-    for episode in history.episodes(rule, fresh, active_level=active):
+    heard = [point for point in fresh if point[0] not in silenced]
+    for episode in history.episodes(rule, heard, active_level=active):
         if history.is_history(episode, ended_before=ended_before):
             changed += _record_historical(sensor, rule, episode)
-            past.update(range(episode.first, episode.last + 1))
-    for index, (_reading_id, observed_at, value) in enumerate(fresh):
-        if index not in past:
-            warning, step = _apply_reading(sensor, rule, warning, observed_at, value)
+            past.update(
+                reading_id
+                for reading_id, observed_at, _value in fresh
+                if episode.opened_at <= observed_at <= episode.last_observed_at
+            )
+    for reading_id, observed_at, value in fresh:
+        if reading_id not in past:
+            warning, step = _apply_reading(sensor, rule, warning, observed_at, value, silenced=reading_id in silenced)
             changed += step
     _reading_id, observed_at, value = fresh[-1]
     if warning is not None and observed_at > warning.last_observed_at:
@@ -624,6 +694,7 @@ def _apply_rule_kind_series(
     readings: list[history.Point],
     fresh_from: int,
     progress: dict | None,
+    silenced: set[int] | frozenset[int],
 ) -> tuple[Warning | None, int]:
     """A duration, rate-of-change or no-data rule's new readings (see ``_apply_series``).
 
@@ -636,7 +707,7 @@ def _apply_rule_kind_series(
     a change over readings not at hand. Nothing late opens a live warning.
     """
     changed = 0
-    late = readings[:fresh_from]
+    late = [point for point in readings[:fresh_from] if point[0] not in silenced]
     if late and rule.kind == RuleKind.RATE and not rule.holds:
         opened_at = warning.opened_at if warning is not None else None
         ended_at = warning.recovered_at if warning is not None else None
@@ -648,8 +719,10 @@ def _apply_rule_kind_series(
         for episode in history.episodes(rule, outside):
             if episode.ended:
                 changed += _record_historical(sensor, rule, episode)
-    for _reading_id, observed_at, value in readings[fresh_from:]:
-        warning, step = _apply_reading(sensor, rule, warning, observed_at, value, progress=progress)
+    for reading_id, observed_at, value in readings[fresh_from:]:
+        warning, step = _apply_reading(
+            sensor, rule, warning, observed_at, value, progress=progress, silenced=reading_id in silenced
+        )
         changed += step
     return warning, changed
 
@@ -826,6 +899,7 @@ def _open(sensor: Sensor, rule: ThresholdRule, level: int, observed_at: datetime
         peak_value=value,
         last_observed_at=observed_at,
     )
+    incidents.warning_group(warning)
     _record(warning, TransitionKind.OPENED, None, level, value, observed_at)
     return warning
 
@@ -861,9 +935,18 @@ def _record(
         actor=actor,
         note=note,
     )
+    mark_changed = False
+    if kind in flapping.FLIP_KINDS and observed_at is not None:
+        mark_changed = flapping.flapping_update(warning, observed_at)
+        if mark_changed:
+            warning.save(update_fields=["is_flapping", "flapping_since"])
     warning_changed.send(sender=Warning, warning=warning, transition=transition)
     warning_id = warning.pk
-    transaction.on_commit(lambda: push_warning(warning_id=warning_id))
+    if warning.is_flapping and not mark_changed and kind in flapping.FLIP_KINDS:
+        # A flapping warning's flips ride with its coalesced value pushes.
+        warning_value_changed(warning_id=warning_id)
+    else:
+        transaction.on_commit(lambda: push_warning(warning_id=warning_id))
     return transition
 
 
@@ -913,6 +996,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str, close_a
         warning.disposal_note = note
         warning.closed_while_active = still_active
         _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, None, actor=user, note=note)
+        incidents.incident_member_closed(warning)
         _refresh_sensor_level(warning.sensor_id)
     return warning
 
@@ -993,3 +1077,75 @@ def warning_value_push(*, warning_id: int) -> None:
     except Exception:
         log.warning("Could not clear the value push window of warning %s", warning_id, exc_info=True)
     push_warning(warning_id=warning_id)
+
+
+# --- Silences lifted, flapping marks cleared (the periodic sweep) ----------------
+
+
+def sensors_reevaluate_latest(*, sensor_ids: list[int]) -> int:
+    """Evaluate each sensor's latest reading once more, as if new; returns transitions written.
+
+    For a silence that ended: a condition still true opens (or brings back,
+    or escalates) its warning then. Locks the sensors' state rows in id
+    order, as ingestion and evaluation do. A second run finds the warning in
+    the state the first left it and changes nothing.
+    """
+    ids = sorted(set(sensor_ids))
+    if not ids:
+        return 0
+    transitions = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT st.sensor_id, st.latest_value, st.latest_observed_at, s.sensor_type_id"
+            " FROM monitoring_sensorstate AS st JOIN monitoring_sensor AS s ON s.id = st.sensor_id"
+            " WHERE st.sensor_id = ANY(%s::bigint[]) AND st.latest_value IS NOT NULL"
+            " ORDER BY st.sensor_id FOR NO KEY UPDATE OF st",
+            [array_literal(ids)],
+        )
+        latest = {sensor_id: (value, observed_at, type_id) for sensor_id, value, observed_at, type_id in cursor}
+        if not latest:
+            return 0
+        rules = selectors.rules_for_sensors([_SensorKey(i, t) for i, (_v, _o, t) in latest.items()])
+        sensors = {
+            s.pk: s
+            for s in Sensor.objects.filter(pk__in=list(latest)).only(
+                "id", "sensor_type_id", "owner_department_id", "district_id"
+            )
+        }
+        open_warnings = {
+            (w.sensor_id, w.rule_id): w
+            for w in Warning.objects.select_for_update()
+            .filter(sensor_id__in=list(latest))
+            .exclude(status=WarningStatus.CLOSED)
+        }
+        touched = set()
+        for sensor_id, (value, observed_at, _type_id) in latest.items():
+            for rule in rules.get(sensor_id, ()):
+                if rule.kind != RuleKind.THRESHOLD or rule.holds:
+                    # The stored latest value is what a threshold or band
+                    # classifies; a rate rule classifies a change over its
+                    # window, a duration rule must see the condition last
+                    # (its run starts again with the next readings), and a
+                    # no-data rule is the silence sweep's.
+                    continue
+                warning = open_warnings.get((sensor_id, rule.pk))
+                if warning is not None and warning.last_observed_at > observed_at:
+                    continue  # a newer reading moved it already
+                # A change is saved by the transition it records; no change, nothing to save.
+                _warning, changed = _apply_reading(sensors[sensor_id], rule, warning, observed_at, value)
+                if changed:
+                    touched.add(sensor_id)
+                    transitions += changed
+        for sensor_id in sorted(touched):
+            _refresh_sensor_level(sensor_id)
+    return transitions
+
+
+def warnings_flapping_clear(*, now: datetime | None = None) -> int:
+    """Clear the flapping mark of warnings that went quiet; returns how many."""
+    cleared = 0
+    for warning_id in flapping.flapping_quiet_ids(now=now):
+        if Warning.objects.filter(pk=warning_id, is_flapping=True).update(is_flapping=False, flapping_since=None):
+            cleared += 1
+            push_warning(warning_id=warning_id)
+    return cleared

@@ -40,6 +40,14 @@ def rule_lower_thresholds(rule: ThresholdRule) -> dict[str, float] | None:
     return {"1": rule.level1_lower_threshold, "2": rule.level2_lower_threshold, "3": rule.level3_lower_threshold}
 
 
+def incident_summary(warning: Warning) -> dict | None:
+    incident = warning.incident
+    if incident is None:
+        return None
+    asset = incident.asset
+    return {"id": incident.pk, "primary": incident.primary_id, "asset": asset.name if asset else None}
+
+
 class WarningSensorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
@@ -103,6 +111,8 @@ class WarningSummaryRows:
             "closed_at": api_datetime(warning.closed_at, zone),
             "disposal_note": warning.disposal_note,
             "is_historical": warning.is_historical,
+            "is_flapping": warning.is_flapping,
+            "incident": incident_summary(warning),
         }
 
 
@@ -120,6 +130,10 @@ class WarningSummarySerializer(serializers.ModelSerializer):
     domain = serializers.SerializerMethodField()
     district = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    incident = serializers.SerializerMethodField(
+        help_text="The incident the warning belongs to: its id, its first warning (the one routed) and its asset;"
+        " null for a warning on its own."
+    )
     current_level = serializers.IntegerField(
         read_only=True,
         allow_null=True,
@@ -150,8 +164,13 @@ class WarningSummarySerializer(serializers.ModelSerializer):
             "closed_at",
             "disposal_note",
             "is_historical",
+            "is_flapping",
+            "incident",
         ]
         list_serializer_class = WarningSummaryListSerializer
+
+    def get_incident(self, warning) -> dict | None:
+        return incident_summary(warning)
 
     def get_colour(self, warning) -> str:
         return warning.colour
