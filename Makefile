@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench bench-backtest bench-history bench-rollups bench-map lint format messages clean
+.PHONY: help run test setup services stop status bench bench-backtest bench-history bench-rollups bench-map bench-no-data lint format messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -36,6 +36,9 @@ bench-history: ## the warning and work-order lists over 1 M warnings and 4 M wor
 
 bench-rollups: ## a year-long sensor chart from the hour roll-ups, and bytes per reading (QUICK=1: smaller)
 	@QUICK="$(QUICK)" BENCH_MODULE=bench.rollups bash scripts/bench.sh
+
+bench-no-data: ## the no-data sweep over 100,000 sensors, one gateway silent (QUICK=1: 10,000)
+	@QUICK="$(QUICK)" BENCH_MODULE=bench.no_data bash scripts/bench.sh
 
 bench-map: ## the one map at 10,000 and 100,000 sensors in headless Chromium (BENCH_ARGS=--help)
 	@BENCH_MODULE=bench.map bash scripts/bench.sh

@@ -151,9 +151,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "warning.tasks.evaluate_pending_sensors",
         "schedule": env.float("EVALUATION_SWEEP_SECONDS", default=30.0),
     },
+    # Silences that ended are lifted (their sensors' latest readings
+    # evaluated); flapping marks of quiet warnings cleared.
+    "lift-silences": {
+        "task": "warning.tasks.lift_silences",
+        "schedule": env.float("SILENCE_SWEEP_SECONDS", default=30.0),
+    },
     "mark-offline-sensors": {
         "task": "monitoring.tasks.mark_offline_sensors",
         "schedule": 60.0,
+    },
+    "warn-silent-sensors": {
+        "task": "warning.tasks.warn_silent_sensors",
+        "schedule": env.float("NO_DATA_SWEEP_SECONDS", default=60.0),
     },
     # Partitions ahead, retention by dropping whole partitions, the default
     # partition emptied. Hourly: a week of partitions is made ahead.
@@ -302,6 +312,17 @@ WARNING_VALUE_PUSH_SECONDS = env.float("WARNING_VALUE_PUSH_SECONDS", default=1.0
 # archive) that was over this long before it was evaluated is recorded as a
 # historical warning: in the history, never dispatched (warning.history).
 WARNING_HISTORICAL_AFTER_MINUTES = env.int("WARNING_HISTORICAL_AFTER_MINUTES", default=60)
+# A recovered warning that fires again within this many seconds of its
+# recovery comes back (reactivated); later, the old one closes and a new one
+# opens. 0: no limit, it always comes back.
+WARNING_REACTIVATION_WINDOW_SECONDS = env.int("WARNING_REACTIVATION_WINDOW_SECONDS", default=0)
+# More recoveries and reactivations than this within an hour mark a warning
+# flapping; its changes are then pushed coalesced. 0: never marked.
+WARNING_FLAP_LIMIT = env.int("WARNING_FLAP_LIMIT", default=4)
+# Warnings opened within this distance and time of each other group into one
+# incident (warnings on sensors of one asset always do). 0 metres: by asset only.
+WARNING_INCIDENT_DISTANCE_METRES = env.float("WARNING_INCIDENT_DISTANCE_METRES", default=0.0)
+WARNING_INCIDENT_WINDOW_SECONDS = env.int("WARNING_INCIDENT_WINDOW_SECONDS", default=600)
 MQTT_URL = env.str("MQTT_URL", default="mqtt://127.0.0.1:1883")
 # Gateways publish to <prefix>/<gateway code>/readings, replies go to …/results.
 MQTT_TOPIC_PREFIX = env.str("MQTT_TOPIC_PREFIX", default="citysafety/gateways")

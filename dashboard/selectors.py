@@ -25,6 +25,7 @@ from citysafety.errors import InvalidInputError
 from monitoring.models import Sensor, SensorStatus
 from monitoring.selectors import sensors_geojson
 from warning.models import Level
+from warning.silences import sensors_silenced_now
 
 # On-screen width of a grid cell; a cluster's marker is at most ~46 px wide,
 # so neighbours rarely overlap.
@@ -197,9 +198,18 @@ def sensor_map(sensors: QuerySet[Sensor], view: MapView, *, totals: bool = False
     if total_in_view <= INDIVIDUAL_LIMIT:
         result["clustered"] = False
         result["sensors"] = sensors_geojson(in_view)
+        _mark_maintenance(result["sensors"])
         result["clusters"] = []
     else:
         result["clustered"] = True
         result["sensors"] = {"type": "FeatureCollection", "features": []}
         result["clusters"] = clusters
     return result
+
+
+def _mark_maintenance(collection: dict) -> None:
+    """Flag the sensors under a silence in force (``maintenance``): one query for the view's sensors."""
+    features = collection["features"]
+    silenced = sensors_silenced_now([feature["id"] for feature in features])
+    for feature in features:
+        feature["properties"]["maintenance"] = feature["id"] in silenced

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from citysafety.choices import choices_json
+from citysafety.choices import AMBER, choices_json
 from dispatch.timeline import sentences_json
 from dispatch.views import WORK_ORDER_CARD_CHOICES, work_order_flow, work_order_urls
 from monitoring.models import RiskDomain, SensorStatus
@@ -53,9 +53,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "workOrders": reverse("work-order-list"),
             **work_order_urls(),
             "verification": reverse("verification-queue"),
+            "silences": reverse("silences"),
         },
         # The duty officer transfers orders to any department.
         "departments": list(Department.objects.order_by("kind", "code").values("id", "name")),
+        # A silenced sensor's marker on the map (warning.silences).
+        "maintenance": {"colour": AMBER.hex},
         "map": {
             "center": list(center),
             "zoom": settings.LEAFLET_CONFIG.get("DEFAULT_ZOOM", 10),

@@ -9,6 +9,11 @@ ROUTED_KINDS = {TransitionKind.OPENED, TransitionKind.ESCALATED, TransitionKind.
 def route_warning(sender, *, warning, transition, **kwargs) -> None:
     from dispatch import services
 
+    routed = transition.kind in ROUTED_KINDS or transition.kind == TransitionKind.CONFIRMED
+    if routed and warning.incident_id is not None and warning.incident.primary_id != warning.pk:
+        # A later member of an incident: the incident's first warning was
+        # routed, and its work orders cover the whole event.
+        return
     if transition.kind in ROUTED_KINDS:
         services.work_orders_route_when_due(warning=warning)
     elif transition.kind == TransitionKind.CONFIRMED:

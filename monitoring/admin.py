@@ -23,7 +23,7 @@ from leaflet.admin import LeafletGeoAdmin
 from monitoring import services
 from monitoring.forms import ReadingArchiveForm, SensorForm
 from monitoring.imports import ArchiveError
-from monitoring.models import Gateway, Reading, RiskDomain, Sensor, SensorType
+from monitoring.models import Asset, Gateway, Reading, RiskDomain, Sensor, SensorType
 from organisation import admin as organisation_admin
 from organisation.admin import DistrictListFilter, with_count
 from organisation.models import District
@@ -51,6 +51,22 @@ class DistrictAdmin(organisation_admin.DistrictAdmin):
 
     @admin.display(description=_("sensors"), ordering="sensor_count")
     def sensor_count(self, obj: District) -> int:
+        return obj.sensor_count
+
+
+@admin.register(Asset)
+class AssetAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "district", "owner_department", "sensor_count")
+    list_filter = ("kind", ("district", DistrictListFilter))
+    list_select_related = ("district", "owner_department")
+    search_fields = ("code", "name")
+    autocomplete_fields = ("district", "owner_department")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Asset]:
+        return with_count(super().get_queryset(request).defer("district__boundary"), sensor_count="sensors")
+
+    @admin.display(description=_("sensors"), ordering="sensor_count")
+    def sensor_count(self, obj: Asset) -> int:
         return obj.sensor_count
 
 
@@ -216,13 +232,13 @@ class SensorAdmin(LeafletGeoAdmin):
     )
     list_select_related = ("sensor_type", "district", "owner_department", "state")
     search_fields = ("code", "name", "address")
-    autocomplete_fields = ("sensor_type", "district", "owner_department", "gateway")
+    autocomplete_fields = ("sensor_type", "district", "owner_department", "gateway", "asset")
     # Written by ingestion, the liveness check and the warning app, never by hand.
     readonly_fields = ("status", "latest_value", "latest_observed_at", "warning_level", "readings_link")
     fieldsets = (
         (None, {"fields": ("code", "name", "sensor_type", "is_active")}),
         (_("Where"), {"fields": ("location", "district", "district_override", "address")}),
-        (_("Owner and data path"), {"fields": ("owner_department", "gateway")}),
+        (_("Owner and data path"), {"fields": ("owner_department", "gateway", "asset")}),
         (
             _("Current state"),
             {"fields": ("status", "latest_value", "latest_observed_at", "warning_level", "readings_link")},

@@ -38,6 +38,7 @@ class SensorForm(forms.ModelForm):
             "address",
             "owner_department",
             "gateway",
+            "asset",
         )
 
     def clean(self) -> dict:

@@ -107,6 +107,41 @@ class Gateway(models.Model):
         return token
 
 
+class AssetKind(models.TextChoices):
+    PIPE_SEGMENT = "pipe_segment", _("Pipe segment")
+    BRIDGE = "bridge", _("Bridge")
+    TUNNEL_SECTION = "tunnel_section", _("Utility tunnel section")
+
+
+class Asset(models.Model):
+    """A piece of infrastructure several sensors watch together: warnings on
+    its sensors are one incident, not several (warning.incidents)."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=AssetKind.choices)
+    district = models.ForeignKey(
+        District, models.SET_NULL, null=True, blank=True, related_name="assets", verbose_name=_("district")
+    )
+    owner_department = models.ForeignKey(
+        Department,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_assets",
+        verbose_name=_("owner department"),
+    )
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("asset")
+        verbose_name_plural = _("assets")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
 class SensorStatus(ChoiceSet, models.TextChoices):
     UNKNOWN = "unknown", _("No data yet")
     ONLINE = "online", _("Online")
@@ -135,6 +170,10 @@ class Sensor(models.Model):
     )
     gateway = models.ForeignKey(
         Gateway, models.SET_NULL, null=True, blank=True, related_name="sensors", verbose_name=_("gateway")
+    )
+    # At most one asset per sensor: its warnings group into that asset's incident.
+    asset = models.ForeignKey(
+        Asset, models.SET_NULL, null=True, blank=True, related_name="sensors", verbose_name=_("asset")
     )
     address = models.CharField(_("address"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)

@@ -4,9 +4,11 @@
 #
 #   BENCH_MODULE        the benchmark: bench (default: the storm load against
 #                       the stack as `make run` starts it, bench/run.py),
-#                       bench.backtest, bench.history, bench.rollups, bench.map
+#                       bench.backtest, bench.history, bench.rollups, bench.map,
+#                       bench.no_data
 #   QUICK=1             a first look, for the benchmarks that have one
-#                       (bench: under 3 minutes; bench.rollups: 10,000 sensors)
+#                       (bench: under 3 minutes; bench.rollups and bench.no_data:
+#                       10,000 sensors)
 #   BENCH_ARGS          more arguments (`python -m <module> --help` lists them)
 #   BENCH_DATABASE_URL  its database (default: citysafety_bench on
 #                       DATABASE_URL's server, dropped and created again)

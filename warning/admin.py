@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +26,17 @@ from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
 from warning import backtest, verification
-from warning.models import FalseAlarmReason, Level, ThresholdRule, Warning, WarningTransition
+from warning.models import (
+    FalseAlarmReason,
+    GatewayOutage,
+    Incident,
+    Level,
+    RuleKind,
+    Silence,
+    ThresholdRule,
+    Warning,
+    WarningTransition,
+)
 
 
 def level_badge(level: int | None) -> str:
@@ -59,12 +70,31 @@ class ThresholdRuleForm(forms.ModelForm):
             "is_active",
             "sensor_type",
             "sensor",
+            "kind",
             "direction",
             "level3_threshold",
             "level2_threshold",
             "level1_threshold",
+            "level3_lower_threshold",
+            "level2_lower_threshold",
+            "level1_lower_threshold",
             "dead_band",
+            "hold_seconds",
+            "hold_readings",
+            "rate_window_seconds",
+            "rate_in_percent",
+            "no_data_seconds",
+            "no_data_level",
         )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            # A rule posted without a kind (an older form, a script) is a threshold rule.
+            self.fields["kind"].required = False
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or RuleKind.THRESHOLD
 
     def clean_dead_band(self) -> float | None:
         dead_band = self.cleaned_data.get("dead_band")
@@ -74,12 +104,21 @@ class ThresholdRuleForm(forms.ModelForm):
 
 
 _THRESHOLD_FIELDS = ("direction", "level3_threshold", "level2_threshold", "level1_threshold", "dead_band")
+_BAND_FIELDS = ("level3_lower_threshold", "level2_lower_threshold", "level1_lower_threshold")
+_KIND_FIELDS = (
+    "hold_seconds",
+    "hold_readings",
+    "rate_window_seconds",
+    "rate_in_percent",
+    "no_data_seconds",
+    "no_data_level",
+)
 
 
 class _RuleInline(admin.TabularInline):
     model = ThresholdRule
     form = ThresholdRuleForm
-    fields = ("name", *_THRESHOLD_FIELDS, "is_active")
+    fields = ("name", "kind", *_THRESHOLD_FIELDS, *_BAND_FIELDS, *_KIND_FIELDS, "is_active")
     extra = 0
 
 
@@ -156,6 +195,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
         "name",
         "sensor_type",
         "sensor",
+        "kind",
         "direction",
         "level3_threshold",
         "level2_threshold",
@@ -164,7 +204,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
         "is_active",
         "false_alarm_rate",
     )
-    list_filter = ("is_active", RuleScopeFilter, "direction", "sensor_type__domain", "sensor_type")
+    list_filter = ("is_active", RuleScopeFilter, "kind", "direction", "sensor_type__domain", "sensor_type")
     list_select_related = ("sensor_type", "sensor")
     search_fields = ("name", "sensor_type__code", "sensor_type__name", "=sensor__code")
     autocomplete_fields = ("sensor_type", "sensor")
@@ -181,6 +221,17 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
             },
         ),
         (
+            _("Kind"),
+            {
+                "fields": ("kind",),
+                "description": _(
+                    "A value against thresholds (above, below, or outside a band); a rate of change over a window "
+                    "(thresholds are the change: a rise for “above”, a fall for “below”); or no data "
+                    "(a sensor silent too long). Fill only the sections of the kind chosen."
+                ),
+            },
+        ),
+        (
             _("Thresholds"),
             {
                 "fields": _THRESHOLD_FIELDS,
@@ -190,6 +241,28 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
                 ),
             },
         ),
+        (
+            _("Band (direction “outside”)"),
+            {
+                "fields": _BAND_FIELDS,
+                "description": _(
+                    "The band's low side: Level III > Level II > Level I, all below the Level III threshold above. "
+                    "The dead band applies on both sides."
+                ),
+            },
+        ),
+        (
+            _("Duration"),
+            {
+                "fields": ("hold_seconds", "hold_readings"),
+                "description": _(
+                    "Optional: the condition must hold this many seconds, or this many readings in a row, before the "
+                    "warning opens or escalates. Not for no-data rules."
+                ),
+            },
+        ),
+        (_("Rate of change"), {"fields": ("rate_window_seconds", "rate_in_percent")}),
+        (_("No data"), {"fields": ("no_data_seconds", "no_data_level")}),
     )
 
     change_form_template = "admin/warning/thresholdrule/change_form.html"
@@ -406,6 +479,7 @@ class WarningAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("Flapping and incident"), {"fields": ("is_flapping", "flapping_since", "incident")}),
     )
 
     @admin.display(description=_("level"), ordering="level")
@@ -426,3 +500,92 @@ class WarningAdmin(admin.ModelAdmin):
 
 # RuleState is evaluation bookkeeping (a lock row and a watermark), not
 # something an administrator configures or reads: it is not registered.
+
+
+@admin.register(GatewayOutage)
+class GatewayOutageAdmin(admin.ModelAdmin):
+    """Read-only: the no-data sweep opens and ends outages."""
+
+    list_display = ("gateway", "level_display", "status", "silent_sensors", "opened_at", "last_seen_at", "recovered_at")
+    list_filter = ("status", "level")
+    list_select_related = ("gateway",)
+    search_fields = ("=gateway__code",)
+
+    @admin.display(description=_("level"), ordering="level")
+    def level_display(self, obj: GatewayOutage) -> str:
+        return level_badge(obj.level)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: GatewayOutage | None = None) -> bool:
+        return False
+
+
+class SilenceForm(forms.ModelForm):
+    class Meta:
+        model = Silence
+        fields = ("sensor", "gateway", "district", "sensor_type", "reason", "starts_at", "ends_at")
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    """Maintenance windows. Ending one early is the "End now" of the silences page
+    (or a shorter expiry here); the sweep then evaluates what it held back."""
+
+    form = SilenceForm
+    list_display = ("id", "target_display", "reason", "created_by", "starts_at", "ends_at", "ended_by", "in_force")
+    list_select_related = ("sensor", "gateway", "district", "sensor_type", "created_by", "ended_by")
+    list_filter = ("starts_at", "ends_at")
+    search_fields = ("reason", "=sensor__code", "=gateway__code", "=district__code", "=sensor_type__code")
+    autocomplete_fields = ("sensor", "gateway", "district", "sensor_type")
+    readonly_fields = ("created_by", "created_at", "ended_by", "lifted_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Silence]:
+        return super().get_queryset(request).defer("district__boundary")
+
+    @admin.display(description=_("covers"))
+    def target_display(self, obj: Silence) -> str:
+        return f"{obj.target_kind}: {obj.target}"
+
+    @admin.display(description=_("in force"), boolean=True)
+    def in_force(self, obj: Silence) -> bool:
+        return obj.is_in_force()
+
+    def save_model(self, request: HttpRequest, obj: Silence, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        elif obj.ends_at > timezone.now():
+            # Extended after it ended: the sweep lifts it again at its new end.
+            obj.lifted_at = None
+        super().save_model(request, obj, form, change)
+
+
+class IncidentMemberInline(admin.TabularInline):
+    model = Warning
+    fk_name = "incident"
+    fields = ("id", "sensor", "level", "status", "opened_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Read-only: incidents form as warnings open (warning.incidents)."""
+
+    list_display = ("id", "primary", "asset", "opened_at", "closed_at")
+    list_filter = ("opened_at", "closed_at")
+    list_select_related = ("primary__sensor", "asset")
+    readonly_fields = ("primary", "asset", "opened_at", "closed_at")
+    inlines = (IncidentMemberInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        return False

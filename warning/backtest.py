@@ -12,6 +12,10 @@ The replay follows ``warning.evaluation.classify``:
 - it escalates when a reading reaches a more severe level;
 - it recovers at the first reading past the dead band.
 
+A band (direction "outside") is replayed on both of its sides. Rules of the
+other kinds — a duration, a rate of change, no data — are not replayed:
+``backtest_refusal`` says so, and the admin shows that message instead.
+
 Readings are replayed in the order they were observed, and each sensor
 starts the window with no warning in force. A recovered warning that fires
 again counts as a new warning here. The live platform reopens the recovered
@@ -32,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from citysafety.errors import InvalidInputError, TooLargeError
 from monitoring.models import Sensor
-from warning.models import Direction, ThresholdRule, Warning
+from warning.models import Direction, RuleKind, ThresholdRule, Warning
 
 LEVELS = (1, 2, 3)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -95,10 +99,28 @@ class Backtest:
         return _not_overlapping(self.current.warnings, self.proposed.warnings)
 
 
+def backtest_refusal(rule: ThresholdRule) -> str | None:
+    """Why the backtest cannot replay this rule, or None when it can."""
+    if rule.kind == RuleKind.RATE:
+        return _("The backtest does not replay rate-of-change rules yet: it replays value thresholds only.")
+    if rule.kind == RuleKind.NO_DATA:
+        return _("The backtest does not replay no-data rules: it replays stored readings, not their absence.")
+    if rule.holds:
+        return _(
+            "The backtest does not replay durations yet: clear “hold for” to see what the thresholds alone would raise."
+        )
+    return None
+
+
 def rule_backtest(*, proposed: ThresholdRule, current: ThresholdRule | None, days: int) -> Backtest:
     """Replay ``proposed`` (an unsaved, validated rule) and ``current`` (the
     rule as saved, if any) over the last ``days`` of readings of the sensors
-    ``proposed`` applies to."""
+    ``proposed`` applies to. A saved rule the backtest cannot replay is left
+    out of the comparison; a proposed one is refused (InvalidInputError)."""
+    if (refusal := backtest_refusal(proposed)) is not None:
+        raise InvalidInputError(refusal, field="kind")
+    if current is not None and backtest_refusal(current) is not None:
+        current = None
     if not 1 <= days <= settings.BACKTEST_MAX_DAYS:
         raise InvalidInputError(
             _("Choose between 1 and %(most)d days to backtest.") % {"most": settings.BACKTEST_MAX_DAYS},
@@ -196,14 +218,21 @@ def replay(rule: ThresholdRule, frame: pd.DataFrame) -> Replay:
     sensors = frame["sensor"].to_numpy()
     times = frame["at"].to_numpy()
     thresholds = rule.thresholds()
+    band = rule.direction == Direction.OUTSIDE
     above = rule.direction == Direction.ABOVE
+    lowers = rule.lower_thresholds()
 
-    def reaches(threshold: float) -> np.ndarray:
-        return values >= threshold if above else values <= threshold
+    def reaches(level: int) -> np.ndarray:
+        if band:
+            return (values >= thresholds[level]) | (values <= lowers[level])
+        return values >= thresholds[level] if above else values <= thresholds[level]
 
-    level = np.select([reaches(thresholds[1]), reaches(thresholds[2]), reaches(thresholds[3])], [1, 2, 3], default=0)
-    recovery = thresholds[3] - rule.dead_band if above else thresholds[3] + rule.dead_band
-    recovered = values < recovery if above else values > recovery
+    level = np.select([reaches(1), reaches(2), reaches(3)], [1, 2, 3], default=0)
+    if band:
+        recovered = (values < thresholds[3] - rule.dead_band) & (values > lowers[3] + rule.dead_band)
+    else:
+        recovery = thresholds[3] - rule.dead_band if above else thresholds[3] + rule.dead_band
+        recovered = values < recovery if above else values > recovery
     first_of_sensor = np.ones(len(values), dtype=bool)
     first_of_sensor[1:] = sensors[1:] != sensors[:-1]
     # In force from a reading that reaches Level III until one past the dead
@@ -234,7 +263,12 @@ def replay(rule: ThresholdRule, frame: pd.DataFrame) -> Replay:
     summary = grouped.agg(sensor=("sensor", "first"), opened=("at", "first"), last_row=("row", "max"))
     reaching = rows[rows["level"] > 0]
     summary["peak_level"] = reaching.groupby("episode")["level"].min()
-    peak_rows = (reaching["value"] if above else -reaching["value"]).groupby(reaching["episode"]).idxmax()
+    if band:
+        # The peak of a band's warning is the value furthest from its middle.
+        severity = (reaching["value"] - (thresholds[3] + lowers[3]) / 2).abs()
+    else:
+        severity = reaching["value"] if above else -reaching["value"]
+    peak_rows = severity.groupby(reaching["episode"]).idxmax()
     summary["peak_value"] = reaching.loc[peak_rows.to_numpy(), "value"].to_numpy()
     for at_level in LEVELS:
         hits = reaching[reaching["level"] <= at_level]

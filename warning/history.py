@@ -75,7 +75,7 @@ def episodes(rule: ThresholdRule, points: Sequence[Point], *, active_level: int 
                 current.steps.append(Step(TransitionKind.OPENED, None, level, value, at))
             continue
         current.last, current.last_value, current.last_observed_at = index, value, at
-        current.peak_value = worse(rule.direction, current.peak_value, value)
+        current.peak_value = worse(rule, current.peak_value, value)
         if level == HOLD:
             continue
         if level == NORMAL:

@@ -4,10 +4,12 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.choices import GREY, ORANGE, RED, TEAL, YELLOW, ChoiceSet
-from monitoring.models import Sensor, SensorType
+from monitoring.models import Asset, Gateway, Sensor, SensorType
+from organisation.models import District
 
 
 class Level(ChoiceSet, models.IntegerChoices):
@@ -23,10 +25,20 @@ class Level(ChoiceSet, models.IntegerChoices):
 
 
 class Direction(ChoiceSet, models.TextChoices):
+    """Which side of the thresholds warns. A rate-of-change rule reads
+    "above" as a rise and "below" as a fall; a band has both sides."""
+
     ABOVE = "above", _("Above the thresholds")
     BELOW = "below", _("Below the thresholds")
+    OUTSIDE = "outside", _("Outside a band (too high or too low)")
 
-    symbols = nonmember({"ABOVE": "≥", "BELOW": "≤"})
+    symbols = nonmember({"ABOVE": "≥", "BELOW": "≤", "OUTSIDE": "∉"})
+
+
+class RuleKind(ChoiceSet, models.TextChoices):
+    THRESHOLD = "threshold", _("Value against thresholds")
+    RATE = "rate", _("Rate of change")
+    NO_DATA = "no_data", _("No data (sensor silent)")
 
 
 class ThresholdRule(models.Model):
@@ -52,10 +64,49 @@ class ThresholdRule(models.Model):
         related_name="threshold_rules",
         verbose_name=_("sensor"),
     )
-    direction = models.CharField(_("direction"), max_length=5, choices=Direction.choices, default=Direction.ABOVE)
-    level3_threshold = models.FloatField(_("Level III threshold (yellow)"))
-    level2_threshold = models.FloatField(_("Level II threshold (orange)"))
-    level1_threshold = models.FloatField(_("Level I threshold (red)"))
+    kind = models.CharField(_("kind"), max_length=10, choices=RuleKind.choices, default=RuleKind.THRESHOLD)
+    direction = models.CharField(_("direction"), max_length=7, choices=Direction.choices, default=Direction.ABOVE)
+    # Null only on a no-data rule, which compares no value (``clean``).
+    level3_threshold = models.FloatField(_("Level III threshold (yellow)"), null=True, blank=True)
+    level2_threshold = models.FloatField(_("Level II threshold (orange)"), null=True, blank=True)
+    level1_threshold = models.FloatField(_("Level I threshold (red)"), null=True, blank=True)
+    # The low side of a band (direction "outside"); the thresholds above are
+    # then its high side.
+    level3_lower_threshold = models.FloatField(_("Level III lower threshold (yellow)"), null=True, blank=True)
+    level2_lower_threshold = models.FloatField(_("Level II lower threshold (orange)"), null=True, blank=True)
+    level1_lower_threshold = models.FloatField(_("Level I lower threshold (red)"), null=True, blank=True)
+    hold_seconds = models.PositiveIntegerField(
+        _("hold for (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("The condition must hold this long before the warning opens or escalates. Empty: at once."),
+    )
+    hold_readings = models.PositiveIntegerField(
+        _("hold for (consecutive readings)"),
+        null=True,
+        blank=True,
+        help_text=_("The condition must hold for this many readings in a row before the warning opens or escalates."),
+    )
+    rate_window_seconds = models.PositiveIntegerField(
+        _("rate window (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("Rate of change: the change is measured over the stored readings of this window."),
+    )
+    rate_in_percent = models.BooleanField(
+        _("change in percent"),
+        default=False,
+        help_text=_(
+            "Rate of change: thresholds are percentages of the window's lowest (rise) or highest (fall) value."
+        ),
+    )
+    no_data_seconds = models.PositiveIntegerField(
+        _("silent for (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("No data: a sensor with no reading for this long gets a warning."),
+    )
+    no_data_level = models.PositiveSmallIntegerField(_("no-data level"), choices=Level.choices, null=True, blank=True)
     dead_band = models.FloatField(
         _("dead band"),
         default=0.0,
@@ -96,62 +147,23 @@ class ThresholdRule(models.Model):
             raise ValidationError(
                 {"sensor_type": _("Choose the sensor type this rule applies to, or a single sensor.")}
             )
-        values = (self.level3_threshold, self.level2_threshold, self.level1_threshold)
-        if any(v is None for v in values):
-            return
-        t3, t2, t1 = values
-        if self.direction == Direction.ABOVE:
-            if not t3 < t2:
-                raise ValidationError(
-                    {
-                        "level2_threshold": _(
-                            "For an upper limit the Level II threshold must be greater than Level III (%(t3)s)."
-                        )
-                        % {"t3": t3}
-                    }
-                )
-            if not t2 < t1:
-                raise ValidationError(
-                    {
-                        "level1_threshold": _(
-                            "For an upper limit the Level I threshold must be greater than Level II (%(t2)s)."
-                        )
-                        % {"t2": t2}
-                    }
-                )
-        else:
-            if not t3 > t2:
-                raise ValidationError(
-                    {
-                        "level2_threshold": _(
-                            "For a lower limit the Level II threshold must be less than Level III (%(t3)s)."
-                        )
-                        % {"t3": t3}
-                    }
-                )
-            if not t2 > t1:
-                raise ValidationError(
-                    {
-                        "level1_threshold": _(
-                            "For a lower limit the Level I threshold must be less than Level II (%(t2)s)."
-                        )
-                        % {"t2": t2}
-                    }
-                )
-        if self.dead_band is not None and self.dead_band >= abs(t2 - t3):
-            # A band as wide as the step to Level II would keep a warning
-            # from ever recovering once it dropped below Level III.
-            raise ValidationError(
-                {
-                    "dead_band": _(
-                        "Make the dead band smaller than the gap between the Level III and Level II thresholds (%(gap)s)."
-                    )
-                    % {"gap": f"{abs(t2 - t3):g}"}
-                }
-            )
+        from warning.rule_kinds import rule_errors  # rule_kinds imports this module
+
+        errors = rule_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
     def thresholds(self) -> dict[int, float]:
         return {1: self.level1_threshold, 2: self.level2_threshold, 3: self.level3_threshold}
+
+    def lower_thresholds(self) -> dict[int, float]:
+        """A band's low side."""
+        return {1: self.level1_lower_threshold, 2: self.level2_lower_threshold, 3: self.level3_lower_threshold}
+
+    @property
+    def holds(self) -> bool:
+        """The condition must last before the warning opens or escalates."""
+        return bool(self.hold_seconds or self.hold_readings)
 
 
 class WarningStatus(ChoiceSet, models.TextChoices):
@@ -238,6 +250,15 @@ class Warning(models.Model):
         # no such column still inserts.
         db_default=False,
         help_text=_("Found among late or back-filled readings after it had already ended; never dispatched."),
+    )
+    # More than WARNING_FLAP_LIMIT recoveries and reactivations within an
+    # hour: its changes are pushed coalesced, not one by one (warning.flapping).
+    # A database default too: bulk loaders that list their columns (the
+    # history seed) need not know of it.
+    is_flapping = models.BooleanField(_("flapping"), default=False, db_default=False)
+    flapping_since = models.DateTimeField(_("flapping since"), null=True, blank=True)
+    incident = models.ForeignKey(
+        "Incident", models.SET_NULL, null=True, blank=True, related_name="members", verbose_name=_("incident")
     )
 
     class Meta:
@@ -367,9 +388,173 @@ class RuleState(models.Model):
     # The newest observation time evaluated: an older reading arriving later
     # may still open or escalate a warning, but not recover it.
     evaluated_through = models.DateTimeField(null=True, blank=True)
+    # A rule with a duration: per level ("1" … "3") the run of consecutive
+    # readings reaching it, {"since": ISO time of its first reading, "count":
+    # readings}; null or empty when none runs. Kept here, in the chunk's transaction,
+    # so a worker dying mid-window loses nothing and counts nothing twice.
+    hold_progress = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["sensor", "rule"], name="rule_state_unique")]
 
     def __str__(self) -> str:
         return f"{self.sensor_id}/{self.rule_id} through {self.evaluated_through}"
+
+
+class GatewayOutage(models.Model):
+    """One warning for a gateway gone silent, in place of a no-data warning
+    for each of its sensors (inhibition): a gateway down is one fault, not
+    hundreds. It ends by itself when the gateway is heard again; sensors
+    still silent then get their own no-data warnings."""
+
+    gateway = models.ForeignKey(Gateway, models.CASCADE, related_name="+", verbose_name=_("gateway"))
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    status = models.CharField(_("status"), max_length=10, choices=WarningStatus.choices, default=WarningStatus.ACTIVE)
+    opened_at = models.DateTimeField(_("opened at"))
+    last_seen_at = models.DateTimeField(_("gateway last seen at"), null=True, blank=True)
+    silent_sensors = models.PositiveIntegerField(_("silent sensors"), default=0)
+    recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("gateway outage")
+        verbose_name_plural = _("gateway outages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway"], condition=Q(status="active"), name="gateway_outage_one_active_per_gateway"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.get_status_display()} @ {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class Incident(models.Model):
+    """Warnings that are one event: on sensors of one asset, or close in place and time.
+
+    The first warning is the primary: it is routed, the later members attach
+    to its work orders (dispatch.receivers). Closed when its last member closes.
+    """
+
+    primary = models.ForeignKey(Warning, models.PROTECT, related_name="+", verbose_name=_("first warning"))
+    asset = models.ForeignKey(
+        Asset, models.SET_NULL, null=True, blank=True, related_name="incidents", verbose_name=_("asset")
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    # Set when its last member closes; open until then.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+
+    def __str__(self) -> str:
+        return _("Incident #%(id)s") % {"id": self.pk}
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Silence(models.Model):
+    """A maintenance window (Alertmanager's silence): while it lasts, the
+    readings of the sensors it covers are stored and evaluated, but no
+    warning opens, escalates or comes back for them, so nothing is
+    dispatched. It covers one sensor, a gateway's sensors, a district's or a
+    sensor type's.
+    """
+
+    sensor = models.ForeignKey(
+        Sensor, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("sensor")
+    )
+    gateway = models.ForeignKey(
+        Gateway, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("gateway")
+    )
+    district = models.ForeignKey(
+        District, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("district")
+    )
+    sensor_type = models.ForeignKey(
+        SensorType, models.CASCADE, null=True, blank=True, related_name="silences", verbose_name=_("sensor type")
+    )
+    reason = models.TextField(_("reason"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    starts_at = models.DateTimeField(_("starts at"), default=timezone.now)
+    ends_at = models.DateTimeField(_("expires at"))
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ended early by"),
+    )
+    # Set once the end is acted on: the conditions still true then open
+    # their warnings (warning.silences.silences_lift). Null while it lasts.
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True, editable=False)
+
+    TARGETS = ("sensor", "gateway", "district", "sensor_type")
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("silence")
+        verbose_name_plural = _("silences")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sensor__isnull=False, gateway__isnull=True, district__isnull=True, sensor_type__isnull=True)
+                | Q(sensor__isnull=True, gateway__isnull=False, district__isnull=True, sensor_type__isnull=True)
+                | Q(sensor__isnull=True, gateway__isnull=True, district__isnull=False, sensor_type__isnull=True)
+                | Q(sensor__isnull=True, gateway__isnull=True, district__isnull=True, sensor_type__isnull=False),
+                name="silence_one_target",
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="silence_ends_after_start"),
+        ]
+        indexes = [
+            # The lift sweep's scan: silences not yet lifted, by expiry.
+            models.Index(fields=["ends_at"], condition=Q(lifted_at__isnull=True), name="silence_unlifted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Silence of %(target)s") % {"target": self.target}
+
+    @property
+    def target(self) -> object:
+        for name in self.TARGETS:
+            value = getattr(self, name, None)
+            if value is not None:
+                return value
+        return "?"
+
+    @property
+    def target_kind(self) -> str:
+        return next(
+            (str(self._meta.get_field(name).verbose_name) for name in self.TARGETS if getattr(self, f"{name}_id")), ""
+        )
+
+    def is_in_force(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.starts_at <= at < self.ends_at
+
+    def clean(self) -> None:
+        chosen = [name for name in self.TARGETS if getattr(self, f"{name}_id") is not None]
+        if len(chosen) != 1:
+            raise ValidationError(
+                _("Choose exactly one of sensor, gateway, district or sensor type for the silence to cover.")
+            )
+        if not (self.reason or "").strip():
+            raise ValidationError({"reason": _("Say why the warnings are silenced (e.g. the maintenance work).")})
+        if self.starts_at and self.ends_at:
+            if self.ends_at <= self.starts_at:
+                raise ValidationError(
+                    {
+                        "ends_at": _("The silence ends before it starts: set the expiry after the start (%(start)s).")
+                        % {"start": timezone.localtime(self.starts_at).strftime("%Y-%m-%d %H:%M")}
+                    }
+                )
+            if self._state.adding and self.ends_at <= timezone.now():
+                raise ValidationError(
+                    {"ends_at": _("The expiry is in the past: set a time from now on, or there is nothing to silence.")}
+                )

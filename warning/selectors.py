@@ -33,7 +33,9 @@ def rules_for_sensors(sensors: list[Sensor]) -> dict[int, list[ThresholdRule]]:
 
 
 def warnings_with_details() -> QuerySet[Warning]:
-    return Warning.objects.select_related("sensor__sensor_type__domain", "sensor__district", "rule", "closed_by")
+    return Warning.objects.select_related(
+        "sensor__sensor_type__domain", "sensor__district", "rule", "closed_by", "incident__asset"
+    )
 
 
 # Sensors found by a text search are passed to the warnings' query as a list

@@ -3,6 +3,7 @@
 A warning's level and status change here and nowhere else.
 """
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -21,10 +22,10 @@ from citysafety import realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Reading, Sensor
 from monitoring.services import array_literal
-from warning import evaluation_queue, history, selectors
+from warning import evaluation_queue, flapping, history, incidents, rule_kinds, selectors, silences
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.events import warning_changed
-from warning.models import Direction, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
+from warning.models import RuleKind, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ def sensors_rank(latest: dict[int, tuple[int, float | None]]) -> dict[int, int]:
         rank = evaluation_queue.UNRANKED
         if value is not None:
             for rule in rules.get(sensor_id, ()):
+                if rule.kind != RuleKind.THRESHOLD:
+                    continue  # a rate rule's value is a change, not the reading
                 level = classify(rule, value, in_warning=False)
                 if 0 < level < rank:
                     rank = level
@@ -191,23 +194,43 @@ _STATES_AND_OPEN_WARNINGS = """
 # the index on (sensor, observed_at), so the cost does not grow with the
 # sensor's history. Summed up per state: how many, the newest id and
 # observation, and whether any value reaches one of the rule's thresholds
-# (``bound``: the threshold nearest normal). Readings are never fetched
-# for a state whose every value is normal: only its watermark moves.
+# (``upper``/``lower``: the Level III thresholds, a band has both; NULL
+# never reaches). Readings are never fetched for a state whose every value
+# is normal: only its watermark moves. A rate-of-change rule classifies
+# ``x``, the reading's change over its window (``rate_seconds``), from the
+# lowest (a rise) or highest (a fall) stored reading of the window, late
+# ones included; the window's lateral is skipped for other rules.
 _NEW_READINGS = """
-    FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::boolean[], %s::double precision[])
-         AS w (n, sensor_id, after_id, observed_from, above, bound)
+    FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::double precision[],
+                %s::double precision[], %s::int[], %s::text[])
+         AS w (n, sensor_id, after_id, observed_from, upper, lower, rate_seconds, rate_mode)
     CROSS JOIN LATERAL (
         SELECT r.id, r.observed_at, r.value FROM monitoring_reading AS r
         WHERE r.sensor_id = w.sensor_id AND r.observed_at >= w.observed_from
           AND (w.after_id IS NULL OR r.id > w.after_id)
         ORDER BY r.id LIMIT %s
     ) AS r
+    LEFT JOIN LATERAL (
+        SELECT min(p.value) AS low, max(p.value) AS high FROM monitoring_reading AS p
+        WHERE w.rate_seconds IS NOT NULL AND p.sensor_id = w.sensor_id
+          AND p.observed_at >= r.observed_at - make_interval(secs => w.rate_seconds)
+          AND p.observed_at <= r.observed_at
+    ) AS win ON true
+    CROSS JOIN LATERAL (
+        SELECT CASE w.rate_mode
+            WHEN 'rise' THEN r.value - win.low
+            WHEN 'fall' THEN win.high - r.value
+            WHEN 'rise%%' THEN coalesce((r.value - win.low) / nullif(abs(win.low), 0) * 100, 0)
+            WHEN 'fall%%' THEN coalesce((win.high - r.value) / nullif(abs(win.high), 0) * 100, 0)
+            ELSE r.value END AS x
+    ) AS x
 """
 _NEW_READINGS_SUMMED = (
-    "SELECT w.n, max(r.id), max(r.observed_at),"
-    " bool_or(CASE WHEN w.above THEN r.value >= w.bound ELSE r.value <= w.bound END)" + _NEW_READINGS + " GROUP BY w.n"
+    "SELECT w.n, max(r.id), max(r.observed_at), coalesce(bool_or(x.x >= w.upper OR x.x <= w.lower), false)"
+    + _NEW_READINGS
+    + " GROUP BY w.n"
 )
-_NEW_READINGS_LISTED = "SELECT w.n, r.id, r.observed_at, r.value" + _NEW_READINGS + " ORDER BY w.n, r.observed_at, r.id"
+_NEW_READINGS_LISTED = "SELECT w.n, r.id, r.observed_at, x.x" + _NEW_READINGS + " ORDER BY w.n, r.observed_at, r.id"
 
 # Watermarks moved and marks cleared in one round trip. The second list of
 # state ids lets the planner find the rows by their key rather than hash the
@@ -251,12 +274,14 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
         summed = _new_readings_summed(cursor, states, rules, pending, floor)
         moved: list[_State] = []
         slow: list[_State] = []
+        # A duration rule's run in progress must be ended by a normal reading.
+        running = rule_kinds_running(cursor, states, rules)
         for n, state in enumerate(states):
             found = summed.get(n)
             if found is None:
                 continue
             newest_id, newest_at, reaches = found
-            if not reaches and state.sensor_id not in has_open:
+            if not reaches and state.sensor_id not in has_open and state.pk not in running:
                 # The common case, by far: no warning, nothing to warn of.
                 # Only the watermark moves (a late reading cannot open a
                 # warning either when no value reaches a threshold).
@@ -321,7 +346,7 @@ def _window(
     floor: datetime,
 ) -> list[list]:
     """The parameters of ``_NEW_READINGS`` for these states, in their order."""
-    sensor_ids, after, start, above, bound = [], [], [], [], []
+    sensor_ids, after, start, upper, lower, rate_seconds, rate_mode = [], [], [], [], [], [], []
     for state in states:
         rule = rules[state.rule_id]
         _latest, observed_from, first_id = pending[state.sensor_id]
@@ -336,11 +361,13 @@ def _window(
         after.append(after_id)
         start.append(observed_from or datetime.min.replace(tzinfo=UTC))
         # classify(rule, value, in_warning=False) is NORMAL exactly when the
-        # value reaches none of the thresholds, i.e. not the nearest one.
-        thresholds = rule.thresholds().values()
-        above.append(rule.direction == Direction.ABOVE)
-        bound.append(min(thresholds) if rule.direction == Direction.ABOVE else max(thresholds))
-    arrays = [range(len(states)), sensor_ids, after, start, above, bound]
+        # value reaches none of the thresholds, i.e. not the nearest one(s).
+        high, low, seconds, mode = rule_kinds.sql_parameters(rule)
+        upper.append(high)
+        lower.append(low)
+        rate_seconds.append(seconds)
+        rate_mode.append(mode)
+    arrays = [range(len(states)), sensor_ids, after, start, upper, lower, rate_seconds, rate_mode]
     return [*map(array_literal, arrays), MAX_READINGS_PER_RUN]
 
 
@@ -380,12 +407,16 @@ def _evaluate_series(
             "id", "sensor_type_id", "owner_department_id", "district_id"
         )
     }
+    # Maintenance windows of the chunk's sensors over the readings' times: one query.
+    earliest = min((rows[0][1] for rows in series.values()), default=None)
+    windows = silences.silence_windows(sensor_ids, since=earliest, until=timezone.now()) if earliest is not None else {}
     open_warnings = {
         (w.sensor_id, w.rule_id): w
         for w in Warning.objects.select_for_update()
         .filter(sensor_id__in=sensor_ids)
         .exclude(status=WarningStatus.CLOSED)
     }
+    progress = rule_kinds_progress_load(cursor, states, rules)
     transitions = 0
     touched_sensors = set()
     now = timezone.now()
@@ -395,8 +426,16 @@ def _evaluate_series(
             continue
         warning = open_warnings.get((state.sensor_id, state.rule_id))
         rule = rules[state.rule_id]
+        window = windows.get(state.sensor_id)
         warning, changed = _apply_series(
-            sensors[state.sensor_id], rule, warning, readings, newest_at=state.evaluated_through, now=now
+            sensors[state.sensor_id],
+            rule,
+            warning,
+            readings,
+            newest_at=state.evaluated_through,
+            now=now,
+            progress=progress.get(state.pk),
+            silenced={reading_id for reading_id, at, _ in readings if silences.covers(window, at)},
         )
         newest_at = readings[-1][1]
         if state.evaluated_through is None or newest_at > state.evaluated_through:
@@ -413,7 +452,44 @@ def _evaluate_series(
         state.last_reading_id = max(reading_id for reading_id, _, _ in readings)
     for sensor_id in sorted(touched_sensors):
         _refresh_sensor_level(sensor_id)
+    rule_kinds_progress_save(cursor, progress)
     return transitions
+
+
+def rule_kinds_running(cursor, states: list[_State], rules: dict[int, ThresholdRule]) -> set[int]:
+    """The state ids of duration rules with a run in progress (one query,
+    none when the chunk has no duration rule)."""
+    ids = [state.pk for state in states if rules[state.rule_id].holds]
+    if not ids:
+        return set()
+    cursor.execute(
+        "SELECT id FROM warning_rulestate WHERE id = ANY(%s::bigint[]) AND hold_progress::text NOT IN ('null', '{}')",
+        [array_literal(ids)],
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def rule_kinds_progress_load(cursor, states: list[_State], rules: dict[int, ThresholdRule]) -> dict[int, dict]:
+    """State id: the runs of its duration rule, as stored (one query)."""
+    ids = [state.pk for state in states if rules[state.rule_id].holds]
+    if not ids:
+        return {}
+    cursor.execute(
+        "SELECT id, hold_progress::text FROM warning_rulestate WHERE id = ANY(%s::bigint[])", [array_literal(ids)]
+    )
+    return {pk: (json.loads(progress) if progress else None) or {} for pk, progress in cursor.fetchall()}
+
+
+def rule_kinds_progress_save(cursor, progress: dict[int, dict]) -> None:
+    """Store the runs in the chunk's transaction, with the watermarks they go with."""
+    if not progress:
+        return
+    ids = list(progress)
+    cursor.execute(
+        "UPDATE warning_rulestate AS s SET hold_progress = v.progress::jsonb"
+        " FROM unnest(%s::bigint[], %s::text[]) AS v (id, progress) WHERE s.id = v.id",
+        [array_literal(ids), array_literal([json.dumps(progress[pk]) for pk in ids])],
+    )
 
 
 def _caught_up(pending: dict[int, _Pending], states: list[_State]) -> list[int]:
@@ -435,18 +511,36 @@ def _apply_reading(
     warning: Warning | None,
     observed_at: datetime,
     value: float,
+    *,
+    progress: dict | None = None,
+    silenced: bool = False,
 ) -> tuple[Warning | None, int]:
     """Move the (sensor, rule) warning by one reading newer than any
-    evaluated; returns it and the transitions written."""
+    evaluated; returns it and the transitions written.
+
+    ``progress``: a duration rule's runs (``rule_kinds.hold_advance``).
+    ``silenced``: the reading falls in a maintenance window (warning.silences):
+    the warning's values follow it and it may recover, but nothing opens,
+    escalates or comes back, so nothing is dispatched. A duration rule's
+    runs neither go on nor end on it: maintenance says nothing of how long
+    a condition held.
+    """
+    if silenced:
+        return _apply_silenced_reading(rule, warning, observed_at, value)
     in_warning = warning is not None and warning.status == WarningStatus.ACTIVE
     level = classify(rule, value, in_warning=in_warning)
+    if rule.holds and progress is not None:
+        lasted = rule_kinds.hold_advance(rule, progress, level, observed_at)
+        if level > 0:
+            # Not held long enough at any level: nothing opens or escalates yet.
+            level = lasted or HOLD
 
     if warning is not None:
         if observed_at >= warning.last_observed_at:
             # The warning's last value only moves forward in time.
             warning.last_value = value
             warning.last_observed_at = observed_at
-        warning.peak_value = worse(rule.direction, warning.peak_value, value)
+        warning.peak_value = worse(rule, warning.peak_value, value)
 
     if level == HOLD:
         return warning, 0
@@ -460,6 +554,9 @@ def _apply_reading(
 
     if warning is None:
         return _open(sensor, rule, level, observed_at, value), 1
+    if warning.status == WarningStatus.RECOVERED and _beyond_reactivation_window(warning, observed_at):
+        _close_superseded(warning, observed_at)
+        return _open(sensor, rule, level, observed_at, value), 2
     if warning.status == WarningStatus.RECOVERED:
         # The same incident flaring up again before anyone closed it: the
         # open warning comes back, at the worse of its level and the new one.
@@ -474,6 +571,47 @@ def _apply_reading(
     return warning, 0
 
 
+def _apply_silenced_reading(
+    rule: ThresholdRule,
+    warning: Warning | None,
+    observed_at: datetime,
+    value: float,
+) -> tuple[Warning | None, int]:
+    """A reading newer than any evaluated, in a maintenance window (see ``_apply_reading``)."""
+    if warning is None:
+        return None, 0
+    warning.peak_value = worse(rule, warning.peak_value, value)
+    warning.last_value = value
+    warning.last_observed_at = observed_at
+    if warning.status == WarningStatus.ACTIVE and classify(rule, value, in_warning=True) == NORMAL:
+        warning.status = WarningStatus.RECOVERED
+        warning.recovered_at = observed_at
+        _record(warning, TransitionKind.RECOVERED, warning.level, warning.level, value, observed_at)
+        return warning, 1
+    return warning, 0
+
+
+def _beyond_reactivation_window(warning: Warning, observed_at: datetime) -> bool:
+    """A recovered warning firing again later than WARNING_REACTIVATION_WINDOW_SECONDS
+    after its recovery is a new event, not the same one flaring up (0: no limit)."""
+    seconds = settings.WARNING_REACTIVATION_WINDOW_SECONDS
+    return (
+        bool(seconds)
+        and warning.recovered_at is not None
+        and (observed_at - warning.recovered_at > timedelta(seconds=seconds))
+    )
+
+
+def _close_superseded(warning: Warning, observed_at: datetime) -> None:
+    """Close a recovered warning that a new one replaces; its work orders stay with it."""
+    note = _("Recovered for longer than the reactivation window; the condition came back as a new warning.")
+    warning.status = WarningStatus.CLOSED
+    warning.closed_at = timezone.now()
+    warning.disposal_note = note
+    _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, observed_at, note=note)
+    incidents.incident_member_closed(warning)
+
+
 def _apply_series(
     sensor: Sensor,
     rule: ThresholdRule,
@@ -482,6 +620,8 @@ def _apply_series(
     *,
     newest_at: datetime | None,
     now: datetime,
+    progress: dict | None = None,
+    silenced: set[int] | frozenset[int] = frozenset(),
 ) -> tuple[Warning | None, int]:
     """Move the (sensor, rule) warning by a state's new readings (in order of
     observation); returns it and the transitions written.
@@ -492,6 +632,22 @@ def _apply_series(
     began and ended more than WARNING_HISTORICAL_AFTER_MINUTES ago (a
     gateway back after days offline, an archive posted in order) is
     recorded as history; the rest move the live warning reading by reading.
+
+    Only plain value rules (thresholds and bands) are cut into episodes:
+    ``warning.history`` replays ``classify`` alone, which is the whole of
+    their logic. A duration rule's level depends on runs kept in its state
+    row across batches, and a rate rule's value is a change over a window
+    of stored readings (a reading's neighbours in the archive are not its
+    neighbours in the window): replaying either without that would open
+    episodes the live rule never would. Those rules, and no-data rules
+    (which classify every reading as normal), move the live warning
+    (``_apply_rule_kind_series``).
+
+    ``silenced``: the ids of readings in a maintenance window. Newer than
+    any evaluated, they move the live warning as ``_apply_reading`` says;
+    they are no evidence of the past, so they start, extend or end no
+    historical episode and late ones are left out (one within a historical
+    episode's time goes with it).
     """
     if warning is not None and (newest_at is None or warning.last_observed_at > newest_at):
         newest_at = warning.last_observed_at
@@ -499,27 +655,75 @@ def _apply_series(
     if newest_at is not None:
         while fresh_from < len(readings) and readings[fresh_from][1] <= newest_at:
             fresh_from += 1
+    if rule.kind != RuleKind.THRESHOLD or rule.holds:
+        return _apply_rule_kind_series(sensor, rule, warning, readings, fresh_from, progress, silenced)
     changed = 0
-    if fresh_from:
-        warning, changed = _apply_late_readings(sensor, rule, warning, readings[:fresh_from])
+    late = [point for point in readings[:fresh_from] if point[0] not in silenced]
+    if late:
+        warning, changed = _apply_late_readings(sensor, rule, warning, late)
     fresh = readings[fresh_from:]
     if not fresh:
         return warning, changed
     active = warning.level if warning is not None and warning.status == WarningStatus.ACTIVE else None
     ended_before = now - timedelta(minutes=settings.WARNING_HISTORICAL_AFTER_MINUTES)
     past: set[int] = set()
-    for episode in history.episodes(rule, fresh, active_level=active):
+    heard = [point for point in fresh if point[0] not in silenced]
+    for episode in history.episodes(rule, heard, active_level=active):
         if history.is_history(episode, ended_before=ended_before):
             changed += _record_historical(sensor, rule, episode)
-            past.update(range(episode.first, episode.last + 1))
-    for index, (_reading_id, observed_at, value) in enumerate(fresh):
-        if index not in past:
-            warning, step = _apply_reading(sensor, rule, warning, observed_at, value)
+            past.update(
+                reading_id
+                for reading_id, observed_at, _value in fresh
+                if episode.opened_at <= observed_at <= episode.last_observed_at
+            )
+    for reading_id, observed_at, value in fresh:
+        if reading_id not in past:
+            warning, step = _apply_reading(sensor, rule, warning, observed_at, value, silenced=reading_id in silenced)
             changed += step
     _reading_id, observed_at, value = fresh[-1]
     if warning is not None and observed_at > warning.last_observed_at:
         # The newest reading was part of history: still the sensor's latest value.
         warning.last_value, warning.last_observed_at = value, observed_at
+    return warning, changed
+
+
+def _apply_rule_kind_series(
+    sensor: Sensor,
+    rule: ThresholdRule,
+    warning: Warning | None,
+    readings: list[history.Point],
+    fresh_from: int,
+    progress: dict | None,
+    silenced: set[int] | frozenset[int],
+) -> tuple[Warning | None, int]:
+    """A duration, rate-of-change or no-data rule's new readings (see ``_apply_series``).
+
+    The late ones (before ``fresh_from``) cannot say how long a condition
+    held now, so a duration rule skips them: they neither extend nor end a
+    run. A late rate of change within the open warning's span may raise its
+    level at its own time, as a threshold's would; outside it, an episode
+    that began and ended among the late changes is recorded as history, and
+    one still in warning at the last of them is left: whether it ended is
+    a change over readings not at hand. Nothing late opens a live warning.
+    """
+    changed = 0
+    late = [point for point in readings[:fresh_from] if point[0] not in silenced]
+    if late and rule.kind == RuleKind.RATE and not rule.holds:
+        opened_at = warning.opened_at if warning is not None else None
+        ended_at = warning.recovered_at if warning is not None else None
+        within = [
+            p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)
+        ]
+        changed += sum(_join_late(rule, warning, at, value) for _id, at, value in within)
+        outside = [p for p in late if p not in within]
+        for episode in history.episodes(rule, outside):
+            if episode.ended:
+                changed += _record_historical(sensor, rule, episode)
+    for reading_id, observed_at, value in readings[fresh_from:]:
+        warning, step = _apply_reading(
+            sensor, rule, warning, observed_at, value, progress=progress, silenced=reading_id in silenced
+        )
+        changed += step
     return warning, changed
 
 
@@ -603,7 +807,7 @@ def _join_historical(sensor: Sensor, rule: ThresholdRule, *groups: list[history.
                 kept.append(point)
                 continue
             touched.add(warning)
-            warning.peak_value = worse(rule.direction, warning.peak_value, value)
+            warning.peak_value = worse(rule, warning.peak_value, value)
             level = classify(rule, value, in_warning=False)
             if 0 < level < warning.level:
                 WarningTransition.objects.create(
@@ -632,7 +836,7 @@ def _within(warning: Warning, observed_at: datetime) -> bool:
 
 def _join_late(rule: ThresholdRule, warning: Warning, observed_at: datetime, value: float) -> int:
     """A late reading of the open warning's own span: its peak, and its level at the reading's time."""
-    warning.peak_value = worse(rule.direction, warning.peak_value, value)
+    warning.peak_value = worse(rule, warning.peak_value, value)
     level = classify(rule, value, in_warning=False)
     if 0 < level < warning.level:
         return _escalate(warning, level, observed_at, value)
@@ -695,6 +899,7 @@ def _open(sensor: Sensor, rule: ThresholdRule, level: int, observed_at: datetime
         peak_value=value,
         last_observed_at=observed_at,
     )
+    incidents.warning_group(warning)
     _record(warning, TransitionKind.OPENED, None, level, value, observed_at)
     return warning
 
@@ -730,9 +935,18 @@ def _record(
         actor=actor,
         note=note,
     )
+    mark_changed = False
+    if kind in flapping.FLIP_KINDS and observed_at is not None:
+        mark_changed = flapping.flapping_update(warning, observed_at)
+        if mark_changed:
+            warning.save(update_fields=["is_flapping", "flapping_since"])
     warning_changed.send(sender=Warning, warning=warning, transition=transition)
     warning_id = warning.pk
-    transaction.on_commit(lambda: push_warning(warning_id=warning_id))
+    if warning.is_flapping and not mark_changed and kind in flapping.FLIP_KINDS:
+        # A flapping warning's flips ride with its coalesced value pushes.
+        warning_value_changed(warning_id=warning_id)
+    else:
+        transaction.on_commit(lambda: push_warning(warning_id=warning_id))
     return transition
 
 
@@ -782,6 +996,7 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str, close_a
         warning.disposal_note = note
         warning.closed_while_active = still_active
         _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, None, actor=user, note=note)
+        incidents.incident_member_closed(warning)
         _refresh_sensor_level(warning.sensor_id)
     return warning
 
@@ -796,7 +1011,11 @@ def push_warning(*, warning_id: int) -> None:
 def warning_still_active_message(warning: Warning) -> str:
     """Why closing this active warning needs the person's explicit choice."""
     current = warning.current_level
-    if current:
+    if warning.rule.kind == RuleKind.NO_DATA:
+        where = _("The sensor is still silent: no reading since %(at)s.") % {
+            "at": timezone.localtime(warning.last_observed_at).strftime("%Y-%m-%d %H:%M")
+        }
+    elif current:
         where = _("The sensor still reads %(value)s, at %(level)s.") % {
             "value": f"{warning.last_value:g}",
             "level": Warning(level=current).get_level_display(),
@@ -858,3 +1077,75 @@ def warning_value_push(*, warning_id: int) -> None:
     except Exception:
         log.warning("Could not clear the value push window of warning %s", warning_id, exc_info=True)
     push_warning(warning_id=warning_id)
+
+
+# --- Silences lifted, flapping marks cleared (the periodic sweep) ----------------
+
+
+def sensors_reevaluate_latest(*, sensor_ids: list[int]) -> int:
+    """Evaluate each sensor's latest reading once more, as if new; returns transitions written.
+
+    For a silence that ended: a condition still true opens (or brings back,
+    or escalates) its warning then. Locks the sensors' state rows in id
+    order, as ingestion and evaluation do. A second run finds the warning in
+    the state the first left it and changes nothing.
+    """
+    ids = sorted(set(sensor_ids))
+    if not ids:
+        return 0
+    transitions = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT st.sensor_id, st.latest_value, st.latest_observed_at, s.sensor_type_id"
+            " FROM monitoring_sensorstate AS st JOIN monitoring_sensor AS s ON s.id = st.sensor_id"
+            " WHERE st.sensor_id = ANY(%s::bigint[]) AND st.latest_value IS NOT NULL"
+            " ORDER BY st.sensor_id FOR NO KEY UPDATE OF st",
+            [array_literal(ids)],
+        )
+        latest = {sensor_id: (value, observed_at, type_id) for sensor_id, value, observed_at, type_id in cursor}
+        if not latest:
+            return 0
+        rules = selectors.rules_for_sensors([_SensorKey(i, t) for i, (_v, _o, t) in latest.items()])
+        sensors = {
+            s.pk: s
+            for s in Sensor.objects.filter(pk__in=list(latest)).only(
+                "id", "sensor_type_id", "owner_department_id", "district_id"
+            )
+        }
+        open_warnings = {
+            (w.sensor_id, w.rule_id): w
+            for w in Warning.objects.select_for_update()
+            .filter(sensor_id__in=list(latest))
+            .exclude(status=WarningStatus.CLOSED)
+        }
+        touched = set()
+        for sensor_id, (value, observed_at, _type_id) in latest.items():
+            for rule in rules.get(sensor_id, ()):
+                if rule.kind != RuleKind.THRESHOLD or rule.holds:
+                    # The stored latest value is what a threshold or band
+                    # classifies; a rate rule classifies a change over its
+                    # window, a duration rule must see the condition last
+                    # (its run starts again with the next readings), and a
+                    # no-data rule is the silence sweep's.
+                    continue
+                warning = open_warnings.get((sensor_id, rule.pk))
+                if warning is not None and warning.last_observed_at > observed_at:
+                    continue  # a newer reading moved it already
+                # A change is saved by the transition it records; no change, nothing to save.
+                _warning, changed = _apply_reading(sensors[sensor_id], rule, warning, observed_at, value)
+                if changed:
+                    touched.add(sensor_id)
+                    transitions += changed
+        for sensor_id in sorted(touched):
+            _refresh_sensor_level(sensor_id)
+    return transitions
+
+
+def warnings_flapping_clear(*, now: datetime | None = None) -> int:
+    """Clear the flapping mark of warnings that went quiet; returns how many."""
+    cleared = 0
+    for warning_id in flapping.flapping_quiet_ids(now=now):
+        if Warning.objects.filter(pk=warning_id, is_flapping=True).update(is_flapping=False, flapping_since=None):
+            cleared += 1
+            push_warning(warning_id=warning_id)
+    return cleared

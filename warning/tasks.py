@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from warning import evaluation_queue, selectors, services
+from warning import evaluation_queue, selectors, services, silences
 
 
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
@@ -31,3 +31,21 @@ def evaluate_pending_sensors() -> int:
 def push_warning_value(warning_id: int) -> None:
     """The coalesced push of a warning's new value; a repeat sends the same state again."""
     services.warning_value_push(warning_id=warning_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
+def warn_silent_sensors() -> int:
+    """The no-data sweep: warn of silent sensors, fold a silent gateway's into one outage."""
+    from warning import no_data
+
+    return no_data.sensors_warn_silent().opened
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def lift_silences() -> int:
+    """Periodic: act on silences that ended (a condition still true opens its
+    warning), and clear the flapping marks of warnings that went quiet.
+    Idempotent: a silence is lifted once; a re-run finds nothing to do."""
+    opened = silences.silences_lift()
+    services.warnings_flapping_clear()
+    return opened

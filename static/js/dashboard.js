@@ -7,6 +7,9 @@
   const CS = window.CS;
   const L = window.L;
   const { html, fmt, t, gettext } = CS;
+  const ngettext = window.ngettext || ((singular, plural, n) => (n === 1 ? singular : plural));
+  // The maintenance badge's wrench, drawn: the duty screens' fonts may have no emoji.
+  const WRENCH = CS.raw('<svg viewBox="0 0 24 24" width="11" height="11" aria-hidden="true"><path fill="currentColor" d="M22.7 19l-9.1-9.1c.9-2.3.4-5-1.5-6.9-2-2-5-2.4-7.4-1.3L9 6 6 9 1.6 4.7C.4 7.1.9 10.1 2.9 12.1c1.9 1.9 4.6 2.4 6.9 1.5l9.1 9.1c.4.4 1 .4 1.4 0l2.3-2.3c.5-.4.5-1.1.1-1.4z"/></svg>');
   const config = CS.config("dashboard-config");
   const urls = config.urls;
   const baseTitle = document.title;
@@ -108,6 +111,7 @@
         <div class="sep"></div>
         <h4>${gettext("Sensors")}</h4>
         ${SENSOR_STATUSES.map((status) => html`<div class="row">${dot("sensorStatus", status)}${CS.label("sensorStatus", status)}</div>`)}
+        <div class="row"><span class="maintenance-marker legend-maintenance" style="--c: ${config.maintenance.colour}">${WRENCH}</span>${gettext("Under maintenance (silenced)")}</div>
         <div class="row"><span class="map-cluster legend-cluster" style="${CS.colourStyle("sensorStatus", SENSOR_STATUSES[0])}">12</span>${gettext("Cluster: sensors, in its worst member's colour")}</div>`);
       L.DomEvent.disableClickPropagation(node);
       return node;
@@ -121,6 +125,23 @@
   }
 
   const sensorMarkers = new Map(); // sensor id → circleMarker
+  const maintenanceMarkers = new Map(); // sensor id → the wrench badge of a silenced sensor
+
+  /** A silenced sensor gets a badge beside its dot, so "under maintenance" reads at a glance. */
+  function renderMaintenanceMarker(id, feature) {
+    if (!feature.properties.maintenance || maintenanceMarkers.has(id)) return;
+    const [lng, lat] = feature.geometry.coordinates;
+    const icon = L.divIcon({
+      className: "",
+      html: String(html`<span class="maintenance-marker" data-sensor-id="${id}" title="${gettext("Under maintenance: warnings silenced")}" style="--c: ${config.maintenance.colour}">${WRENCH}</span>`),
+      iconSize: [18, 18],
+      iconAnchor: [-4, 20],
+    });
+    const marker = L.marker([lat, lng], { icon, keyboard: false, interactive: true });
+    marker.on("click", () => openSensorPopup(id));
+    marker.addTo(sensorLayer);
+    maintenanceMarkers.set(id, marker);
+  }
   const warningMarkers = new Map(); // warning id → {marker, key}
 
   /** The sensor's level as the open warnings say (they are live; the GeoJSON is a snapshot). */
@@ -135,6 +156,10 @@
   }
 
   function sensorStyle(props, level) {
+    if (props.maintenance) {
+      // Silenced for maintenance: a dashed ring in the maintenance colour, whatever it reads.
+      return { radius: 6, color: config.maintenance.colour, weight: 2.5, dashArray: "3 2", fillColor: "#0b1324", fillOpacity: 0.8 };
+    }
     if (level) {
       return { radius: 7, color: "#0b1324", weight: 1.5, fillColor: CS.colour("level", level), fillOpacity: 1 };
     }
@@ -166,11 +191,18 @@
         marker.setRadius(style.radius);
       }
       if (level) marker.bringToFront();
+      renderMaintenanceMarker(id, feature);
     }
     for (const [id, marker] of sensorMarkers) {
       if (!seen.has(id)) {
         sensorLayer.removeLayer(marker);
         sensorMarkers.delete(id);
+      }
+    }
+    for (const [id, marker] of maintenanceMarkers) {
+      if (!seen.has(id) || !state.sensors.get(id).properties.maintenance) {
+        sensorLayer.removeLayer(marker);
+        maintenanceMarkers.delete(id);
       }
     }
     renderSensorSummary();
@@ -282,7 +314,7 @@
         <dt>${gettext("Type")}</dt><dd>${p.type}</dd>
         <dt>${gettext("Risk domain")}</dt><dd>${p.domain_name}</dd>
         <dt>${gettext("District")}</dt><dd>${p.district || "–"}</dd>
-        <dt>${gettext("Status")}</dt><dd>${CS.label("sensorStatus", p.status)}</dd>
+        <dt>${gettext("Status")}</dt><dd>${CS.label("sensorStatus", p.status)}${p.maintenance ? html` · <span class="maintenance-text">${gettext("Under maintenance: warnings silenced")}</span>` : ""}</dd>
         <dt>${gettext("Latest value")}</dt><dd>${fmt.value(p.latest_value, p.unit)}</dd>
         <dt>${gettext("Reading at")}</dt><dd>${fmt.dateTime(p.latest_observed_at)}</dd>
       </dl>
@@ -395,7 +427,38 @@
     return html`<span class="now-chip" data-now-level="${w.current_level}" style="${CS.colourStyle("level", w.current_level)}">${t(gettext("Now %(level)s"), { level: CS.shortLabel("level", w.current_level) })}</span>`;
   }
 
-  function warningItem(w) {
+  /** Flapping: recovers and comes back often; its changes reach the screen in batches. */
+  function flappingChip(w) {
+    if (!w.is_flapping) return "";
+    return html`<span class="flap-chip" data-flapping title="${gettext("Recovers and comes back often: its changes are shown in batches, not one by one.")}">${gettext("Flapping")}</span>`;
+  }
+
+  /** An incident's warnings share one row, the worst of them; the chip says how many and on what. */
+  function incidentChip(w, members) {
+    if (!w.incident) return "";
+    const what = w.incident.asset
+      ? t(ngettext("Incident on %(asset)s · %(count)s warning", "Incident on %(asset)s · %(count)s warnings", members), { asset: w.incident.asset, count: members })
+      : t(ngettext("Incident · %(count)s warning", "Incident · %(count)s warnings", members), { count: members });
+    return html`<span class="incident-chip" data-incident-id="${w.incident.id}" data-members="${members}">${what}</span>`;
+  }
+
+  function incidentRows(visible) {
+    const rows = [];
+    const byIncident = new Map();
+    for (const w of visible) {
+      const row = w.incident ? byIncident.get(w.incident.id) : null;
+      if (row) {
+        row.members += 1;
+        continue;
+      }
+      const created = { w, members: 1 };
+      if (w.incident) byIncident.set(w.incident.id, created);
+      rows.push(created);
+    }
+    return rows;
+  }
+
+  function warningItem({ w, members }) {
     const classes = [
       "warning-item",
       `level-${w.level}`,
@@ -419,6 +482,8 @@
       <div class="wi-foot">
         ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
         ${currentLevelChip(w)}
+        ${flappingChip(w)}
+        ${incidentChip(w, members)}
         <span class="muted">${gettext("Peak")} ${fmt.value(w.peak_value, w.sensor.unit)}</span>
       </div>
     </li>`;
@@ -453,7 +518,7 @@
       ? html`<li class="alert alert-warn" role="alert">${t(gettext("Could not refresh: %(error)s. Showing what was loaded before."), { error: state.loadError })}</li>`
       : "";
     const cap = state.warningsComplete ? "" : html`<li class="list-state">${gettext("Only the newest warnings are listed.")}</li>`;
-    CS.patch(listNode, html`${banner}${visible.map(warningItem)}${cap}`);
+    CS.patch(listNode, html`${banner}${incidentRows(visible).map(warningItem)}${cap}`);
   }
 
   function counts() {
@@ -622,14 +687,21 @@
     render();
   }
 
+  // A band warns on both sides: its low threshold first ("≤ 0.3 · ≥ 1.2").
+  function lowerSide(w, level) {
+    const lower = w.rule.lower_thresholds;
+    if (!lower) return "";
+    return `${CS.symbol("direction", "below")} ${fmt.value(lower[String(level)], w.sensor.unit)} · `;
+  }
+
   function thresholdRows(w) {
-    const direction = CS.symbol("direction", w.rule.direction);
+    const direction = CS.symbol("direction", w.rule.lower_thresholds ? "above" : w.rule.direction);
     return [...LEVELS].reverse().map((level) => {
       const reached = level >= w.level && w.status !== "recovered" ? "reached" : "";
       const current = level === w.level ? "current" : "";
       return html`<tr class="${reached} ${current}">
         <td>${CS.workOrderCards.levelBadge(level)}</td>
-        <td class="num">${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
+        <td class="num">${lowerSide(w, level)}${direction} ${fmt.value(w.rule.thresholds[String(level)], w.sensor.unit)}</td>
       </tr>`;
     });
   }
@@ -712,6 +784,21 @@
     </div>`;
   }
 
+  /** The incident's members, and the way to silence the sensor for maintenance. */
+  function incidentSection(w) {
+    const silence = w.status === "closed" ? "" : html`<a class="btn btn-sm" data-silence-sensor href="${config.urls.silences}?sensor=${w.sensor.id}">${gettext("Silence this sensor…")}</a>`;
+    if (!w.incident) return silence ? html`<section class="detail-section detail-actions">${silence}</section>` : "";
+    const members = [...state.warnings.values()].filter((m) => m.incident && m.incident.id === w.incident.id).sort((a, b) => a.id - b.id);
+    return html`<section class="detail-section" data-detail-incident="${w.incident.id}">
+      <h3>${w.incident.asset ? t(gettext("Incident on %(asset)s"), { asset: w.incident.asset }) : gettext("Incident")} <span class="badge">${members.length}</span></h3>
+      <p class="muted">${gettext("Its first warning is routed; the others are part of the same event and share its work orders.")}</p>
+      <ul class="incident-members">${members.map(
+        (m) => html`<li><button type="button" class="btn btn-ghost btn-sm" data-open-warning="${m.id}">${CS.shortLabel("level", m.level)} · ${m.sensor.name} <span class="mono">#${m.id}</span>${m.id === w.incident.primary ? html` · ${gettext("first")}` : ""}</button></li>`,
+      )}</ul>
+      ${silence}
+    </section>`;
+  }
+
   function renderDetail() {
     if (!state.selected || !state.detail) return;
     const { warning: w, orders, error, loading } = state.detail;
@@ -738,7 +825,7 @@
         <div>
           <h2 id="detail-title">${w.sensor.name}</h2>
           <div class="sub">${sub}</div>
-          <div class="sub">${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)} ${currentLevelChip(w)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
+          <div class="sub">${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)} ${currentLevelChip(w)} ${flappingChip(w)} <span class="mono">#${w.id}</span> · ${w.rule.name}</div>
         </div>
         <button type="button" class="btn btn-ghost close-x" data-close-detail aria-label="${gettext("Close")}" title="${gettext("Close")}">×</button>
       </div>
@@ -746,6 +833,7 @@
         ${error ? html`<div class="alert alert-error" role="alert">${error}</div>` : ""}
         ${verificationNote(w, orders)}
         ${w.status === "closed" ? closeSection(w, orders) : ""}
+        ${incidentSection(w)}
         <section class="detail-section">
           <h3>${gettext("Readings")}</h3>
           <div class="values">
@@ -794,6 +882,8 @@
 
   panel.addEventListener("click", (event) => {
     if (event.target.closest("[data-close-detail]")) closeDetail();
+    const member = event.target.closest("[data-open-warning]");
+    if (member) select(Number(member.dataset.openWarning));
   });
   panel.addEventListener("keydown", (event) => {
     if (event.key === "Escape") closeDetail();

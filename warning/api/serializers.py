@@ -4,7 +4,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
-from warning.models import FalseAlarmReason, Level, Warning, WarningTransition
+from warning.models import Direction, FalseAlarmReason, Level, ThresholdRule, Warning, WarningTransition
 
 
 def display_name(user) -> str | None:
@@ -31,6 +31,21 @@ def department_name(user) -> str | None:
         return user.membership.department.name
     except ObjectDoesNotExist:
         return None
+
+
+def rule_lower_thresholds(rule: ThresholdRule) -> dict[str, float] | None:
+    """A band's low side; None for a rule with one side."""
+    if rule.direction != Direction.OUTSIDE:
+        return None
+    return {"1": rule.level1_lower_threshold, "2": rule.level2_lower_threshold, "3": rule.level3_lower_threshold}
+
+
+def incident_summary(warning: Warning) -> dict | None:
+    incident = warning.incident
+    if incident is None:
+        return None
+    asset = incident.asset
+    return {"id": incident.pk, "primary": incident.primary_id, "asset": asset.name if asset else None}
 
 
 class WarningSensorSerializer(serializers.Serializer):
@@ -81,8 +96,10 @@ class WarningSummaryRows:
             "rule": {
                 "id": rule.pk,
                 "name": rule.name,
+                "kind": rule.kind,
                 "direction": rule.direction,
                 "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
+                "lower_thresholds": rule_lower_thresholds(rule),
                 "dead_band": rule.dead_band,
             },
             "opened_at": api_datetime(warning.opened_at, zone),
@@ -94,6 +111,8 @@ class WarningSummaryRows:
             "closed_at": api_datetime(warning.closed_at, zone),
             "disposal_note": warning.disposal_note,
             "is_historical": warning.is_historical,
+            "is_flapping": warning.is_flapping,
+            "incident": incident_summary(warning),
         }
 
 
@@ -111,6 +130,10 @@ class WarningSummarySerializer(serializers.ModelSerializer):
     domain = serializers.SerializerMethodField()
     district = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    incident = serializers.SerializerMethodField(
+        help_text="The incident the warning belongs to: its id, its first warning (the one routed) and its asset;"
+        " null for a warning on its own."
+    )
     current_level = serializers.IntegerField(
         read_only=True,
         allow_null=True,
@@ -141,8 +164,13 @@ class WarningSummarySerializer(serializers.ModelSerializer):
             "closed_at",
             "disposal_note",
             "is_historical",
+            "is_flapping",
+            "incident",
         ]
         list_serializer_class = WarningSummaryListSerializer
+
+    def get_incident(self, warning) -> dict | None:
+        return incident_summary(warning)
 
     def get_colour(self, warning) -> str:
         return warning.colour
@@ -160,8 +188,10 @@ class WarningSummarySerializer(serializers.ModelSerializer):
         return {
             "id": rule.pk,
             "name": rule.name,
+            "kind": rule.kind,
             "direction": rule.direction,
             "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
+            "lower_thresholds": rule_lower_thresholds(rule),
             "dead_band": rule.dead_band,
         }
 

@@ -1,0 +1,105 @@
+"""Silences over the API, with department isolation."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import SensorFactory
+from warning.models import Silence
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/silences/"
+
+
+def later(hours: float = 2) -> str:
+    return (timezone.now() + timedelta(hours=hours)).isoformat()
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+@pytest.fixture
+def sensors(department_a, department_b):
+    return {
+        "a": SensorFactory(code="GAS-A", owner_department=department_a),
+        "b": SensorFactory(code="WATER-B", owner_department=department_b),
+    }
+
+
+def test_a_duty_officer_silences_a_district_and_lists_it(client, duty_officer, sensors):
+    client.force_login(duty_officer)
+
+    response = client.post(
+        URL,
+        {"district": sensors["a"].district.code, "reason": "Road works", "ends_at": later()},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["target"]["kind"] == "district"
+    assert body["in_force"] is True
+    listed = client.get(URL).json()["results"]
+    assert [row["reason"] for row in listed] == ["Road works"]
+
+
+def test_department_staff_silence_their_own_sensor_only(client, staff_a, sensors):
+    client.force_login(staff_a)
+
+    own = client.post(
+        URL, {"sensor": "GAS-A", "reason": "Valve work", "ends_at": later()}, content_type="application/json"
+    )
+    other = client.post(URL, {"sensor": "WATER-B", "reason": "x", "ends_at": later()}, content_type="application/json")
+    district = client.post(
+        URL,
+        {"district": sensors["a"].district.code, "reason": "x", "ends_at": later()},
+        content_type="application/json",
+    )
+
+    assert own.status_code == 201, own.content
+    assert other.status_code == 404
+    assert district.status_code == 403
+    assert "one sensor at a time" in district.json()["detail"]
+    assert list(Silence.objects.values_list("sensor__code", flat=True)) == ["GAS-A"]
+
+
+def test_department_staff_see_and_end_only_their_departments_silences(client, staff_a, duty_officer, sensors):
+    now = timezone.now()
+    theirs = Silence.objects.create(
+        sensor=sensors["b"], reason="B's work", created_by=duty_officer, starts_at=now, ends_at=now + timedelta(hours=1)
+    )
+    own = Silence.objects.create(
+        sensor=sensors["a"], reason="A's work", created_by=duty_officer, starts_at=now, ends_at=now + timedelta(hours=1)
+    )
+    client.force_login(staff_a)
+
+    assert [row["id"] for row in client.get(URL).json()["results"]] == [own.pk]
+    assert client.post(f"{URL}{theirs.pk}/end/").status_code == 404
+    ended = client.post(f"{URL}{own.pk}/end/")
+    assert ended.status_code == 200
+    assert ended.json()["in_force"] is False
+    again = client.post(f"{URL}{own.pk}/end/")
+    assert again.status_code == 409
+    assert "already ended" in again.json()["detail"]
+
+
+def test_a_silence_ending_before_it_starts_is_a_400_saying_what_to_change(client, duty_officer, sensors):
+    client.force_login(duty_officer)
+
+    response = client.post(
+        URL,
+        {"sensor": "GAS-A", "reason": "Work", "starts_at": later(3), "ends_at": later(1)},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert "ends before it starts" in str(response.json())
+    assert not Silence.objects.exists()
+
+
+def test_anonymous_callers_get_nothing(client):
+    assert client.get(URL).status_code in {401, 403}
