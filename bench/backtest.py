@@ -15,10 +15,7 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 5.0
 
 
@@ -29,24 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
 
-    from bench.db import database_url
+    from bench.db import own_database
 
-    url = database_url(os.environ.get("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/citysafety"))
-    url = urlsplit(url)._replace(path=urlsplit(url).path + "_backtest").geturl()
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "citysafety.settings"})
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.DEBUG = False
-    from bench import db
-
-    print(f"bench database {url}: creating, migrating", flush=True)
-    db.database_recreate(url)
-    db.migrate()
+    own_database("_backtest")
     rule, sensor_ids = seed(sensors=args.sensors, days=args.days)
     figures = measure(rule, sensor_ids, days=args.days, repeat=args.repeat)
     print(table(figures, sensors=args.sensors, days=args.days))

@@ -62,6 +62,34 @@ class Population:
         return [g for g in self.gateways if g.first < sensors]
 
 
+def own_database(suffix: str) -> str:
+    """Set this process up on a database of the benchmark's own (the
+    configured one's name + ``suffix``), recreated and migrated, so a
+    benchmark never touches the development data; returns its URL.
+
+    For benchmarks run as ``python -m bench.<name>``, before Django is set up.
+    """
+    import os
+    import sys
+    from pathlib import Path
+
+    url = database_url(os.environ.get("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/citysafety"))
+    url = urlsplit(url)._replace(path=urlsplit(url).path + suffix).geturl()
+    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "citysafety.settings"})
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False
+    print(f"bench database {url}: creating, migrating", flush=True)
+    database_recreate(url)
+    migrate()
+    return url
+
+
 def database_recreate(url: str) -> None:
     """Drop and create the bench database with PostGIS: every run starts from nothing."""
     parts = urlsplit(url)

@@ -21,10 +21,7 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
 SILENT_ALONE = 1000
 GATEWAYS = 100
 
@@ -37,24 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sensors = 10_000 if args.quick else args.sensors
 
-    from bench.db import database_url
+    from bench.db import own_database
 
-    url = database_url(os.environ.get("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/citysafety"))
-    url = urlsplit(url)._replace(path=urlsplit(url).path + "_no_data").geturl()
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "citysafety.settings"})
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.DEBUG = False
-    from bench import db
-
-    print(f"bench database {url}: creating, migrating", flush=True)
-    db.database_recreate(url)
-    db.migrate()
+    own_database("_no_data")
     seed(sensors=sensors)
     figures = measure(repeat=args.repeat)
     print(table(figures, sensors=sensors))
