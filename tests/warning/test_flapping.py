@@ -129,3 +129,34 @@ def test_the_mark_clears_once_the_last_hour_is_quiet(sensor, feed, settings):
 
     warning.refresh_from_db()
     assert (warning.is_flapping, warning.flapping_since) == (False, None)
+
+
+def test_a_flapping_warning_coming_back_does_not_reopen_its_reported_orders(sensor, feed, settings):
+    from dispatch import services as dispatch_services
+    from dispatch.models import WorkOrder, WorkOrderStatus
+    from organisation.roles import DEPARTMENT_STAFF
+    from tests.factories import DepartmentFactory, RoutingPolicyFactory, UserFactory
+
+    settings.WARNING_FLAP_LIMIT = 2
+    department = DepartmentFactory(code="gas-company")
+    RoutingPolicyFactory(domain=sensor.sensor_type.domain, level=3, departments=[department])
+    RoutingPolicyFactory(domain=sensor.sensor_type.domain, level=2, departments=[department])
+    staff = UserFactory(username="crew", roles=[DEPARTMENT_STAFF], department=department)
+
+    def handle_and_report():
+        order = WorkOrder.objects.get()
+        dispatch_services.work_order_acknowledge(work_order_id=order.pk, user=staff)
+        dispatch_services.work_order_arrive(work_order_id=order.pk, user=staff)
+        dispatch_services.work_order_report(work_order_id=order.pk, user=staff, report="Checked, valve tight.")
+
+    feed(15.0, 5.0, 15.0, 5.0, 15.0)  # flips past the limit: marked flapping
+    assert Warning.objects.get().is_flapping
+    handle_and_report()  # the department handled what it was sent
+
+    feed(5.0, 15.0, 5.0, 15.0)
+    still = WorkOrder.objects.get().status
+    feed(5.0, 25.0)  # back at a worse level: the department hears of it
+
+    assert still == WorkOrderStatus.REPORTED
+    order = WorkOrder.objects.get()
+    assert (order.status, order.level) == (WorkOrderStatus.PENDING, 2)
