@@ -47,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "warnings": reverse("warning-list"),
             "counts": reverse("warning-counts"),
             "backlog": reverse("api-evaluation-backlog"),
+            "gatewayOutages": reverse("api-gateway-outages"),
             "warning": reverse("warning-detail", args=[0]),
             "close": reverse("api-warning-close", args=[0]),
             "summaryPage": reverse("event-summary", args=[0]),

@@ -1254,8 +1254,39 @@
       /* the next check tries again; a dead API shows elsewhere */
     }
   }
+  // A gateway gone silent is one warning for all its sensors (inhibition):
+  // the sensors' own no-data warnings are folded into it.
+  const outagesNode = document.getElementById("gateway-outages");
+  async function checkOutages() {
+    try {
+      const outages = await CS.api(urls.gatewayOutages);
+      outagesNode.hidden = outages.length === 0;
+      outagesNode.replaceChildren(
+        ...outages.map((outage) => {
+          const item = document.createElement("li");
+          item.className = "alert gateway-outage";
+          item.style.setProperty("--c", CS.colour("level", outage.level));
+          item.dataset.gateway = outage.gateway_code;
+          item.textContent = t(gettext("%(level)s · gateway %(code)s (%(name)s) silent since %(time)s: %(sensors)s sensors without data."), {
+            level: CS.shortLabel("level", outage.level),
+            code: outage.gateway_code,
+            name: outage.gateway_name,
+            time: fmt.dateTime(outage.last_seen_at || outage.opened_at),
+            sensors: outage.silent_sensors,
+          });
+          return item;
+        }),
+      );
+    } catch (_error) {
+      /* the next check tries again */
+    }
+  }
   checkBacklog();
-  setInterval(checkBacklog, BACKLOG_CHECK_MS);
+  checkOutages();
+  setInterval(() => {
+    checkBacklog();
+    checkOutages();
+  }, BACKLOG_CHECK_MS);
 
   // The map, the district outlines and a first list need no socket: ask for them at once.
   // The city's totals (a pass over every sensor) come with the read after connecting.

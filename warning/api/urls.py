@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from warning.api.outages import GatewayOutageListView
 from warning.api.silences import SilenceViewSet
 from warning.api.views import WarningViewSet
 
@@ -7,4 +9,7 @@ router = SimpleRouter()
 router.register("warnings", WarningViewSet, basename="warning")
 router.register("silences", SilenceViewSet, basename="silence")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("gateway-outages/", GatewayOutageListView.as_view(), name="api-gateway-outages"),
+    *router.urls,
+]
