@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.admin_mixins import ViewOnly
 from dispatch.models import (
     EscalationStep,
     ResponsePlan,
@@ -145,18 +146,12 @@ class WorkOrderEventInline(admin.TabularInline):
         return False
 
 
-class WorkOrderActionInline(admin.TabularInline):
+class WorkOrderActionInline(ViewOnly, admin.TabularInline):
     model = WorkOrderAction
     fields = ("text", "level", "done", "done_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: WorkOrder | None = None) -> bool:
-        return False
 
 
 class ResponsePlanActionInline(admin.TabularInline):

@@ -1,9 +1,9 @@
 """Admin: people's notification preferences, departments' webhook endpoints and the delivery log."""
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.admin_mixins import ViewOnly
 from notifications.messages import notification_text
 from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
 
@@ -28,7 +28,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     """The delivery log: read-only, the platform writes it."""
 
     list_display = ("created_at", "endpoint", "event", "key", "status", "attempts", "response_code", "delivered_at")
@@ -37,15 +37,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ("key", "endpoint__url")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ("created_at", "recipient", "kind", "level", "text", "read_at", "emailed_at", "texted_at")
     list_filter = ("kind", "level")
     list_select_related = ("recipient",)
@@ -56,9 +50,3 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.display(description=_("text"))
     def text(self, obj: Notification) -> str:
         return notification_text(obj.kind, obj.data)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

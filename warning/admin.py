@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from citysafety.admin_mixins import ViewOnly
 from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
@@ -503,7 +504,7 @@ class WarningAdmin(admin.ModelAdmin):
 
 
 @admin.register(GatewayOutage)
-class GatewayOutageAdmin(admin.ModelAdmin):
+class GatewayOutageAdmin(ViewOnly, admin.ModelAdmin):
     """Read-only: the no-data sweep opens and ends outages."""
 
     list_display = ("gateway", "level_display", "status", "silent_sensors", "opened_at", "last_seen_at", "recovered_at")
@@ -514,12 +515,6 @@ class GatewayOutageAdmin(admin.ModelAdmin):
     @admin.display(description=_("level"), ordering="level")
     def level_display(self, obj: GatewayOutage) -> str:
         return level_badge(obj.level)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: GatewayOutage | None = None) -> bool:
-        return False
 
 
 class SilenceForm(forms.ModelForm):
@@ -575,7 +570,7 @@ class IncidentMemberInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ViewOnly, admin.ModelAdmin):
     """Read-only: incidents form as warnings open (warning.incidents)."""
 
     list_display = ("id", "primary", "asset", "opened_at", "closed_at")
@@ -583,9 +578,3 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ("primary__sensor", "asset")
     readonly_fields = ("primary", "asset", "opened_at", "closed_at")
     inlines = (IncidentMemberInline,)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
-        return False
