@@ -18,7 +18,13 @@ log = logging.getLogger(__name__)
 
 DUTY_GROUP = "duty"
 
-EventType = Literal["warning.changed", "work_order.changed", "verification.changed", "notification.created"]
+EventType = Literal[
+    "warning.changed",
+    "work_order.changed",
+    "verification.changed",
+    "notification.created",
+    "gateway_outage.changed",
+]
 
 
 def department_group(department_id: int) -> str:

@@ -76,6 +76,11 @@ class LiveConsumer(JsonWebsocketConsumer):
         if self._rights_still_hold() and self.is_duty:
             self.send_json({"type": "verification.changed", "warning": event["payload"]})
 
+    def gateway_outage_changed(self, event: dict) -> None:
+        # Gateways are the city's: the duty officers' map alone lists their outages.
+        if self._rights_still_hold() and self.is_duty:
+            self.send_json({"type": "gateway_outage.changed", "outages": event["payload"]["outages"]})
+
     def work_order_changed(self, event: dict) -> None:
         order = event["payload"]
         if self._rights_still_hold() and (self.is_duty or order["department"]["id"] == self.department_id):

@@ -37,6 +37,14 @@ SENTENCES = {
     NotificationKind.LEVEL_ONE_WARNING: _(
         "Level I (red) warning at %(sensor)s (%(domain)s): %(value)s. Work orders went to %(departments)s."
     ),
+    NotificationKind.GATEWAY_SILENT: _(
+        "Gateway %(gateway)s (%(name)s) has gone silent (%(level)s): %(sensors)s sensors send no data. "
+        "Their no-data warnings are folded into this one outage; no work orders are made for it."
+    ),
+    NotificationKind.GATEWAY_HEARD: _(
+        "Gateway %(gateway)s (%(name)s) is heard again after %(minutes)s minutes of silence. "
+        "Its sensors still without data now warn on their own."
+    ),
 }
 
 

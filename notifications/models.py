@@ -30,6 +30,8 @@ class NotificationKind(ChoiceSet, models.TextChoices):
     ESCALATED_TO_LEADER = "to_leader", _("Escalated to the leader on duty")
     ESCALATED_TO_COMMAND = "to_command", _("Escalated to the city command office")
     LEVEL_ONE_WARNING = "level_one", _("Level I warning")
+    GATEWAY_SILENT = "gw_silent", _("Gateway gone silent")
+    GATEWAY_HEARD = "gw_heard", _("Gateway heard again")
 
     colours = nonmember(
         {
@@ -38,6 +40,8 @@ class NotificationKind(ChoiceSet, models.TextChoices):
             "ESCALATED_TO_LEADER": RED,
             "ESCALATED_TO_COMMAND": RED,
             "LEVEL_ONE_WARNING": RED,
+            "GATEWAY_SILENT": AMBER,
+            "GATEWAY_HEARD": TEAL,
         }
     )
 

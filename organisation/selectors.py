@@ -4,11 +4,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import F
 from django.utils import timezone
 
 from organisation.models import Department, DutyShift, Membership, Shift
+from organisation.roles import ADMINISTRATOR, DUTY_OFFICER
 
 
 def department_id_of(user: AbstractBaseUser | AnonymousUser) -> int | None:
@@ -61,6 +63,21 @@ def duty_shift_at(department_id: int | None, at: datetime) -> DutyShift | None:
         return specific
     local_day = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE)).date()
     return rows.filter(date=local_day, shift=Shift.ALL_DAY).first()
+
+
+def city_centre_person_on_duty(at: datetime) -> list[AbstractBaseUser]:
+    """The city centre's person on duty at a moment; with no roster row, every
+    duty officer and administrator (nobody may be missed), as dispatch's
+    command office rule has it."""
+    shift = duty_shift_at(None, at)
+    if shift is not None:
+        return [shift.person_on_duty]
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[DUTY_OFFICER, ADMINISTRATOR])
+        .distinct()
+        .order_by("pk")
+    )
 
 
 def roster_of_day(day: date) -> list[DutyShift]:

@@ -9,6 +9,13 @@ otherwise raise a warning per sensor. A no-data warning recovers through
 ordinary evaluation, at the sensor's next reading (``classify`` calls any
 reading normal under a no-data rule); a gateway outage recovers when the
 gateway is heard again.
+
+An outage opening, its silent sensors growing and its recovery are pushed
+to the duty officers' screens, once per sweep and after commit; its opening
+and its recovery are told to the city centre's person on duty. An outage
+makes no work order: an order answers a warning on a sensor (dispatch routes
+by the sensor's domain, district and owner), and a gateway down is the
+platform's own fault to chase, not a department's.
 """
 
 from dataclasses import dataclass
@@ -16,10 +23,15 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
+from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import Sensor
+from citysafety import realtime
+from monitoring.models import Gateway, Sensor
 from monitoring.services import array_literal
+from notifications import services as notifications
+from notifications.models import NotificationKind
+from organisation.selectors import city_centre_person_on_duty
 from warning import services, silences
 from warning.models import (
     GatewayOutage,
@@ -110,12 +122,15 @@ def sensors_warn_silent(*, now: datetime | None = None, limit: int = MAX_OPENED_
     ]
     gateways = [(gateway_id, level, count, seen) for folded, gateway_id, _r, level, count, seen, _v in rows if folded]
     opened, reactivated = _sensors_warn(sensors, now) if sensors else (0, 0)
-    outages = _outages_open(gateways, now)
+    outages_opened, outages_changed = _outages_open(gateways, now)
+    pushed = sorted({*recovered, *outages_opened, *outages_changed})
+    if pushed:
+        transaction.on_commit(lambda: outages_push(outage_ids=pushed))
     return SweepResult(
         opened=opened,
         reactivated=reactivated,
-        outages_opened=outages,
-        outages_recovered=recovered,
+        outages_opened=len(outages_opened),
+        outages_recovered=len(recovered),
         folded_sensors=sum(count for _g, _l, count, _s in gateways),
     )
 
@@ -178,9 +193,11 @@ def _sensors_warn(found: list[tuple[int, int, int, datetime, float | None]], now
     return opened, reactivated
 
 
-def _outages_open(gateways: list[tuple[int, int, int, datetime | None]], now: datetime) -> int:
-    """One active outage per silent gateway: opened, or its count and level brought up to date."""
-    opened = 0
+def _outages_open(gateways: list[tuple[int, int, int, datetime | None]], now: datetime) -> tuple[list[int], list[int]]:
+    """One active outage per silent gateway: opened (and told), or its count
+    and level brought up to date. Returns the ids opened and those changed."""
+    opened: list[int] = []
+    changed: list[int] = []
     # A gateway under maintenance (a silence of the gateway) is down on purpose.
     maintained = set(
         Silence.objects.filter(
@@ -201,28 +218,81 @@ def _outages_open(gateways: list[tuple[int, int, int, datetime | None]], now: da
                 # second outage: its insert fails and the first stands.
                 try:
                     with transaction.atomic():
-                        GatewayOutage.objects.create(
+                        outage = GatewayOutage.objects.create(
                             gateway_id=gateway_id, level=level, opened_at=now, last_seen_at=seen, silent_sensors=count
                         )
                 except IntegrityError:
                     continue
-                opened += 1
+                # In the outage's own transaction: opened and told, or neither.
+                _outages_tell([outage], NotificationKind.GATEWAY_SILENT, now)
+                opened.append(outage.pk)
                 continue
-            GatewayOutage.objects.filter(pk=outage.pk).update(
-                level=min(outage.level, level), silent_sensors=max(outage.silent_sensors, count)
-            )
-    return opened
+            new_level, new_count = min(outage.level, level), max(outage.silent_sensors, count)
+            if (new_level, new_count) != (outage.level, outage.silent_sensors):
+                GatewayOutage.objects.filter(pk=outage.pk).update(level=new_level, silent_sensors=new_count)
+                changed.append(outage.pk)
+    return opened, changed
 
 
-def _outages_recover(now: datetime) -> int:
-    """End the outages of gateways heard since they went silent (one statement)."""
-    with connection.cursor() as cursor:
+def _outages_recover(now: datetime) -> list[int]:
+    """End the outages of gateways heard since they went silent (one statement), and tell of them."""
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE warning_gatewayoutage AS o SET status = 'recovered', recovered_at = g.last_seen_at
             FROM monitoring_gateway AS g
             WHERE o.gateway_id = g.id AND o.status = 'active'
               AND g.last_seen_at IS NOT NULL AND (o.last_seen_at IS NULL OR g.last_seen_at > o.last_seen_at)
+            RETURNING o.id
             """
         )
-        return cursor.rowcount
+        recovered = [row[0] for row in cursor.fetchall()]
+        if recovered:
+            _outages_tell(list(GatewayOutage.objects.filter(pk__in=recovered)), NotificationKind.GATEWAY_HEARD, now)
+    return recovered
+
+
+# The part of a notification's key that names the event: one per outage and event.
+_EVENT_OF_KIND = {NotificationKind.GATEWAY_SILENT: "silent", NotificationKind.GATEWAY_HEARD: "heard"}
+
+
+def _outages_tell(outages: list[GatewayOutage], kind: NotificationKind, now: datetime) -> None:
+    """Tell the city centre's person on duty that these gateways went silent or are heard again.
+
+    A city matter (no department): ``notify`` tells duty officers only. The
+    key names the outage and the event, so a second sweep, or a retried
+    task, tells nobody twice. Called inside the caller's transaction;
+    delivery waits for its commit.
+    """
+    recipients = city_centre_person_on_duty(now)
+    if not recipients:
+        return
+    gateways = {
+        g.pk: g for g in Gateway.objects.filter(pk__in=[o.gateway_id for o in outages]).only("id", "code", "name")
+    }
+    link = reverse("dashboard")
+    for outage in outages:
+        gateway = gateways[outage.gateway_id]
+        data = {"gateway": gateway.code, "name": gateway.name, "level": outage.level, "sensors": outage.silent_sensors}
+        if kind == NotificationKind.GATEWAY_HEARD:
+            silent_since = outage.last_seen_at or outage.opened_at
+            back_at = outage.recovered_at or now
+            data["minutes"] = max(0, round((back_at - silent_since).total_seconds() / 60))
+        notifications.notify(
+            recipients=recipients,
+            kind=kind,
+            level=outage.level,
+            key=f"outage:{outage.pk}:{_EVENT_OF_KIND[kind]}",
+            data=data,
+            link=link,
+        )
+
+
+def outages_push(*, outage_ids: list[int]) -> None:
+    """Send these outages as they now stand to the duty officers' screens, in
+    one message: recovered ones too, so the screens drop them."""
+    from warning.api.outages import GatewayOutageSerializer  # the API's shape is the push's shape
+
+    outages = GatewayOutage.objects.filter(pk__in=outage_ids).select_related("gateway").order_by("id")
+    payload = {"outages": GatewayOutageSerializer(outages, many=True).data}
+    realtime.send([realtime.DUTY_GROUP], "gateway_outage.changed", payload)

@@ -36,6 +36,7 @@
 
   const state = {
     warnings: new Map(), // open warnings (active or recovered) by id
+    outages: new Map(), // gateways silent now (active outages) by id
     warningsLoaded: false,
     warningsComplete: true,
     apiCounts: null,
@@ -1047,6 +1048,8 @@
         applyOrder(message.work_order);
       } else if (message.type === "verification.changed") {
         applyVerification(message.warning);
+      } else if (message.type === "gateway_outage.changed") {
+        news.push(...applyOutages(message.outages));
       }
     }
     news.sort((a, b) => a.level - b.level);
@@ -1219,7 +1222,7 @@
   async function resync() {
     clearTimeout(retryTimer);
     try {
-      await live.sync(() => Promise.all([loadWarnings(), loadDistricts()]));
+      await live.sync(() => Promise.all([loadWarnings(), loadDistricts(), loadOutages()]));
       state.loadError = null;
     } catch (error) {
       state.loadError = error.message;
@@ -1254,39 +1257,67 @@
       /* the next check tries again; a dead API shows elsewhere */
     }
   }
-  // A gateway gone silent is one warning for all its sensors (inhibition):
-  // the sensors' own no-data warnings are folded into it.
-  const outagesNode = document.getElementById("gateway-outages");
-  async function checkOutages() {
-    try {
-      const outages = await CS.api(urls.gatewayOutages);
-      outagesNode.hidden = outages.length === 0;
-      outagesNode.replaceChildren(
-        ...outages.map((outage) => {
-          const item = document.createElement("li");
-          item.className = "alert gateway-outage";
-          item.style.setProperty("--c", CS.colour("level", outage.level));
-          item.dataset.gateway = outage.gateway_code;
-          item.textContent = t(gettext("%(level)s · gateway %(code)s (%(name)s) silent since %(time)s: %(sensors)s sensors without data."), {
-            level: CS.shortLabel("level", outage.level),
-            code: outage.gateway_code,
-            name: outage.gateway_name,
-            time: fmt.dateTime(outage.last_seen_at || outage.opened_at),
-            sensors: outage.silent_sensors,
-          });
-          return item;
-        }),
-      );
-    } catch (_error) {
-      /* the next check tries again */
-    }
-  }
   checkBacklog();
-  checkOutages();
-  setInterval(() => {
-    checkBacklog();
-    checkOutages();
-  }, BACKLOG_CHECK_MS);
+  setInterval(checkBacklog, BACKLOG_CHECK_MS);
+
+  // A gateway gone silent is one warning for all its sensors (inhibition):
+  // the sensors' own no-data warnings are folded into it. The list is read
+  // on each (re)connection (resync) and kept by the pushes in between.
+  const outagesNode = document.getElementById("gateway-outages");
+  async function loadOutages() {
+    const outages = await CS.api(urls.gatewayOutages);
+    state.outages = new Map(outages.map((outage) => [outage.id, outage]));
+    renderOutages();
+  }
+
+  /** Apply pushed outages (a recovered one leaves the list); the news of gateways newly silent. */
+  function applyOutages(outages) {
+    const news = [];
+    for (const outage of outages) {
+      const known = state.outages.has(outage.id);
+      if (outage.status !== "active") {
+        state.outages.delete(outage.id);
+        continue;
+      }
+      state.outages.set(outage.id, outage);
+      if (!known) {
+        news.push({
+          text: t(gettext("Gateway %(code)s silent: %(sensors)s sensors without data."), {
+            code: outage.gateway_code,
+            sensors: outage.silent_sensors,
+          }),
+          level: outage.level,
+        });
+      }
+    }
+    renderOutages();
+    return news;
+  }
+
+  function compareOutages(a, b) {
+    return a.level - b.level || Date.parse(a.opened_at) - Date.parse(b.opened_at) || a.id - b.id;
+  }
+
+  function renderOutages() {
+    const outages = [...state.outages.values()].sort(compareOutages);
+    outagesNode.hidden = outages.length === 0;
+    outagesNode.replaceChildren(
+      ...outages.map((outage) => {
+        const item = document.createElement("li");
+        item.className = "alert gateway-outage";
+        item.style.setProperty("--c", CS.colour("level", outage.level));
+        item.dataset.gateway = outage.gateway_code;
+        item.textContent = t(gettext("%(level)s · gateway %(code)s (%(name)s) silent since %(time)s: %(sensors)s sensors without data."), {
+          level: CS.shortLabel("level", outage.level),
+          code: outage.gateway_code,
+          name: outage.gateway_name,
+          time: fmt.dateTime(outage.last_seen_at || outage.opened_at),
+          sensors: outage.silent_sensors,
+        });
+        return item;
+      }),
+    );
+  }
 
   // The map, the district outlines and a first list need no socket: ask for them at once.
   // The city's totals (a pass over every sensor) come with the read after connecting.

@@ -19,7 +19,17 @@ class GatewayOutageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GatewayOutage
-        fields = ("id", "gateway_code", "gateway_name", "level", "opened_at", "last_seen_at", "silent_sensors")
+        fields = (
+            "id",
+            "gateway_code",
+            "gateway_name",
+            "level",
+            "status",
+            "opened_at",
+            "last_seen_at",
+            "silent_sensors",
+            "recovered_at",
+        )
 
 
 class GatewayOutageListView(APIView):
