@@ -9,12 +9,19 @@ ago. Instead the readings of one (sensor, rule) are first cut into episodes
 past the dead band), and an episode that both began and ended in the past is
 recorded as a historical warning of its own (``warning.services``), never
 routed or pushed as a live alarm.
+
+Each kind of rule is replayed with its own semantics: a rate of change is
+classified on the change at each reading's time (the points carry it), and
+a duration rule opens or escalates only once a run has lasted within the
+points (``rule_kinds.hold_advance``), from the runs it is given.
 """
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warning import rule_kinds
 from warning.evaluation import HOLD, NORMAL, classify, worse
 from warning.models import ThresholdRule, TransitionKind
 
@@ -59,9 +66,20 @@ class Episode:
         return self.steps[-1].observed_at if self.ended else None
 
 
-def episodes(rule: ThresholdRule, points: Sequence[Point], *, active_level: int | None = None) -> list[Episode]:
+def episodes(
+    rule: ThresholdRule,
+    points: Sequence[Point],
+    *,
+    active_level: int | None = None,
+    progress: dict | None = None,
+) -> list[Episode]:
     """The episodes of ``points`` (in order of observation), evaluated from a normal state, or
-    from a warning in force at ``active_level``, with the same hysteresis as live evaluation."""
+    from a warning in force at ``active_level``, with the same hysteresis as live evaluation.
+
+    A duration rule starts from the runs in ``progress`` (a state row's
+    ``hold_progress``; none when omitted), which are left as they are.
+    """
+    runs = copy.deepcopy(progress) if progress else {}
     found: list[Episode] = []
     current: Episode | None = None
     if active_level is not None and points:
@@ -69,6 +87,11 @@ def episodes(rule: ThresholdRule, points: Sequence[Point], *, active_level: int 
         current = Episode(0, 0, active_level, value, value, value, at, at, continues=True)
     for index, (_id, at, value) in enumerate(points):
         level = classify(rule, value, in_warning=current is not None)
+        if rule.holds:
+            lasted = rule_kinds.hold_advance(rule, runs, level, at)
+            if level > 0:
+                # Not held long enough at any level: nothing opens or escalates yet.
+                level = lasted or HOLD
         if current is None:
             if level > 0:
                 current = Episode(index, index, level, value, value, value, at, at)
