@@ -47,6 +47,9 @@ class Episode:
     ``ended``: the reading at ``last`` took it back to normal (its RECOVERED
     step is the last). ``continues``: it was already in force before the
     series began (the open warning's), so it is never history.
+    ``held_since``: a duration rule's, when the run that opened it began
+    (the readings from then on are the event's, though the warning opens
+    only once the run has lasted).
     """
 
     first: int
@@ -60,6 +63,7 @@ class Episode:
     steps: list[Step] = field(default_factory=list)
     ended: bool = False
     continues: bool = False
+    held_since: datetime | None = None
 
     @property
     def ended_at(self) -> datetime | None:
@@ -96,6 +100,9 @@ def episodes(
             if level > 0:
                 current = Episode(index, index, level, value, value, value, at, at)
                 current.steps.append(Step(TransitionKind.OPENED, None, level, value, at))
+                if rule.holds:
+                    # Every reading in warning goes on Level III's run: the longest.
+                    current.held_since = datetime.fromisoformat(runs["3"]["since"])
             continue
         current.last, current.last_value, current.last_observed_at = index, value, at
         current.peak_value = worse(rule, current.peak_value, value)

@@ -690,10 +690,12 @@ def _apply_fresh(
         if history.is_history(episode, ended_before=ended_before):
             changed += _record_historical(sensor, rule, episode)
             recoveries.add(heard[episode.last][0])
+            # A duration rule's event began with its run, before it opened.
+            since = episode.held_since or episode.opened_at
             past.update(
                 reading_id
                 for reading_id, observed_at, _value in fresh
-                if episode.opened_at <= observed_at <= episode.last_observed_at
+                if since <= observed_at <= episode.last_observed_at
             )
     for reading_id, observed_at, value in fresh:
         if reading_id in past:

@@ -608,3 +608,30 @@ def test_a_run_still_going_at_the_end_of_a_back_fill_carries_on_into_the_live_re
     live = Warning.objects.get(sensor=sensor, is_historical=False)
     assert (live.level, live.status, live.opened_at) == (3, WarningStatus.ACTIVE, now)
     assert WorkOrder.objects.filter(warning=live).count() == 1
+
+
+def test_a_held_episode_of_the_past_leaves_the_recovered_live_warning_alone_from_its_runs_first_reading(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=3)
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    # Before the gateway went offline: in warning (live, dispatched), then recovered.
+    post(gateway, sensor, [(at(0), 38.0), (at(50), 37.0)])
+    post(gateway, sensor, [(at(100), 60.0)])
+    live = Warning.objects.get(sensor=sensor)
+    assert (live.status, live.is_historical, live.peak_value) == (WarningStatus.RECOVERED, False, 37.0)
+    transitions = history_of(live)
+
+    # Back after days, in order: a run from 33 that held from 28 on, over long ago.
+    post(gateway, sensor, [(at(160), 61.0), (at(210), 33.0), (at(270), 28.0), (at(320), 61.0), (at(390), 59.0)])
+
+    past = Warning.objects.get(sensor=sensor, is_historical=True)
+    assert history_of(past) == [("opened", None, 3, at(270)), ("recovered", 3, 3, at(320))]
+    live.refresh_from_db()
+    # 33 is the past event's, not the live warning's: its peak stays.
+    assert (live.status, live.level, live.peak_value) == (WarningStatus.RECOVERED, 3, 37.0)
+    assert (live.last_value, live.last_observed_at) == (59.0, at(390))
+    assert history_of(live) == transitions
+    assert WorkOrder.objects.filter(warning=past).count() == 0
