@@ -635,3 +635,53 @@ def test_a_held_episode_of_the_past_leaves_the_recovered_live_warning_alone_from
     assert (live.last_value, live.last_observed_at) == (59.0, at(390))
     assert history_of(live) == transitions
     assert WorkOrder.objects.filter(warning=past).count() == 0
+
+
+def test_a_held_rules_episodes_go_on_from_the_runs_given_and_leave_them_as_they_were():
+    rule = ThresholdRule(**{**HELD, "name": "Held"})
+    at = timezone.now() - timedelta(days=1)
+    progress = {"3": {"since": at.isoformat(), "count": 1}}
+    points = [(1, at + timedelta(hours=1), 35.0), (2, at + timedelta(hours=2), 61.0)]
+
+    found = history.episodes(rule, points, progress=progress)
+
+    assert [(e.opened_at, e.held_since, e.ended_at) for e in found] == [(points[0][1], at, points[1][1])]
+    assert progress == {"3": {"since": at.isoformat(), "count": 1}}
+    assert history.episodes(rule, points) == []  # without the run, one low reading has not held
+
+
+def test_a_held_episode_still_low_at_its_last_late_reading_ends_at_the_next_stored_one_if_normal(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=2)
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    post(gateway, sensor, [(at(300), 60.0), (at(360), 61.0)])
+    post(gateway, sensor, [(at(0), 60.0), (at(60), 33.0), (at(120), 28.0), (at(180), 17.0)])  # late
+
+    past = Warning.objects.get(sensor=sensor)
+    assert past.is_historical
+    assert history_of(past) == [
+        ("opened", None, 3, at(120)),
+        ("escalated", 3, 2, at(180)),
+        ("recovered", 2, 2, at(300)),
+    ]
+    assert not WorkOrder.objects.exists()
+
+
+def test_late_readings_of_a_held_rule_inside_a_recorded_event_record_it_no_second_time(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=2)
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    post(gateway, sensor, [(at(0), 60.0), (at(60), 33.0), (at(120), 28.0), (at(180), 61.0), (at(240), 60.0)])
+    past = Warning.objects.get(sensor=sensor)
+    assert (past.is_historical, past.opened_at, past.recovered_at) == (True, at(120), at(180))
+
+    post(gateway, sensor, [(at(130), 25.0), (at(140), 24.0)])  # the gateway's buffer, inside that event
+
+    assert list(Warning.objects.filter(sensor=sensor)) == [past]
+    assert not WorkOrder.objects.exists()
