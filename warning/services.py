@@ -628,20 +628,11 @@ def _apply_series(
 
     ``newest_at`` is the newest observation already evaluated: readings up
     to it arrived late (a gateway's buffer, a back-fill, an archive) and are
-    taken apart (``_apply_late_readings``). Of the others, an episode that
-    began and ended more than WARNING_HISTORICAL_AFTER_MINUTES ago (a
-    gateway back after days offline, an archive posted in order) is
-    recorded as history; the rest move the live warning reading by reading.
-
-    Only plain value rules (thresholds and bands) are cut into episodes:
-    ``warning.history`` replays ``classify`` alone, which is the whole of
-    their logic. A duration rule's level depends on runs kept in its state
-    row across batches, and a rate rule's value is a change over a window
-    of stored readings (a reading's neighbours in the archive are not its
-    neighbours in the window): replaying either without that would open
-    episodes the live rule never would. Those rules, and no-data rules
-    (which classify every reading as normal), move the live warning
-    (``_apply_rule_kind_series``).
+    taken apart (``_apply_late_readings``; a duration or rate rule's in
+    ``_apply_rule_kind_series``). Of the others, an episode that began and
+    ended more than WARNING_HISTORICAL_AFTER_MINUTES ago (a gateway back
+    after days offline, an archive posted in order) is recorded as history;
+    the rest move the live warning reading by reading (``_apply_fresh``).
 
     ``silenced``: the ids of readings in a maintenance window. Newer than
     any evaluated, they move the live warning as ``_apply_reading`` says;
@@ -656,7 +647,9 @@ def _apply_series(
         while fresh_from < len(readings) and readings[fresh_from][1] <= newest_at:
             fresh_from += 1
     if rule.kind != RuleKind.THRESHOLD or rule.holds:
-        return _apply_rule_kind_series(sensor, rule, warning, readings, fresh_from, progress, silenced)
+        return _apply_rule_kind_series(
+            sensor, rule, warning, readings, fresh_from, now=now, progress=progress, silenced=silenced
+        )
     changed = 0
     late = [point for point in readings[:fresh_from] if point[0] not in silenced]
     if late:
@@ -664,22 +657,55 @@ def _apply_series(
     fresh = readings[fresh_from:]
     if not fresh:
         return warning, changed
+    warning, step = _apply_fresh(sensor, rule, warning, fresh, now=now, silenced=silenced)
+    return warning, changed + step
+
+
+def _apply_fresh(
+    sensor: Sensor,
+    rule: ThresholdRule,
+    warning: Warning | None,
+    fresh: list[history.Point],
+    *,
+    now: datetime,
+    progress: dict | None = None,
+    silenced: set[int] | frozenset[int],
+) -> tuple[Warning | None, int]:
+    """Readings newer than any evaluated (see ``_apply_series``), cut into
+    episodes with the rule's own semantics from the state it is in (the
+    open warning's level, a duration rule's runs in ``progress``).
+
+    ``progress`` comes out as the readings left it, history included: an
+    episode recorded as history ended on a normal reading, which ends
+    every run, so the live readings after it start afresh, as they would
+    have had each reading moved the live warning.
+    """
+    changed = 0
     active = warning.level if warning is not None and warning.status == WarningStatus.ACTIVE else None
     ended_before = now - timedelta(minutes=settings.WARNING_HISTORICAL_AFTER_MINUTES)
     past: set[int] = set()
+    recoveries: set[int] = set()
     heard = [point for point in fresh if point[0] not in silenced]
-    for episode in history.episodes(rule, heard, active_level=active):
+    for episode in history.episodes(rule, heard, active_level=active, progress=progress):
         if history.is_history(episode, ended_before=ended_before):
             changed += _record_historical(sensor, rule, episode)
+            recoveries.add(heard[episode.last][0])
+            # A duration rule's event began with its run, before it opened.
+            since = episode.held_since or episode.opened_at
             past.update(
                 reading_id
                 for reading_id, observed_at, _value in fresh
-                if episode.opened_at <= observed_at <= episode.last_observed_at
+                if since <= observed_at <= episode.last_observed_at
             )
     for reading_id, observed_at, value in fresh:
-        if reading_id not in past:
-            warning, step = _apply_reading(sensor, rule, warning, observed_at, value, silenced=reading_id in silenced)
-            changed += step
+        if reading_id in past:
+            if reading_id in recoveries and progress is not None:
+                progress.clear()
+            continue
+        warning, step = _apply_reading(
+            sensor, rule, warning, observed_at, value, progress=progress, silenced=reading_id in silenced
+        )
+        changed += step
     _reading_id, observed_at, value = fresh[-1]
     if warning is not None and observed_at > warning.last_observed_at:
         # The newest reading was part of history: still the sensor's latest value.
@@ -693,38 +719,121 @@ def _apply_rule_kind_series(
     warning: Warning | None,
     readings: list[history.Point],
     fresh_from: int,
+    *,
+    now: datetime,
     progress: dict | None,
     silenced: set[int] | frozenset[int],
 ) -> tuple[Warning | None, int]:
     """A duration, rate-of-change or no-data rule's new readings (see ``_apply_series``).
 
-    The late ones (before ``fresh_from``) cannot say how long a condition
-    held now, so a duration rule skips them: they neither extend nor end a
-    run. A late rate of change within the open warning's span may raise its
-    level at its own time, as a threshold's would; outside it, an episode
-    that began and ended among the late changes is recorded as history, and
-    one still in warning at the last of them is left: whether it ended is
-    a change over readings not at hand. Nothing late opens a live warning.
+    Durations and rates take the path of thresholds, each replayed with its
+    own semantics (``history.episodes``): a rate rule's values are already
+    the change over its window at each reading's time, computed from the
+    stored readings; a duration rule's fresh readings go on from the runs
+    in its state row, its late ones must hold within themselves
+    (``_apply_late_rule_kind``). A no-data rule is swept, not fed readings:
+    a reading only recovers its open warning.
     """
+    fresh = readings[fresh_from:]
     changed = 0
+    if rule.kind == RuleKind.NO_DATA:
+        for reading_id, observed_at, value in fresh:
+            warning, step = _apply_reading(sensor, rule, warning, observed_at, value, silenced=reading_id in silenced)
+            changed += step
+        return warning, changed
     late = [point for point in readings[:fresh_from] if point[0] not in silenced]
-    if late and rule.kind == RuleKind.RATE and not rule.holds:
-        opened_at = warning.opened_at if warning is not None else None
-        ended_at = warning.recovered_at if warning is not None else None
-        within = [
-            p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)
-        ]
-        changed += sum(_join_late(rule, warning, at, value) for _id, at, value in within)
-        outside = [p for p in late if p not in within]
-        for episode in history.episodes(rule, outside):
-            if episode.ended:
-                changed += _record_historical(sensor, rule, episode)
-    for reading_id, observed_at, value in readings[fresh_from:]:
-        warning, step = _apply_reading(
-            sensor, rule, warning, observed_at, value, progress=progress, silenced=reading_id in silenced
-        )
+    if late:
+        changed += _apply_late_rule_kind(sensor, rule, warning, late)
+    if fresh:
+        warning, step = _apply_fresh(sensor, rule, warning, fresh, now=now, progress=progress, silenced=silenced)
         changed += step
     return warning, changed
+
+
+def _apply_late_rule_kind(
+    sensor: Sensor, rule: ThresholdRule, warning: Warning | None, late: list[history.Point]
+) -> int:
+    """A duration or rate rule's readings no newer than what was already
+    evaluated (in order of observation); returns the transitions written.
+
+    A late change of a rate rule within the open warning's span may raise
+    its level at its own time, as a threshold's reading would. A duration
+    rule's late readings cannot say how long the open warning's condition
+    held now, so they leave it alone, and its runs too: the live runs are
+    not theirs. The others are cut into episodes, a duration held within
+    the late readings alone, and each that ended is recorded as history.
+    Those within a closed warning's span belong to that event: a rate
+    rule's join it as a threshold's do (``_join_historical``), a duration
+    rule's are left out, one reading telling nothing of how long it held.
+    An episode still in warning at its last late reading ends at the next
+    stored reading when that one is normal (a duration rule's value is the
+    reading's own); a rate's is a change over readings not at hand, so it
+    is left.
+    """
+    opened_at = warning.opened_at if warning is not None else None
+    ended_at = warning.recovered_at if warning is not None else None
+    before = [p for p in late if opened_at is None or p[1] < opened_at]
+    within = [p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)]
+    after = [p for p in late if ended_at is not None and p[1] >= ended_at]
+    changed = 0
+    if not rule.holds:
+        changed += sum(_join_late(rule, warning, at, value) for _id, at, value in within)
+    groups = [before, after]
+    if any(classify(rule, value, in_warning=False) > 0 for _id, _at, value in before + after):
+        # Only a value in warning can belong to a closed warning's episode
+        # or start one: late normal readings cost no query.
+        if rule.holds:
+            groups = _outside_closed(sensor, rule, groups)
+        else:
+            *groups, joined = _join_historical(sensor, rule, before, after)
+            changed += joined
+    for group in groups:
+        for episode in history.episodes(rule, group):
+            if not episode.ended and rule.kind == RuleKind.THRESHOLD:
+                _end_at_following(sensor, rule, episode)
+            if episode.ended:
+                changed += _record_historical(sensor, rule, episode)
+    return changed
+
+
+def _outside_closed(
+    sensor: Sensor, rule: ThresholdRule, groups: list[list[history.Point]]
+) -> list[list[history.Point]]:
+    """``groups`` without the readings within a closed warning's span, each
+    cut where one was taken out: a run does not go on across an event."""
+    points = [point for group in groups for point in group]
+    past = list(_closed_spanning(sensor, rule, points).only("opened_at", "recovered_at", "last_observed_at"))
+    if not past:
+        return groups
+    left: list[list[history.Point]] = []
+    for group in groups:
+        kept: list[history.Point] = []
+        for point in group:
+            if any(_within(warning, point[1]) for warning in past):
+                if kept:
+                    left.append(kept)
+                kept = []
+            else:
+                kept.append(point)
+        if kept:
+            left.append(kept)
+    return left
+
+
+def _end_at_following(sensor: Sensor, rule: ThresholdRule, episode: history.Episode) -> None:
+    """End an episode still in warning at its last late reading at the next
+    stored reading, when that one is normal."""
+    following = (
+        Reading.objects.filter(sensor_id=sensor.pk, observed_at__gt=episode.last_observed_at)
+        .order_by("observed_at")
+        .values_list("observed_at", "value")
+        .first()
+    )
+    if following is not None and classify(rule, following[1], in_warning=True) == NORMAL:
+        at, value = following
+        episode.steps.append(history.Step(TransitionKind.RECOVERED, episode.level, episode.level, value, at))
+        episode.ended = True
+        episode.last_value, episode.last_observed_at = value, at
 
 
 def _apply_late_readings(
@@ -781,18 +890,7 @@ def _join_historical(sensor: Sensor, rule: ThresholdRule, *groups: list[history.
     peak and level at their time, silently: it is closed; returns the
     groups left and the transitions written."""
     points = [point for group in groups for point in group]
-    earliest = min(at for _id, at, _value in points)
-    past = list(
-        Warning.objects.select_for_update()
-        .filter(
-            Q(recovered_at__gt=earliest) | Q(recovered_at__isnull=True, last_observed_at__gte=earliest),
-            sensor_id=sensor.pk,
-            rule_id=rule.pk,
-            status=WarningStatus.CLOSED,
-            opened_at__lte=max(at for _id, at, _value in points),
-        )
-        .order_by("opened_at")
-    )
+    past = list(_closed_spanning(sensor, rule, points).select_for_update().order_by("opened_at"))
     if not past:
         return (*groups, 0)
     changed = 0
@@ -826,6 +924,20 @@ def _join_historical(sensor: Sensor, rule: ThresholdRule, *groups: list[history.
     for warning in touched:
         warning.save(update_fields=["level", "peak_value"])
     return (*left, changed)
+
+
+def _closed_spanning(sensor: Sensor, rule: ThresholdRule, points: list[history.Point]):
+    """The closed warnings of (sensor, rule) whose span (from its opening to
+    its recovery, or to its last reading if it never recovered) may hold one
+    of ``points``."""
+    earliest = min(at for _id, at, _value in points)
+    return Warning.objects.filter(
+        Q(recovered_at__gt=earliest) | Q(recovered_at__isnull=True, last_observed_at__gte=earliest),
+        sensor_id=sensor.pk,
+        rule_id=rule.pk,
+        status=WarningStatus.CLOSED,
+        opened_at__lte=max(at for _id, at, _value in points),
+    )
 
 
 def _within(warning: Warning, observed_at: datetime) -> bool:

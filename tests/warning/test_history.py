@@ -26,7 +26,16 @@ from tests.factories import (
     ThresholdRuleFactory,
 )
 from warning import history, services
-from warning.models import Direction, RuleState, ThresholdRule, TransitionKind, Warning, WarningStatus
+from warning.models import (
+    Direction,
+    RuleKind,
+    RuleState,
+    ThresholdRule,
+    TransitionKind,
+    Warning,
+    WarningStatus,
+    WarningTransition,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,30 +48,35 @@ DIPS = [
 ]
 
 
+def routed_sensor(gateway, *, code: str, **rule_fields):
+    """A flow sensor whose every warning level routes to someone (a live warning would have work orders)."""
+    water = RiskDomainFactory(code="water_supply", name="Water supply")
+    flow = SensorTypeFactory(code=f"pipe-flow-{code}", name="Pipe flow", domain=water, unit="m³/h")
+    rule = ThresholdRuleFactory(sensor_type=flow, **rule_fields)
+    owner = DepartmentFactory(code="water-company", name="Water company", kind=DepartmentKind.ENTERPRISE)
+    command = DepartmentFactory(code="command-office", name="Command office", kind=DepartmentKind.COMMAND_OFFICE)
+    RoutingPolicyFactory(domain=water, level=3, include_sensor_owner=True, ack_deadline_minutes=30)
+    RoutingPolicyFactory(domain=water, level=2, include_sensor_owner=True, ack_deadline_minutes=20)
+    RoutingPolicyFactory(domain=water, level=1, departments=[command], ack_deadline_minutes=15)
+    sensor = SensorFactory(code=code, sensor_type=flow, owner_department=owner, gateway=gateway)
+    return sensor, rule
+
+
 @pytest.fixture
 def pipeline(gateway):
-    water = RiskDomainFactory(code="water_supply", name="Water supply")
-    flow = SensorTypeFactory(code="pipe-flow", name="Pipe flow", domain=water, unit="m³/h")
-    rule = ThresholdRuleFactory(
+    return routed_sensor(
+        gateway,
+        code="FLOW-0001",
         name="Low flow",
-        sensor_type=flow,
         direction=Direction.BELOW,
         level3_threshold=40.0,
         level2_threshold=30.0,
         level1_threshold=20.0,
         dead_band=2.0,
     )
-    owner = DepartmentFactory(code="water-company", name="Water company", kind=DepartmentKind.ENTERPRISE)
-    command = DepartmentFactory(code="command-office", name="Command office", kind=DepartmentKind.COMMAND_OFFICE)
-    # Every level of this domain routes to someone: a live warning would have work orders.
-    RoutingPolicyFactory(domain=water, level=3, include_sensor_owner=True, ack_deadline_minutes=30)
-    RoutingPolicyFactory(domain=water, level=2, include_sensor_owner=True, ack_deadline_minutes=20)
-    RoutingPolicyFactory(domain=water, level=1, departments=[command], ack_deadline_minutes=15)
-    sensor = SensorFactory(code="FLOW-0001", sensor_type=flow, owner_department=owner, gateway=gateway)
-    return sensor, rule
 
 
-def three_weeks(*, ending_hours_ago: float = 2.0, seed: int = 9) -> list[tuple]:
+def three_weeks(*, ending_hours_ago: float = 2.0, seed: int = 9, dips=DIPS, noise: float = 5.0) -> list[tuple]:
     """(observed_at, value) every 40 to 80 minutes over three weeks, the dips spread out in it."""
     rng = random.Random(seed)
     end = timezone.now().replace(microsecond=0) - timedelta(hours=ending_hours_ago)
@@ -71,10 +85,10 @@ def three_weeks(*, ending_hours_ago: float = 2.0, seed: int = 9) -> list[tuple]:
     while at <= end:
         times.append(at)
         at += timedelta(minutes=rng.randint(40, 80))
-    values = [NORMAL_FLOW + rng.uniform(-5, 5) for _ in times]
+    values = [NORMAL_FLOW + rng.uniform(-noise, noise) for _ in times]
     # Each dip in the middle of its own week, so a week never cuts one in two.
     week = len(times) // 3
-    for n, (_level, dip) in enumerate(DIPS):
+    for n, (_level, dip) in enumerate(dips):
         start = n * week + week // 2
         values[start : start + len(dip)] = dip
     return list(zip(times, values, strict=True))
@@ -385,3 +399,289 @@ def test_the_api_and_the_closed_list_mark_a_historical_warning(client, gateway, 
     assert [row["is_historical"] for row in listed["results"]] == [True]
     assert f'<tr data-warning="{warning.pk}">' in page
     assert 'data-historical title="Found among late or back-filled readings' in page
+
+
+# --- Duration and rate rules --------------------------------------------------------------
+# The same three weeks under rules with semantics of their own. A duration
+# rule (two readings in a row) lets a lone low reading pass and opens at the
+# second reading of a run; a rate rule warns on the fall from the highest
+# reading of its window (four hours), whatever the flow itself is.
+
+HELD = {
+    "name": "Low flow, held",
+    "direction": Direction.BELOW,
+    "level3_threshold": 40.0,
+    "level2_threshold": 30.0,
+    "level1_threshold": 20.0,
+    "dead_band": 2.0,
+    "hold_readings": 2,
+}
+HELD_DIPS = [
+    (None, [25.0]),  # one reading at Level II: a plain threshold would warn, a held rule does not
+    (3, [38.0, 36.5, 37.0]),
+    (1, [33.0, 28.0, 17.0, 19.0, 26.0]),
+]
+FALL = {
+    "name": "Flow falling",
+    "kind": RuleKind.RATE,
+    "direction": Direction.BELOW,
+    "level3_threshold": 15.0,
+    "level2_threshold": 25.0,
+    "level1_threshold": 35.0,
+    "dead_band": 2.0,
+    "rate_window_seconds": 4 * 3600,
+}
+# Around a steady 60 (± 1), readings 40 to 80 minutes apart: a dip's third
+# reading is at most four hours after the last steady one, so every dip
+# reading falls from about 60, and the steady reading after a dip falls
+# from nothing.
+FALL_DIPS = [
+    (3, [42.0]),
+    (1, [42.0, 30.0, 20.0]),
+    (3, [43.0, 44.0]),
+]
+
+
+def dip_starts(series) -> list[int]:
+    week = len(series) // 3
+    return [n * week + week // 2 for n in range(3)]
+
+
+def held_expected(series):
+    """The transitions each historical warning of the held rule must read."""
+    _blip, b, c = dip_starts(series)
+    t = [at for at, _value in series]
+    return [
+        [("opened", None, 3, t[b + 1]), ("recovered", 3, 3, t[b + 3])],
+        [
+            ("opened", None, 3, t[c + 1]),  # 33 then 28: Level III has held for two readings
+            ("escalated", 3, 2, t[c + 2]),  # 28 then 17: Level II has
+            ("escalated", 2, 1, t[c + 3]),  # 17 then 19: Level I has
+            ("recovered", 1, 1, t[c + 5]),
+        ],
+    ]
+
+
+def fall_expected(series):
+    """The transitions each historical warning of the rate rule must read."""
+    a, b, c = dip_starts(series)
+    t = [at for at, _value in series]
+    return [
+        [("opened", None, 3, t[a]), ("recovered", 3, 3, t[a + 1])],
+        [
+            ("opened", None, 3, t[b]),
+            ("escalated", 3, 2, t[b + 1]),
+            ("escalated", 2, 1, t[b + 2]),
+            ("recovered", 1, 1, t[b + 3]),
+        ],
+        [("opened", None, 3, t[c]), ("recovered", 3, 3, t[c + 2])],
+    ]
+
+
+def fall_at(series, index: int) -> float:
+    """The fall at a reading: the highest reading of its window (itself included) less its own value."""
+    at, value = series[index]
+    window = timedelta(seconds=FALL["rate_window_seconds"])
+    return max(v for t, v in series if at - window <= t <= at) - value
+
+
+RULE_KINDS = {"held": (HELD, HELD_DIPS, 5.0, held_expected), "fall": (FALL, FALL_DIPS, 1.0, fall_expected)}
+
+
+@pytest.fixture(params=sorted(RULE_KINDS))
+def rule_kind_case(request, gateway):
+    """(sensor, rule, three weeks of readings, the transitions of each historical warning), per rule kind."""
+    fields, dips, noise, expected = RULE_KINDS[request.param]
+    sensor, rule = routed_sensor(gateway, code=f"FLOW-{request.param.upper()}", **fields)
+    series = three_weeks(dips=dips, noise=noise)
+    return sensor, rule, series, expected(series)
+
+
+def assert_history_reads(sensor, rule, series, expected):
+    """The sensor's historical warnings read ``expected``, in reading order, and were never dispatched."""
+    historical = list(Warning.objects.filter(sensor=sensor, is_historical=True).order_by("opened_at"))
+    assert [history_of(w) for w in historical] == expected
+    for warning, steps in zip(historical, expected, strict=True):
+        assert (warning.status, warning.level) == (WarningStatus.CLOSED, steps[-1][2])
+        assert (warning.opened_at, warning.recovered_at) == (steps[0][3], steps[-1][3])
+    if rule.kind == RuleKind.RATE:
+        # The change at each reading's time, over the stored readings of its window.
+        deepest = dip_starts(series)[1] + 2
+        assert historical[1].peak_value == pytest.approx(fall_at(series, deepest))
+        assert historical[1].peak_value > 35.0
+    else:
+        assert historical[1].peak_value == 17.0
+    assert not WorkOrder.objects.filter(warning__in=historical).exists()
+
+
+def live_snapshot(sensor):
+    """What the duty officers' side holds: open warnings as they stand, their transitions, work orders, runs."""
+    live = [
+        (w.pk, w.level, w.status, w.opened_at, w.last_value, w.last_observed_at, w.peak_value, history_of(w))
+        for w in Warning.objects.filter(sensor=sensor, is_historical=False).order_by("pk")
+    ]
+    orders = sorted(WorkOrder.objects.values_list("pk", "warning_id", "status"))
+    return live, orders, RuleState.objects.get(sensor=sensor).hold_progress
+
+
+def test_a_duration_or_rate_rules_back_fill_posted_in_order_is_history_by_the_rules_own_semantics(
+    gateway, rule_kind_case
+):
+    sensor, rule, series, expected = rule_kind_case
+
+    post(gateway, sensor, series)
+
+    assert_history_reads(sensor, rule, series, expected)
+    assert not Warning.objects.filter(sensor=sensor, is_historical=False).exists()
+    assert not WorkOrder.objects.exists()
+    sensor.refresh_from_db()
+    assert sensor.warning_level is None
+    assert not RuleState.objects.get(sensor=sensor).hold_progress  # it ended normal: no run goes on
+
+
+def test_a_duration_or_rate_rules_back_fill_posted_out_of_order_is_recorded_the_same(gateway, rule_kind_case):
+    sensor, rule, series, expected = rule_kind_case
+    week = len(series) // 3
+    weeks = [series[:week], series[week : 2 * week], series[2 * week :]]
+    rng = random.Random(3)
+    for chunk in (weeks[2], weeks[0], weeks[1]):  # newest first, then the oldest, then the middle
+        shuffled = chunk[:]
+        rng.shuffle(shuffled)
+        post(gateway, sensor, shuffled)
+
+    assert_history_reads(sensor, rule, series, expected)
+    assert not Warning.objects.filter(sensor=sensor, is_historical=False).exists()
+    assert not WorkOrder.objects.exists()
+
+
+def test_a_duration_or_rate_rules_back_fill_after_a_live_warning_is_history_and_leaves_it_alone(
+    gateway, rule_kind_case, django_capture_on_commit_callbacks
+):
+    sensor, rule, series, expected = rule_kind_case
+    now = timezone.now().replace(microsecond=0)
+    post(gateway, sensor, [(now - timedelta(minutes=9), 60.0), (now - timedelta(minutes=6), 38.0)])
+    post(gateway, sensor, [(now - timedelta(minutes=3), 37.0)])
+    before = live_snapshot(sensor)
+    live, orders, progress = before
+    assert [(level, status) for _pk, level, status, *_rest in live] == [(3, WarningStatus.ACTIVE)]
+    assert len(orders) == 1
+    assert bool(progress) == rule.holds  # a held rule's runs go on while it is in warning
+
+    post(gateway, sensor, series, evaluate=False)
+    with django_capture_on_commit_callbacks() as pushes:
+        while services.sensors_evaluate(sensor_ids=[sensor.pk]) or _behind(sensor):
+            pass
+
+    assert_history_reads(sensor, rule, series, expected)
+    assert live_snapshot(sensor) == before
+    assert pushes == []
+    state = SensorState.objects.get(sensor=sensor)
+    assert (state.latest_observed_at, state.latest_value) == (now - timedelta(minutes=3), 37.0)
+
+    # The same batch again: every reading a duplicate, nothing evaluated, nothing recorded twice.
+    recorded = sorted(WarningTransition.objects.values_list("pk", flat=True))
+    post(gateway, sensor, series, evaluate=False)
+    assert services.sensors_evaluate(sensor_ids=[sensor.pk]) == 0
+    assert sorted(WarningTransition.objects.values_list("pk", flat=True)) == recorded
+    assert live_snapshot(sensor) == before
+
+
+def test_a_run_still_going_at_the_end_of_a_back_fill_carries_on_into_the_live_readings(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    series = three_weeks(dips=HELD_DIPS)
+    # The back-fill ends in a dip (33, 28), back to normal (61), then one low reading.
+    times = [at for at, _value in series[-4:]]
+    series = series[:-4] + list(zip(times, [33.0, 28.0, 61.0, 35.0], strict=True))
+
+    post(gateway, sensor, series)
+
+    last = Warning.objects.filter(sensor=sensor).latest("opened_at")
+    assert (last.is_historical, last.opened_at, last.recovered_at) == (True, times[1], times[2])
+    assert not Warning.objects.filter(sensor=sensor, is_historical=False).exists()
+    # The dip's runs ended with it: only the last low reading runs, once.
+    progress = RuleState.objects.get(sensor=sensor).hold_progress
+    assert progress == {"3": {"since": times[3].isoformat(), "count": 1}}
+
+    now = timezone.now().replace(microsecond=0)
+    post(gateway, sensor, [(now, 34.0)])  # the second low reading in a row: the hold is complete
+
+    live = Warning.objects.get(sensor=sensor, is_historical=False)
+    assert (live.level, live.status, live.opened_at) == (3, WarningStatus.ACTIVE, now)
+    assert WorkOrder.objects.filter(warning=live).count() == 1
+
+
+def test_a_held_episode_of_the_past_leaves_the_recovered_live_warning_alone_from_its_runs_first_reading(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=3)
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    # Before the gateway went offline: in warning (live, dispatched), then recovered.
+    post(gateway, sensor, [(at(0), 38.0), (at(50), 37.0)])
+    post(gateway, sensor, [(at(100), 60.0)])
+    live = Warning.objects.get(sensor=sensor)
+    assert (live.status, live.is_historical, live.peak_value) == (WarningStatus.RECOVERED, False, 37.0)
+    transitions = history_of(live)
+
+    # Back after days, in order: a run from 33 that held from 28 on, over long ago.
+    post(gateway, sensor, [(at(160), 61.0), (at(210), 33.0), (at(270), 28.0), (at(320), 61.0), (at(390), 59.0)])
+
+    past = Warning.objects.get(sensor=sensor, is_historical=True)
+    assert history_of(past) == [("opened", None, 3, at(270)), ("recovered", 3, 3, at(320))]
+    live.refresh_from_db()
+    # 33 is the past event's, not the live warning's: its peak stays.
+    assert (live.status, live.level, live.peak_value) == (WarningStatus.RECOVERED, 3, 37.0)
+    assert (live.last_value, live.last_observed_at) == (59.0, at(390))
+    assert history_of(live) == transitions
+    assert WorkOrder.objects.filter(warning=past).count() == 0
+
+
+def test_a_held_rules_episodes_go_on_from_the_runs_given_and_leave_them_as_they_were():
+    rule = ThresholdRule(**{**HELD, "name": "Held"})
+    at = timezone.now() - timedelta(days=1)
+    progress = {"3": {"since": at.isoformat(), "count": 1}}
+    points = [(1, at + timedelta(hours=1), 35.0), (2, at + timedelta(hours=2), 61.0)]
+
+    found = history.episodes(rule, points, progress=progress)
+
+    assert [(e.opened_at, e.held_since, e.ended_at) for e in found] == [(points[0][1], at, points[1][1])]
+    assert progress == {"3": {"since": at.isoformat(), "count": 1}}
+    assert history.episodes(rule, points) == []  # without the run, one low reading has not held
+
+
+def test_a_held_episode_still_low_at_its_last_late_reading_ends_at_the_next_stored_one_if_normal(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=2)
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    post(gateway, sensor, [(at(300), 60.0), (at(360), 61.0)])
+    post(gateway, sensor, [(at(0), 60.0), (at(60), 33.0), (at(120), 28.0), (at(180), 17.0)])  # late
+
+    past = Warning.objects.get(sensor=sensor)
+    assert past.is_historical
+    assert history_of(past) == [
+        ("opened", None, 3, at(120)),
+        ("escalated", 3, 2, at(180)),
+        ("recovered", 2, 2, at(300)),
+    ]
+    assert not WorkOrder.objects.exists()
+
+
+def test_late_readings_of_a_held_rule_inside_a_recorded_event_record_it_no_second_time(gateway):
+    sensor, _rule = routed_sensor(gateway, code="FLOW-HELD", **HELD)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=2)
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    post(gateway, sensor, [(at(0), 60.0), (at(60), 33.0), (at(120), 28.0), (at(180), 61.0), (at(240), 60.0)])
+    past = Warning.objects.get(sensor=sensor)
+    assert (past.is_historical, past.opened_at, past.recovered_at) == (True, at(120), at(180))
+
+    post(gateway, sensor, [(at(130), 25.0), (at(140), 24.0)])  # the gateway's buffer, inside that event
+
+    assert list(Warning.objects.filter(sensor=sensor)) == [past]
+    assert not WorkOrder.objects.exists()

@@ -1,6 +1,8 @@
-"""Rule kinds meet late and back-filled readings: which rules are cut into
-historical episodes (thresholds and bands) and which move the live warning
-(durations and rates, whose level the episode replay cannot know)."""
+"""Rule kinds meet late and back-filled readings: every rule that classifies
+values is cut into historical episodes with its own semantics (a band on
+both sides, a duration's run kept across batches, a rate's change over the
+stored readings at each reading's time); tests/warning/test_history.py has
+the long series."""
 
 from datetime import timedelta
 
