@@ -8,7 +8,12 @@ class DispatchConfig(AppConfig):
     verbose_name = _("Dispatch")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from dispatch.models import ReportPhoto
+        from dispatch.photos import photo_files_delete
         from dispatch.receivers import route_warning
         from warning.events import warning_changed
 
         warning_changed.connect(route_warning, dispatch_uid="dispatch.route_warning")
+        post_delete.connect(photo_files_delete, sender=ReportPhoto, dispatch_uid="dispatch.photo_files_delete")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -113,3 +115,18 @@ def _thumbnail(image: Image.Image) -> bytes:
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+
+
+def photo_files_delete(sender, instance, **kwargs) -> None:
+    """A photo row gone (removed from a report, or with its order or warning) takes its files with it.
+
+    After the commit, so a rolled-back deletion keeps the files its rows still name.
+    """
+    names = [instance.image.name, instance.thumbnail.name]
+    transaction.on_commit(lambda: files_delete(names))
+
+
+def files_delete(names) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)

@@ -26,7 +26,7 @@ from dispatch.models import (
     WorkOrderEventKind,
     WorkOrderStatus,
 )
-from dispatch.photos import photo_check
+from dispatch.photos import files_delete, photo_check
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
@@ -332,7 +332,7 @@ def work_order_photo_add(
             photo.save()
         except Exception:
             # A refused row leaves no file behind.
-            _delete_files([photo.image.name, photo.thumbnail.name])
+            files_delete([photo.image.name, photo.thumbnail.name])
             raise
         _push_after_commit([order.pk])
     return photo
@@ -346,18 +346,9 @@ def work_order_photo_remove(*, work_order_id: int, photo_id: int, user: Abstract
             raise NotFoundError(_("This work order has no such photo."))
         if order.status not in (WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE):
             raise _refusal(order, _("Its photos can no longer change."))
-        files = [photo.image.name, photo.thumbnail.name]
+        # Its files go after the commit (dispatch.photos.photo_files_delete).
         photo.delete()
-        transaction.on_commit(lambda: _delete_files(files))
         _push_after_commit([order.pk])
-
-
-def _delete_files(names: Iterable[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    for name in names:
-        if name:
-            default_storage.delete(name)
 
 
 def work_order_report(

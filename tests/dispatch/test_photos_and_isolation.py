@@ -5,11 +5,13 @@ isolation on every new endpoint."""
 import io
 
 import pytest
+from django.db import transaction
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from dispatch import services
 from dispatch.models import ReportPhoto, WorkOrder, WorkOrderStatus
+from warning.models import Warning
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +127,30 @@ def test_a_seventh_photo_is_refused_and_one_can_be_removed(
     assert removed.status_code == 204
     assert not stored.exists()
     assert upload(client, order_on_site, "p6.jpg", image_bytes(size=(40, 30))).status_code == 201
+
+
+def test_deleting_an_order_with_its_warning_deletes_its_photo_files_after_the_commit(
+    client, order_on_site, staff_a, media, django_capture_on_commit_callbacks
+):
+    client.force_login(staff_a)
+    for n in range(2):
+        assert upload(client, order_on_site, f"p{n}.jpg", image_bytes(size=(40, 30))).status_code == 201
+    stored = [media / name for photo in ReportPhoto.objects.all() for name in (photo.image.name, photo.thumbnail.name)]
+    assert len(stored) == 4 and all(path.is_file() for path in stored)
+
+    # A deletion that rolls back keeps the files its rows still name.
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        with transaction.atomic():
+            Warning.objects.get(pk=order_on_site.warning_id).delete()
+            raise RuntimeError("rolled back")
+    assert ReportPhoto.objects.count() == 2
+    assert all(path.is_file() for path in stored)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Warning.objects.get(pk=order_on_site.warning_id).delete()
+
+    assert not ReportPhoto.objects.exists()
+    assert not any(path.exists() for path in stored)
 
 
 def test_photos_are_refused_once_the_report_is_sent(client, order_on_site, staff_a):
