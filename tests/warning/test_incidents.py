@@ -188,3 +188,16 @@ def test_a_primary_superseded_after_the_reactivation_window_passes_the_incident_
     assert renewed.incident == incident
     assert WorkOrder.objects.filter(warning=second).count() == 1
     assert WorkOrder.objects.filter(warning=renewed).count() == 0
+
+
+def test_the_admin_shows_the_last_hand_over(rule, department, bridge, client, admin_user):
+    a, b = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(2))
+    first, _second = fire(a, minutes_ago=10), fire(b, minutes_ago=9)
+    services.warning_close(warning_id=first.pk, user=admin_user, note="Fixed", close_active=True)
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/warning/incident/{Incident.objects.get().pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    assert "Handed over from" in page.text
+    assert f"#{first.pk} " in page.text
