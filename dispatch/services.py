@@ -31,8 +31,8 @@ from dispatch.photos import photo_check
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
+from warning import incidents, verification
 from warning import services as warning_services
-from warning import verification
 from warning.models import VerificationStatus, Warning, WarningStatus
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
@@ -201,8 +201,6 @@ def work_orders_route_incident_member(*, warning: Warning, confirmed: bool = Fal
     before, at that worst level. ``confirmed``: the warning was confirmed by
     verification, so it goes out whatever its policy's verification mode.
     """
-    from warning import incidents
-
     locked = incidents.incident_lock(warning)
     if locked is None:
         return work_orders_route(warning=warning) if confirmed else work_orders_route_when_due(warning=warning)
@@ -233,8 +231,6 @@ def work_orders_route_incident_successor(*, warning: Warning, reason: str) -> li
 
     Called inside the transaction that closed the warning, its row locked.
     """
-    from warning import incidents
-
     successor = incidents.incident_member_left(warning, reason=reason)
     if successor is None:
         return []
