@@ -1,6 +1,7 @@
 """Every write of the dispatch app. A work order's status changes only here."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,8 +31,8 @@ from dispatch.photos import files_delete, photo_check
 from organisation.models import Department
 from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
+from warning import incidents, verification
 from warning import services as warning_services
-from warning import verification
 from warning.models import VerificationStatus, Warning, WarningStatus
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
@@ -184,6 +185,76 @@ def _add_plan_actions(order: WorkOrder, *, domain_id: int, level: int, kind: str
 def _ack_minutes(warning: Warning) -> int:
     policy = RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level=warning.level).first()
     return policy.ack_deadline_minutes if policy else DEFAULT_ACK_DEADLINE_MINUTES
+
+
+# --- Incidents: one set of work orders per event ------------------------------
+
+
+def work_orders_route_incident_member(*, warning: Warning, confirmed: bool = False) -> list[WorkOrder]:
+    """Route the incident of a member that opened, got worse, came back or was confirmed.
+
+    The incident's work orders are its primary's, at the worst level of its
+    active members: a member escalating past the primary raises the orders'
+    level and creates those now due (once: the incident's row is locked, so
+    two workers evaluating members at once queue); a member at a level
+    already covered changes nothing. The primary's own changes route it as
+    before, at that worst level. ``confirmed``: the warning was confirmed by
+    verification, so it goes out whatever its policy's verification mode.
+    """
+    locked = incidents.incident_lock(warning)
+    if locked is None:
+        return work_orders_route(warning=warning) if confirmed else work_orders_route_when_due(warning=warning)
+    incident, primary = locked
+    active = incidents.incident_members_active_level(incident_id=incident.pk)
+    level = primary.level if active is None else min(active, primary.level)
+    if primary.pk != warning.pk:
+        orders_level = (
+            WorkOrder.objects.filter(warning=primary)
+            .exclude(status__in=FINISHED_STATUSES)
+            .order_by("level")
+            .values_list("level", flat=True)
+            .first()
+        )
+        if orders_level is not None and level >= orders_level:
+            return []
+        confirmed = False  # the verdict was on the member; the primary's policy decides
+    # A member's worse level makes the event active, whatever the primary's own status.
+    status = WarningStatus.ACTIVE if active is not None and active <= level else primary.status
+    with _routed_as(primary, level=level, status=status):
+        return work_orders_route(warning=primary) if confirmed else work_orders_route_when_due(warning=primary)
+
+
+def work_orders_route_incident_successor(*, warning: Warning, reason: str) -> list[WorkOrder]:
+    """A member closed or was ruled a false alarm (``reason``): if it was its incident's primary,
+    the incident passes to its next open member, which is routed now (or held for verification,
+    as its policy says) at the worst level of the incident's active members.
+
+    Called inside the transaction that closed the warning, its row locked.
+    """
+    successor = incidents.incident_member_left(warning, reason=reason)
+    if successor is None:
+        return []
+    active = incidents.incident_members_active_level(incident_id=successor.incident_id)
+    level = successor.level if active is None else min(active, successor.level)
+    status = WarningStatus.ACTIVE if active is not None else successor.status
+    with _routed_as(successor, level=level, status=status):
+        return work_orders_route_when_due(warning=successor)
+
+
+@contextmanager
+def _routed_as(warning: Warning, *, level: int, status: str) -> Iterator[None]:
+    """Route the incident's primary as the event stands: the level and status of its worst active member.
+
+    Routing reads the level and status from the warning it is given; the
+    primary's own stay as stored (only the verification fields may be
+    written meanwhile, and they are kept).
+    """
+    own = warning.level, warning.status
+    warning.level, warning.status = level, status
+    try:
+        yield
+    finally:
+        warning.level, warning.status = own
 
 
 # --- What a person is told when the order has moved on ----------------------

@@ -573,8 +573,16 @@ class IncidentMemberInline(admin.TabularInline):
 class IncidentAdmin(ViewOnly, admin.ModelAdmin):
     """Read-only: incidents form as warnings open (warning.incidents)."""
 
-    list_display = ("id", "primary", "asset", "opened_at", "closed_at")
+    list_display = ("id", "primary", "asset", "opened_at", "handed_over_at", "closed_at")
     list_filter = ("opened_at", "closed_at")
     list_select_related = ("primary__sensor", "asset")
-    readonly_fields = ("primary", "asset", "opened_at", "closed_at")
+    readonly_fields = (
+        "primary",
+        "asset",
+        "opened_at",
+        "handed_over_from",
+        "handed_over_reason",
+        "handed_over_at",
+        "closed_at",
+    )
     inlines = (IncidentMemberInline,)

@@ -6,21 +6,32 @@ tunnel section), or one opened within WARNING_INCIDENT_WINDOW_SECONDS and
 WARNING_INCIDENT_DISTANCE_METRES of it (0 metres: grouping by place is off).
 
 The earliest warning is the incident's primary. It was routed when it
-opened; the later members are not routed (dispatch.receivers), their work
-is the primary's work orders. Grouping runs inside the transaction that
-opens the warning, before the warning's change is announced, so the
-receiver sees the membership.
+opened; the later members are not routed on their own (dispatch.receivers):
+their work is the primary's work orders, raised to the worst level of the
+incident's active members. When the primary closes or is ruled a false
+alarm while other members are open, the incident passes to the next open
+member (``incident_member_left``), which dispatch routes. Grouping runs
+inside the transaction that opens the warning, before the warning's change
+is announced, so the receiver sees the membership.
+
+Lock order: a warning's row, then its incident's primary's, then the
+incident's row (``incident_lock``). Evaluation holds the rows of its
+chunk's open warnings when a member changes; taking the primary's row
+before the incident's means two workers changing members of one incident
+queue behind one another instead of deadlocking on the primary's row,
+which the work orders they write refer to.
 """
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.gis.measure import D
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from monitoring.models import Sensor
-from warning.models import Incident, Warning, WarningStatus
+from warning.models import Incident, TransitionKind, Warning, WarningStatus
 
 
 def warning_group(warning: Warning) -> Incident | None:
@@ -75,8 +86,104 @@ def warning_group(warning: Warning) -> Incident | None:
 
 
 def incident_member_closed(warning: Warning) -> None:
-    """A member closed: the incident closes with its last open member."""
+    """A member closed: the incident passes on if it was the primary, or closes with its last open member."""
+    incident_member_left(warning, reason=TransitionKind.CLOSED)
+
+
+def incident_member_left(warning: Warning, *, reason: str) -> Warning | None:
+    """A member closed or was ruled a false alarm (``reason``: that transition's kind).
+
+    If it was the incident's primary and other members are open, the
+    incident passes to the earliest of them, recorded on the incident, and
+    that warning is returned, locked: the caller routes it. With no open
+    member left, the incident closes. Called inside the transaction that
+    closed the warning, with its row locked; a second call changes nothing.
+    """
     if warning.incident_id is None:
-        return
-    if not Warning.objects.filter(incident_id=warning.incident_id).exclude(status=WarningStatus.CLOSED).exists():
-        Incident.objects.filter(pk=warning.incident_id, closed_at__isnull=True).update(closed_at=timezone.now())
+        return None
+    incident = Incident.objects.select_for_update().filter(pk=warning.incident_id).first()
+    if incident is None or not incident.is_open:
+        return None
+    successor = (
+        Warning.objects.select_for_update(of=("self",))
+        .select_related("sensor__sensor_type")
+        .filter(incident_id=incident.pk)
+        .exclude(status=WarningStatus.CLOSED)
+        .order_by("opened_at", "id")
+        .first()
+    )
+    now = timezone.now()
+    if successor is None:
+        incident.closed_at = now
+        incident.save(update_fields=["closed_at"])
+        return None
+    if incident.primary_id != warning.pk:
+        return None
+    incident.primary = successor
+    incident.handed_over_from = warning
+    incident.handed_over_reason = reason
+    incident.handed_over_at = now
+    incident.save(update_fields=["primary", "handed_over_from", "handed_over_reason", "handed_over_at"])
+    _push_members_after_commit(incident.pk)
+    return successor
+
+
+def incident_lock(warning: Warning) -> tuple[Incident, Warning] | None:
+    """The warning's open incident and its primary, both locked (see the lock order above).
+
+    ``warning`` is locked by the caller; it is returned as the primary when
+    it is one, so the caller's copy stays the one that is written. An
+    incident whose primary is closed (its members left before hand-overs
+    were kept) passes to its earliest open member here. None when the
+    warning belongs to no open incident.
+    """
+    if warning.incident_id is None:
+        return None
+    for _attempt in range(5):
+        primary_id = Incident.objects.filter(pk=warning.incident_id).values_list("primary_id", flat=True).first()
+        if primary_id is None:
+            return None
+        if primary_id == warning.pk:
+            primary = warning
+        else:
+            primary = (
+                Warning.objects.select_for_update(of=("self",)).select_related("sensor__sensor_type").get(pk=primary_id)
+            )
+        incident = Incident.objects.select_for_update().get(pk=warning.incident_id)
+        if not incident.is_open:
+            return None
+        if incident.primary_id != primary.pk:
+            # Handed over while this transaction waited for the old primary's row.
+            continue
+        if primary.status == WarningStatus.CLOSED:
+            primary = incident_member_left(primary, reason=TransitionKind.CLOSED)
+            if primary is None:
+                return None
+        return incident, primary
+    raise RuntimeError(f"Incident {warning.incident_id} kept changing its primary")
+
+
+def incident_members_active_level(*, incident_id: int) -> int | None:
+    """The worst level (1 = most severe) of the incident's active members; None if none is active."""
+    return (
+        Warning.objects.filter(incident_id=incident_id, status=WarningStatus.ACTIVE)
+        .aggregate(level=Min("level"))
+        .get("level")
+    )
+
+
+def _push_members_after_commit(incident_id: int) -> None:
+    """The open members' rows name the primary: the screens get them again once the hand-over commits."""
+    ids = list(
+        Warning.objects.filter(incident_id=incident_id)
+        .exclude(status=WarningStatus.CLOSED)
+        .values_list("pk", flat=True)
+    )
+
+    def push() -> None:
+        from warning.services import push_warning  # services imports this module
+
+        for warning_id in ids:
+            push_warning(warning_id=warning_id)
+
+    transaction.on_commit(push)

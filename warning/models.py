@@ -432,17 +432,39 @@ class GatewayOutage(models.Model):
 class Incident(models.Model):
     """Warnings that are one event: on sensors of one asset, or close in place and time.
 
-    The first warning is the primary: it is routed, the later members attach
-    to its work orders (dispatch.receivers). Closed when its last member closes.
+    The primary (at first the earliest warning) is routed; the later members
+    attach to its work orders (dispatch.receivers). When the primary closes or
+    is ruled a false alarm while others are open, the incident passes to the
+    next open member (``warning.incidents``), which is routed in its turn; the
+    last hand-over is kept here. Closed when its last member closes.
     """
 
-    primary = models.ForeignKey(Warning, models.PROTECT, related_name="+", verbose_name=_("first warning"))
+    primary = models.ForeignKey(Warning, models.PROTECT, related_name="+", verbose_name=_("primary warning"))
     asset = models.ForeignKey(
         Asset, models.SET_NULL, null=True, blank=True, related_name="incidents", verbose_name=_("asset")
     )
     opened_at = models.DateTimeField(_("opened at"))
     # Set when its last member closes; open until then.
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # The last hand-over: the primary before, how it ended (its transition
+    # kind: closed or false alarm) and when the incident passed on.
+    handed_over_from = models.ForeignKey(
+        Warning,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handed over from"),
+    )
+    handed_over_reason = models.CharField(
+        _("hand-over reason"),
+        max_length=20,
+        choices=[(kind.value, kind.label) for kind in (TransitionKind.CLOSED, TransitionKind.FALSE_ALARM)],
+        blank=True,
+        default="",
+        db_default="",
+    )
+    handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]

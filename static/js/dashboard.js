@@ -785,6 +785,15 @@
     </div>`;
   }
 
+  /** The incident passed to its present primary when the one before closed or was ruled a false alarm. */
+  function handOver(incident) {
+    if (!incident.handed_over_from) return "";
+    return html`<p class="incident-hand-over" data-handed-over-from="${incident.handed_over_from}">${t(gettext("Passed on from #%(id)s (%(reason)s)."), {
+      id: incident.handed_over_from,
+      reason: CS.label("transitionKind", incident.handed_over_reason),
+    })}</p>`;
+  }
+
   /** The incident's members, and the way to silence the sensor for maintenance. */
   function incidentSection(w) {
     const silence = w.status === "closed" ? "" : html`<a class="btn btn-sm" data-silence-sensor href="${config.urls.silences}?sensor=${w.sensor.id}">${gettext("Silence this sensor…")}</a>`;
@@ -792,9 +801,10 @@
     const members = [...state.warnings.values()].filter((m) => m.incident && m.incident.id === w.incident.id).sort((a, b) => a.id - b.id);
     return html`<section class="detail-section" data-detail-incident="${w.incident.id}">
       <h3>${w.incident.asset ? t(gettext("Incident on %(asset)s"), { asset: w.incident.asset }) : gettext("Incident")} <span class="badge">${members.length}</span></h3>
-      <p class="muted">${gettext("Its first warning is routed; the others are part of the same event and share its work orders.")}</p>
+      <p class="muted">${gettext("Its primary warning is routed; the others are part of the same event and share its work orders, raised to the worst level among them.")}</p>
+      ${handOver(w.incident)}
       <ul class="incident-members">${members.map(
-        (m) => html`<li><button type="button" class="btn btn-ghost btn-sm" data-open-warning="${m.id}">${CS.shortLabel("level", m.level)} · ${m.sensor.name} <span class="mono">#${m.id}</span>${m.id === w.incident.primary ? html` · ${gettext("first")}` : ""}</button></li>`,
+        (m) => html`<li><button type="button" class="btn btn-ghost btn-sm" data-open-warning="${m.id}">${CS.shortLabel("level", m.level)} · ${m.sensor.name} <span class="mono">#${m.id}</span>${m.id === w.incident.primary ? html` · ${gettext("primary")}` : ""}</button></li>`,
       )}</ul>
       ${silence}
     </section>`;

@@ -118,3 +118,29 @@ def test_maintenance_marker_incident_row_and_silences_page(daphne_server, new_co
     expect(page.locator("#silences-current tbody tr")).to_have_count(1)
     assert Warning.objects.get(sensor=pump).level == 1
     shoot(page, f"silence-ended-{locale}")
+
+
+@pytest.mark.parametrize(
+    ("locale", "passed_on"),
+    [
+        ("zh-CN", "由 #{id} 移交（已关闭）。"),  # noqa: RUF001
+        ("en-GB", "Passed on from #{id} (Closed)."),
+    ],
+)
+def test_an_incident_passed_on_says_from_which_warning(daphne_server, new_context, shoot, locale, passed_on):
+    (first, second), _pump = build_city()
+    primary = Warning.objects.get(sensor=first)
+    officer = UserFactory(username="duty-2", roles=[DUTY_OFFICER])
+    services.warning_close(warning_id=primary.pk, user=officer, note="桥面检测完毕", close_active=True)
+    page = new_context(locale=locale).new_page()
+
+    log_in(page, daphne_server.url, "duty")
+
+    rows = page.locator("#warning-list .warning-item")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-warning-id", str(Warning.objects.get(sensor=second).pk))
+    rows.first.click()
+    incident = page.locator("[data-detail-incident]")
+    expect(incident.locator(".incident-hand-over")).to_have_text(passed_on.format(id=primary.pk))
+    expect(incident.locator(".incident-members li")).to_have_count(1)
+    shoot(page, f"incident-passed-on-{locale}")

@@ -113,4 +113,5 @@ def test_warnings_on_one_assets_sensors_are_one_incident_dispatched_once(
     incident = Incident.objects.get()
     assert (incident.primary_id, incident.asset_id) == (first.pk, pipe.pk)
     assert second.incident_id == incident.pk
-    assert list(WorkOrder.objects.values_list("warning_id", flat=True)) == [first.pk]
+    # Dispatched once: the first warning's order, raised to the second's Level I.
+    assert list(WorkOrder.objects.values_list("warning_id", "level")) == [(first.pk, 1)]

@@ -1,5 +1,6 @@
 """Incidents: warnings on one asset's sensors, or close in place and time,
-are one incident; its first warning is routed, the others attach."""
+are one incident; its primary warning is routed, the others attach, and the
+incident passes to the next open member when the primary leaves."""
 
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from dispatch.models import WorkOrder
 from monitoring.models import Asset, AssetKind, Reading
 from monitoring.services import readings_record_stored
 from tests.factories import DepartmentFactory, RoutingPolicyFactory, SensorFactory, ThresholdRuleFactory, UserFactory
-from warning import services
+from warning import incidents, services
 from warning.api.serializers import WarningSummaryRows, WarningSummarySerializer
 from warning.models import Incident, Warning
 from warning.selectors import warnings_with_details
@@ -60,9 +61,9 @@ def test_warnings_on_sensors_of_one_asset_are_one_incident_routed_once(rule, dep
     assert list(WorkOrder.objects.values_list("warning_id", flat=True)) == [first.pk]
 
 
-def test_a_later_member_escalating_routes_nothing(rule, department, bridge):
+def test_a_later_member_escalating_raises_the_primarys_order_and_routes_no_other(rule, department, bridge):
     a, b = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(2))
-    fire(a, 15.0, minutes_ago=10)
+    primary = fire(a, 15.0, minutes_ago=10)
     member = fire(b, 15.0, minutes_ago=9)
 
     fire(b, 60.0, minutes_ago=8)
@@ -70,7 +71,7 @@ def test_a_later_member_escalating_routes_nothing(rule, department, bridge):
     member.refresh_from_db()
     assert member.level == 1
     assert WorkOrder.objects.filter(warning=member).count() == 0
-    assert WorkOrder.objects.count() == 1
+    assert list(WorkOrder.objects.values_list("warning_id", "level")) == [(primary.pk, 1)]
 
 
 def test_a_warning_on_its_own_is_no_incident(rule, department):
@@ -129,11 +130,17 @@ def test_the_list_rows_carry_the_incident_alike_in_both_serializers(rule, bridge
     for warning in warnings_with_details().filter(pk__in=[first.pk, second.pk]):
         plain = rows.row(warning)
         assert plain == dict(WarningSummarySerializer(warning).data)
-        assert plain["incident"] == {"id": second.incident_id, "primary": first.pk, "asset": "Nanfei River bridge"}
+        assert plain["incident"] == {
+            "id": second.incident_id,
+            "primary": first.pk,
+            "asset": "Nanfei River bridge",
+            "handed_over_from": None,
+            "handed_over_reason": None,
+        }
         assert plain["is_flapping"] is False
 
 
-def test_a_warning_after_the_first_one_closed_stands_on_its_own_and_is_routed(rule, department, bridge):
+def test_closing_the_primary_passes_the_incident_to_the_next_open_member(rule, department, bridge):
     a, b, c = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(3))
     first, second = fire(a, minutes_ago=10), fire(b, minutes_ago=9)
     fire(a, 1.0, minutes_ago=8)
@@ -141,6 +148,56 @@ def test_a_warning_after_the_first_one_closed_stands_on_its_own_and_is_routed(ru
 
     third = fire(c, minutes_ago=2)
 
-    assert third.incident is None
-    assert WorkOrder.objects.filter(warning=third).count() == 1
-    assert second.pk in set(Incident.objects.get().members.values_list("pk", flat=True))
+    incident = Incident.objects.get()
+    assert (incident.primary, incident.handed_over_from, incident.handed_over_reason) == (second, first, "closed")
+    assert incident.is_open
+    assert third.incident == incident
+    # The new primary is routed; the later member rides on its orders.
+    assert list(WorkOrder.objects.order_by("id").values_list("warning_id", flat=True)) == [first.pk, second.pk]
+
+
+def test_a_member_leaving_twice_changes_nothing_the_second_time(rule, department, bridge):
+    a, b = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(2))
+    first, second = fire(a, minutes_ago=10), fire(b, minutes_ago=9)
+    fire(a, 1.0, minutes_ago=8)
+    services.warning_close(warning_id=first.pk, user=UserFactory(username="officer"), note="Fixed")
+    before = Incident.objects.values().get()
+    first.refresh_from_db()
+
+    assert incidents.incident_member_left(first, reason="closed") is None
+    incidents.incident_member_closed(first)
+
+    assert Incident.objects.values().get() == before
+    assert WorkOrder.objects.filter(warning=second).count() == 1
+
+
+def test_a_primary_superseded_after_the_reactivation_window_passes_the_incident_on(rule, department, bridge, settings):
+    settings.WARNING_REACTIVATION_WINDOW_SECONDS = 60
+    a, b = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(2))
+    first, second = fire(a, minutes_ago=30), fire(b, minutes_ago=29)
+    fire(a, 1.0, minutes_ago=28)
+
+    # Long after it recovered: a new warning, and the old one closes.
+    at = timezone.now() - timedelta(minutes=5)
+    readings_record_stored(readings=[Reading.objects.create(sensor=a, observed_at=at, value=60.0)])
+    services.sensor_evaluate(sensor_id=a.pk)
+
+    renewed = Warning.objects.exclude(pk=first.pk).get(sensor=a)
+    incident = Incident.objects.get()
+    assert (incident.primary, incident.handed_over_from) == (second, first)
+    assert renewed.incident == incident
+    assert WorkOrder.objects.filter(warning=second).count() == 1
+    assert WorkOrder.objects.filter(warning=renewed).count() == 0
+
+
+def test_the_admin_shows_the_last_hand_over(rule, department, bridge, client, admin_user):
+    a, b = (SensorFactory(sensor_type=rule.sensor_type, asset=bridge) for _ in range(2))
+    first, _second = fire(a, minutes_ago=10), fire(b, minutes_ago=9)
+    services.warning_close(warning_id=first.pk, user=admin_user, note="Fixed", close_active=True)
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/warning/incident/{Incident.objects.get().pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    assert "Handed over from" in page.text
+    assert f"#{first.pk} " in page.text

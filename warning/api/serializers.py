@@ -45,7 +45,14 @@ def incident_summary(warning: Warning) -> dict | None:
     if incident is None:
         return None
     asset = incident.asset
-    return {"id": incident.pk, "primary": incident.primary_id, "asset": asset.name if asset else None}
+    return {
+        "id": incident.pk,
+        "primary": incident.primary_id,
+        "asset": asset.name if asset else None,
+        # The primary before the last hand-over and how it left (a transition kind), or null.
+        "handed_over_from": incident.handed_over_from_id,
+        "handed_over_reason": incident.handed_over_reason or None,
+    }
 
 
 class WarningSensorSerializer(serializers.Serializer):
@@ -131,7 +138,8 @@ class WarningSummarySerializer(serializers.ModelSerializer):
     district = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
     incident = serializers.SerializerMethodField(
-        help_text="The incident the warning belongs to: its id, its first warning (the one routed) and its asset;"
+        help_text="The incident the warning belongs to: its id, its primary warning (the one routed), its asset,"
+        " and the primary before the last hand-over with how it left (closed, false_alarm);"
         " null for a warning on its own."
     )
     current_level = serializers.IntegerField(
