@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from citysafety import realtime
+from citysafety.db import retry_on_deadlock
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch import escalation, selectors
 from dispatch.models import (
@@ -619,6 +620,7 @@ def work_order_verify(*, work_order_id: int, user: AbstractBaseUser, accept: boo
     return order
 
 
+@retry_on_deadlock
 def warning_close_with_work_orders(
     *, warning_id: int, user: AbstractBaseUser, note: str, close_active: bool = False
 ) -> Warning:

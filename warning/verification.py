@@ -22,6 +22,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from citysafety import realtime
+from citysafety.db import retry_on_deadlock
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from organisation.roles import is_duty_officer
 from warning import selectors, services
@@ -53,6 +54,7 @@ def warning_hold(*, warning: Warning) -> bool:
     return True
 
 
+@retry_on_deadlock
 def warning_confirm(*, warning_id: int, user: AbstractBaseUser, note: str = "") -> Warning:
     """Confirm a warning waiting for verification: its work orders go out (dispatch listens)."""
     note = _clean_note(note)
@@ -68,6 +70,7 @@ def warning_confirm(*, warning_id: int, user: AbstractBaseUser, note: str = "") 
     return warning
 
 
+@retry_on_deadlock
 def warning_false_alarm(*, warning_id: int, user: AbstractBaseUser, reason: str, note: str = "") -> Warning:
     """Close a warning waiting for verification as a false alarm, with the reason.
 
