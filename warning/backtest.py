@@ -23,7 +23,10 @@ Each kind adds to that what ``warning.rule_kinds`` adds live:
   the lowest (a rise) or highest (a fall) reading observed in the
   ``rate_window_seconds`` up to it, both ends included, as a percentage of
   that reading when the rule says so (0 when it is 0), as the SQL of
-  evaluation computes it; readings from before the backtest's window are
+  evaluation computes it. A window holds the readings received by the time
+  its reading was (its batch included), as evaluation saw them: a late
+  reading counts in the windows of the readings received after it, not of
+  those received before. Readings from before the backtest's window are
   read for the windows of its first readings;
 - a no-data rule opens a warning at its level once a sensor has been silent
   for longer than ``no_data_seconds``, between two stored readings or from
@@ -32,10 +35,12 @@ Each kind adds to that what ``warning.rule_kinds`` adds live:
   window and had crossed the limit by its start opens at the start.
 
 Readings are replayed in the order they were observed, as if each had
-arrived on time: a reading that arrived late counts in the windows and runs
-of the readings observed after it, while the live evaluation takes a late
-reading apart. Each sensor starts the window with no warning in force and
-no run in progress. A recovered warning that fires again counts as a new
+arrived on time (rate windows aside): a late reading takes its place among
+the others, in a duration's runs and between a silence's readings too,
+while the live evaluation takes it apart (it joins the warning of its time
+or is recorded as history, never extends or ends a run, and recovers no
+silence it arrived after). Each sensor starts the window with no warning in
+force and no run in progress. A recovered warning that fires again counts as a new
 warning here; the live platform reopens the recovered warning instead,
 until a duty officer closes it. Not replayed: maintenance windows (they
 open nothing live), the no-data sweep's cadence (it runs every minute, so a
@@ -170,8 +175,10 @@ def rule_backtest(*, proposed: ThresholdRule, current: ThresholdRule | None, day
     sensors = sensors_ruled_by(proposed)
     rules = [proposed] if current is None else [proposed, current]
     # A rate window of the window's first readings reaches back before it.
-    lookback = max((rule.rate_window_seconds or 0) if rule.kind == RuleKind.RATE else 0 for rule in rules)
-    readings = readings_in_window(list(sensors), since=since, until=until, lookback_seconds=lookback)
+    rates = [rule.rate_window_seconds for rule in rules if rule.kind == RuleKind.RATE]
+    readings = readings_in_window(
+        list(sensors), since=since, until=until, lookback_seconds=max(rates, default=0), received=bool(rates)
+    )
     proposed_replay = replay(proposed, readings)
     current_replay = replay(current, readings) if current is not None else None
     recorded = (
@@ -205,17 +212,42 @@ def sensors_ruled_by(rule: ThresholdRule) -> dict[int, str]:
     )
 
 
+# The readings of the window, then the last reading before it of each
+# sensor (by the index on (sensor, observed_at)). date_part gives a double;
+# extract() would give a numeric, slower to print and parse. Unsorted:
+# sorting a million rows in the database spills to disk, numpy sorts them in
+# memory in a fraction of that.
+_COPY_TEMPLATE = """
+    COPY (
+        SELECT sensor_id, date_part('epoch', observed_at), value{also} FROM monitoring_reading
+        WHERE sensor_id = ANY(%s) AND observed_at >= %s AND observed_at < %s
+        UNION ALL
+        SELECT s.id, date_part('epoch', r.observed_at), r.value{also_r}
+        FROM unnest(%s::bigint[]) AS s (id) CROSS JOIN LATERAL (
+            SELECT observed_at, value, received_at FROM monitoring_reading
+            WHERE sensor_id = s.id AND observed_at < %s ORDER BY observed_at DESC LIMIT 1
+        ) AS r
+    ) TO STDOUT WITH (FORMAT csv)
+"""
+_COPY = _COPY_TEMPLATE.format(also="", also_r="")
+# With when each reading was received, for rate windows.
+_COPY_RECEIVED = _COPY_TEMPLATE.format(
+    also=", date_part('epoch', received_at)", also_r=", date_part('epoch', r.received_at)"
+)
+
+
 def readings_in_window(
-    sensor_ids: list[int], *, since: datetime, until: datetime, lookback_seconds: int = 0
+    sensor_ids: list[int], *, since: datetime, until: datetime, lookback_seconds: int = 0, received: bool = False
 ) -> Readings:
     """The sensors' readings from ``lookback_seconds`` before ``since`` to
-    ``until``, and each sensor's last reading before those (see ``Readings``).
+    ``until``, and each sensor's last reading before those (see ``Readings``);
+    with ``received``, when each was received too (a column ``received``,
+    microseconds since the epoch), for rate windows.
 
     Read with COPY into pandas' CSV parser, with no Python object per row.
     """
-    frame = pd.DataFrame(
-        {"sensor": np.array([], dtype="int64"), "at": np.array([], dtype="int64"), "value": np.array([])}
-    )
+    columns = ["sensor", "at", "value", *(["received"] if received else [])]
+    frame = pd.DataFrame({name: np.array([], dtype="float64" if name == "value" else "int64") for name in columns})
     inactive = frozenset(Sensor.objects.filter(pk__in=sensor_ids, is_active=False).values_list("pk", flat=True))
     empty = Readings(frame=frame, since=since, until=until, inactive=inactive)
     if not sensor_ids:
@@ -238,18 +270,8 @@ def readings_in_window(
                 )
                 % {"count": f"{estimate:,}", "most": f"{settings.BACKTEST_MAX_READINGS:,}"}
             )
-        # date_part gives a double; extract() would give a numeric, slower to
-        # print and parse. Unsorted: sorting a million rows in the database
-        # spills to disk, numpy sorts them in memory in a fraction of that.
-        # The last reading before, per sensor, by the index on (sensor, observed_at).
         query = cursor.mogrify(
-            "COPY (SELECT sensor_id, date_part('epoch', observed_at), value FROM monitoring_reading"
-            " WHERE sensor_id = ANY(%s) AND observed_at >= %s AND observed_at < %s"
-            " UNION ALL SELECT s.id, date_part('epoch', r.observed_at), r.value"
-            " FROM unnest(%s::bigint[]) AS s (id) CROSS JOIN LATERAL ("
-            "   SELECT observed_at, value FROM monitoring_reading"
-            "   WHERE sensor_id = s.id AND observed_at < %s ORDER BY observed_at DESC LIMIT 1) AS r"
-            ") TO STDOUT WITH (FORMAT csv)",
+            _COPY_RECEIVED if received else _COPY,
             [*window, sensor_ids, read_from],
         )
         buffer = io.BytesIO()
@@ -258,11 +280,12 @@ def readings_in_window(
         return empty
     buffer.seek(0)
     read = pd.read_csv(
-        buffer, names=["sensor", "at", "value"], dtype={"sensor": "int64", "at": "float64", "value": "float64"}
+        buffer, names=columns, dtype={name: "int64" if name == "sensor" else "float64" for name in columns}
     )
     # Whole microseconds, as stored: a float of epoch seconds is a fraction
     # of a microsecond off, and windows and durations end exactly on them.
-    read["at"] = np.round(read["at"].to_numpy() * MICROS).astype("int64")
+    for name in [name for name in ("at", "received") if name in columns]:
+        read[name] = np.round(read[name].to_numpy() * MICROS).astype("int64")
     order = np.lexsort((read["at"].to_numpy(), read["sensor"].to_numpy()))
     return Readings(frame=read.take(order).reset_index(drop=True), since=since, until=until, inactive=inactive)
 
@@ -278,7 +301,8 @@ def replay(rule: ThresholdRule, readings: Readings) -> Replay:
     if rule.kind == RuleKind.NO_DATA:
         return _replay_silences(rule, readings, sensors, times, values)
     if rule.kind == RuleKind.RATE:
-        values = changes(rule, sensors, times, values)
+        received = frame["received"].to_numpy() if "received" in frame else None
+        values = changes(rule, sensors, times, values, received=received)
     within = times >= _micros(readings.since)
     if not within.all():
         sensors, times, values = sensors[within], times[within], values[within]
@@ -287,10 +311,24 @@ def replay(rule: ThresholdRule, readings: Readings) -> Replay:
     return _replay_values(rule, sensors, times, values)
 
 
-def changes(rule: ThresholdRule, sensors: np.ndarray, times: np.ndarray, values: np.ndarray) -> np.ndarray:
+def changes(
+    rule: ThresholdRule,
+    sensors: np.ndarray,
+    times: np.ndarray,
+    values: np.ndarray,
+    *,
+    received: np.ndarray | None = None,
+) -> np.ndarray:
     """What a rate rule classifies: each reading's change over the readings
     observed in its window (``_NEW_READINGS`` in warning.services, to the
-    same arithmetic), ``times`` in microseconds, ordered by sensor and time."""
+    same arithmetic), ``times`` in microseconds, ordered by sensor and time.
+
+    With ``received`` (microseconds), a window holds only the readings
+    received by the time the reading was: evaluation computed the change
+    over the readings stored then, so a reading that arrived late counts in
+    the windows of the readings received after it, not of those before it.
+    Ingestion stores a batch at one time, so a batch sees all of itself.
+    """
     count = len(values)
     window = rule.rate_window_seconds * MICROS
     first = np.empty(count, dtype="int64")
@@ -301,13 +339,17 @@ def changes(rule: ThresholdRule, sensors: np.ndarray, times: np.ndarray, values:
     # A window per reading, from the first reading in it to the reading itself:
     # pandas' rolling min and max over variable windows, in one pass.
     rolling = pd.Series(values).rolling(_Windows(start=first, end=np.arange(1, count + 1, dtype="int64")))
-    mode = RATE_MODES[(rule.direction, rule.rate_in_percent)]
-    if mode.startswith("rise"):
-        base = rolling.min().to_numpy()
-        change = values - base
-    else:
-        base = rolling.max().to_numpy()
-        change = base - values
+    rises = RATE_MODES[(rule.direction, rule.rate_in_percent)].startswith("rise")
+    base = (rolling.min() if rises else rolling.max()).to_numpy()
+    if received is not None:
+        # Rare: windows holding a reading received after theirs. Those few
+        # are computed again, one by one, without the readings received later.
+        latest = pd.Series(received).rolling(_Windows(start=first, end=np.arange(1, count + 1))).max().to_numpy()
+        for row in np.flatnonzero(latest > received).tolist():
+            own = slice(first[row], row + 1)
+            heard = values[own][received[own] <= received[row]]
+            base[row] = heard.min() if rises else heard.max()
+    change = values - base if rises else base - values
     if not rule.rate_in_percent:
         return change
     size = np.abs(base)

@@ -168,6 +168,29 @@ def test_the_backtest_raises_what_the_live_evaluation_raised(fields, seed):
     assert result.readings == len(points)
 
 
+def test_a_late_reading_counts_in_the_rate_windows_of_the_readings_received_after_it_as_in_the_evaluation():
+    # River level: a rise of 0.5 m within an hour is Level III.
+    rule = ThresholdRuleFactory(
+        **{
+            **RISE,
+            "level3_threshold": 0.5,
+            "level2_threshold": 1,
+            "level1_threshold": 2,
+            "dead_band": 0.1,
+            "rate_window_seconds": 3600,
+        }
+    )
+    live = Live(rule)
+    live.feed([(0, 3.0), (1800, 3.3)])  # a rise of 0.3 at 1800
+    live.feed([(900, 2.5)])  # late, from a gateway's buffer: not in the window of 1800 when it was evaluated
+    live.feed([(2400, 3.2)])  # the late 2.5 is in this one's window: a rise of 0.7
+
+    (warning,) = backtest.rule_backtest(proposed=rule, current=None, days=1).proposed.warnings
+
+    assert replayed([warning]) == live.warnings()
+    assert (warning.opened_at, warning.peak_value) == (live.at(2400), pytest.approx(0.7))
+
+
 def test_the_backtest_of_a_no_data_rule_finds_the_silences_the_sweep_found():
     rule = ThresholdRuleFactory(**NO_DATA)
     live = Live(rule)
