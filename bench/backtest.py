@@ -145,7 +145,9 @@ def measure(rule, sensor_ids: list[int], *, days: int, repeat: int) -> dict:
                 floor.append(time.perf_counter() - started)
 
             started = time.perf_counter()
-            readings = backtest.readings_in_window(sensor_ids, since=since, until=until, lookback_seconds=lookback)
+            readings = backtest.readings_in_window(
+                sensor_ids, since=since, until=until, lookback_seconds=lookback, received=bool(lookback)
+            )
             reading.append(time.perf_counter() - started)
             started = time.perf_counter()
             backtest.replay(proposed, readings)
