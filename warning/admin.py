@@ -28,6 +28,7 @@ from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
 from warning import backtest, verification
 from warning.models import (
+    Direction,
     FalseAlarmReason,
     GatewayOutage,
     Incident,
@@ -357,12 +358,13 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
                 for message in messages
             ]
         else:
+            proposed = form.save(commit=False)
             try:
-                result = backtest.rule_backtest(proposed=form.save(commit=False), current=current, days=days)
+                result = backtest.rule_backtest(proposed=proposed, current=current, days=days)
             except DomainError as error:
                 context["error"] = str(error)
             else:
-                context.update(backtest_context(result))
+                context.update(backtest_context(result, proposed=proposed, current=current))
         return TemplateResponse(request, "admin/warning/thresholdrule/backtest.html", context)
 
 
@@ -370,44 +372,84 @@ BACKTEST_LISTED = 200
 NOISY_SENSORS_LISTED = 50
 
 
-def backtest_context(result: backtest.Backtest) -> dict:
-    """What the backtest page shows: counts per level side by side, then the
-    warnings that differ and those the changed rule raises (each list cut at
-    BACKTEST_LISTED)."""
+def backtest_replayed_as(rule: ThresholdRule) -> str:
+    """How the backtest replays a rule of its kind, in a sentence or two."""
+    if rule.kind == RuleKind.NO_DATA:
+        return gettext(
+            "No data: a sensor silent for more than %(seconds)s s, between two readings or until the end of the "
+            "window, gets a warning at %(level)s from the moment it passed that; its next reading recovers it."
+        ) % {"seconds": rule.no_data_seconds, "level": Level(rule.no_data_level).label}
+    if rule.kind == RuleKind.RATE:
+        said = (
+            gettext("Rate of change: each reading's rise above the lowest reading of the %(seconds)s s up to it.")
+            if rule.direction == Direction.ABOVE
+            else gettext("Rate of change: each reading's fall below the highest reading of the %(seconds)s s up to it.")
+        ) % {"seconds": rule.rate_window_seconds}
+        if rule.rate_in_percent:
+            said += " " + gettext("The change is in percent of that reading.")
+    else:
+        said = gettext("Value against thresholds: a warning opens at the first reading at Level III or worse.")
+    if rule.hold_readings:
+        said += " " + gettext(
+            "A level opens or escalates the warning only once %(count)s readings in a row reached it."
+        ) % {"count": rule.hold_readings}
+    elif rule.hold_seconds:
+        said += " " + gettext(
+            "A level opens or escalates the warning only once the readings stayed at it for %(seconds)s s."
+        ) % {"seconds": rule.hold_seconds}
+    return said
+
+
+def backtest_context(result: backtest.Backtest, *, proposed: ThresholdRule, current: ThresholdRule | None) -> dict:
+    """What the backtest page shows: how each rule is replayed, counts per
+    level side by side, then the warnings that differ and those the changed
+    rule raises (each list cut at BACKTEST_LISTED)."""
     codes = result.sensors
 
-    def rows(warnings: list[backtest.RaisedWarning]) -> list[dict]:
+    def peak(rule: ThresholdRule, w: backtest.RaisedWarning) -> str:
+        if w.silent_since is not None:
+            moment = timezone.localtime(w.silent_since).strftime("%Y-%m-%d %H:%M:%S")
+            return gettext("silent since %(at)s") % {"at": moment}
+        if rule.kind == RuleKind.RATE and rule.rate_in_percent:
+            return f"{w.peak_value:.4g} %"
+        return f"{w.peak_value:.6g}"
+
+    def rows(rule: ThresholdRule, warnings: list[backtest.RaisedWarning]) -> list[dict]:
         return [
             {
                 "sensor": codes.get(w.sensor_id, w.sensor_id),
                 "opened_at": w.opened_at,
                 "recovered_at": w.recovered_at,
                 "peak": level_badge(w.peak_level),
-                "peak_value": w.peak_value,
+                "peak_value": peak(rule, w),
                 "reached": [(level_badge(level), at) for level, at in sorted(w.reached_at.items(), reverse=True)],
             }
             for w in sorted(warnings, key=lambda w: (w.opened_at, w.sensor_id))[:BACKTEST_LISTED]
         ]
 
-    proposed = result.proposed.count_by_peak_level()
-    current = result.current.count_by_peak_level() if result.current else None
+    proposed_counts = result.proposed.count_by_peak_level()
+    current_counts = result.current.count_by_peak_level() if result.current else None
     return {
         "result": result,
+        "proposed_replayed_as": backtest_replayed_as(proposed),
+        "current_replayed_as": backtest_replayed_as(current) if result.current is not None else None,
+        # A saved rule whose settings contradict each other (saved before they were checked).
+        "current_left_out": current is not None and result.current is None,
         "levels": [
             {
                 "badge": level_badge(level),
-                "proposed": proposed[level],
-                "current": current[level] if current else None,
+                "proposed": proposed_counts[level],
+                "current": current_counts[level] if current_counts else None,
             }
             for level in backtest.LEVELS
         ],
         "proposed_total": len(result.proposed.warnings),
         "current_total": len(result.current.warnings) if result.current else None,
-        "only_proposed": rows(result.only_proposed),
+        "only_proposed": rows(proposed, result.only_proposed),
         "only_proposed_total": len(result.only_proposed),
-        "only_current": rows(result.only_current),
+        "only_current": rows(current, result.only_current) if result.current is not None else [],
         "only_current_total": len(result.only_current),
-        "proposed_rows": rows(result.proposed.warnings),
+        "proposed_rows": rows(proposed, result.proposed.warnings),
         "listed": BACKTEST_LISTED,
     }
 

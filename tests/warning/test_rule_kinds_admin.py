@@ -1,5 +1,5 @@
 """Rule kinds in admin: each configured in its own section, contradictions
-refused on the field to change, and the backtest honest about what it replays."""
+refused on the field to change, and the backtest of each kind shown in English and Chinese."""
 
 from datetime import timedelta
 
@@ -116,25 +116,82 @@ def test_a_band_is_backtested_on_both_sides(sensor_type):
     assert high.recovered_at is not None
 
 
-@pytest.mark.parametrize(
-    ("overrides", "says"),
-    [
-        ({"kind": RuleKind.RATE, "rate_window_seconds": "3600"}, "does not replay rate-of-change rules"),
-        (NO_DATA, "does not replay no-data rules"),
-        ({"hold_readings": "3"}, "does not replay durations"),
-    ],
-)
-def test_the_backtest_says_which_kinds_it_does_not_replay(admin_client, sensor_type, overrides, says):
-    response = admin_client.post(BACKTEST, {**form(sensor_type, **overrides), "backtest_days": "7"})
+KIND_PAGES = {
+    # overrides, values a minute apart (the last a minute ago; no data: 20 minutes ago), what the page says in
+    # English, then in Chinese
+    "duration": (
+        {"hold_readings": "3"},
+        [12, 13, 5, 12, 13, 14, 2],
+        ["only once 3 readings in a row reached it"],
+        ["连续 3 个读数"],
+    ),
+    "rate": (
+        {"kind": RuleKind.RATE, "rate_window_seconds": "600"},
+        [1, 2, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16],
+        ["rise above the lowest reading of the 600 s up to it"],
+        ["600 秒"],
+    ),
+    "rate in percent": (
+        {"kind": RuleKind.RATE, "rate_window_seconds": "600", "rate_in_percent": "on", "direction": Direction.BELOW},
+        [100, 85, 40, 40],
+        ["fall below the highest reading of the 600 s up to it", "The change is in percent", "60 %"],
+        ["百分比"],
+    ),
+    "no data": (NO_DATA, [1], ["silent for more than 900 s", "silent since"], ["900 秒", "无数据"]),
+}
+
+
+@pytest.mark.parametrize("kind", KIND_PAGES)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_backtest_page_replays_every_kind_and_says_how_in_each_language(admin_client, sensor_type, kind, language):
+    overrides, values, english, chinese = KIND_PAGES[kind]
+    sensor = SensorFactory(sensor_type=sensor_type, code="PIPE-0007")
+    now = timezone.now()
+    step = 20 if kind == "no data" else 1
+    Reading.objects.bulk_create(
+        Reading(sensor=sensor, observed_at=now - timedelta(minutes=step * (len(values) - i)), value=v)
+        for i, v in enumerate(values)
+    )
+
+    response = admin_client.post(
+        BACKTEST,
+        {**form(sensor_type, **overrides), "backtest_days": "7"},
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+
     assert response.status_code == 200
-    assert "result" not in response.context
-    assert says in response.context["error"]
+    assert "error" not in response.context, response.context.get("error")
+    assert len(response.context["result"].proposed.warnings) == 1
+    page = response.content.decode()
+    assert "PIPE-0007" in page
+    for said in english if language == "en" else chinese:
+        assert said in page
 
 
-def test_a_saved_rule_it_cannot_replay_is_left_out_of_the_comparison(admin_client, sensor_type):
+def test_a_saved_duration_rule_is_compared_with_the_rule_as_entered(admin_client, sensor_type):
     rule = ThresholdRuleFactory(sensor_type=sensor_type, hold_readings=3)
+    sensor = SensorFactory(sensor_type=sensor_type)
+    now = timezone.now()
+    Reading.objects.bulk_create(
+        Reading(sensor=sensor, observed_at=now - timedelta(minutes=10 - i), value=v) for i, v in enumerate([12, 13, 2])
+    )
+
     response = admin_client.post(f"{BACKTEST}?rule={rule.pk}", {**form(sensor_type), "backtest_days": "7"})
+
+    result = response.context["result"]
+    assert (len(result.proposed.warnings), len(result.current.warnings)) == (1, 0)
+    assert response.context["only_proposed_total"] == 1
+    assert "only once 3 readings in a row" in response.context["current_replayed_as"]
+
+
+def test_a_saved_rule_whose_settings_contradict_each_other_is_left_out_and_the_page_says_so(admin_client, sensor_type):
+    rule = ThresholdRuleFactory(sensor_type=sensor_type)
+    ThresholdRule.objects.filter(pk=rule.pk).update(hold_seconds=60, hold_readings=3)
+
+    response = admin_client.post(f"{BACKTEST}?rule={rule.pk}", {**form(sensor_type), "backtest_days": "7"})
+
     assert response.context["result"].current is None
+    assert "settings that contradict each other" in response.content.decode()
 
 
 def test_gateway_outages_are_listed_read_only(admin_client):
