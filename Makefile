@@ -28,7 +28,7 @@ status: ## what answers on the PostgreSQL, Redis and Mosquitto ports
 bench: ## the storm-load benchmark, one table into bench/results/ (QUICK=1: under 3 minutes)
 	@QUICK="$(QUICK)" bash scripts/bench.sh
 
-bench-backtest: ## a changed rule's backtest over 100 sensors x 7 days of readings (about a minute)
+bench-backtest: ## a changed rule's backtest over 100 sensors x 7 days, for a threshold, a duration and a rate rule (about 2 minutes)
 	@BENCH_MODULE=bench.backtest bash scripts/bench.sh
 
 bench-history: ## the warning and work-order lists over 1 M warnings and 4 M work orders (BENCH_ARGS="--help")
