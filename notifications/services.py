@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
@@ -38,7 +37,7 @@ from notifications.models import (
 )
 from notifications.sms import get_backend
 from organisation.models import Membership
-from organisation.roles import is_duty_officer
+from organisation.roles import is_duty_officer, roles_load
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def notify_many(tellings: Iterable[Telling]) -> list[Notification]:
         return []
     people = {user.pk: user for _telling, user in wanted.values()}
     department_of = dict(Membership.objects.filter(user_id__in=people).values_list("user_id", "department_id"))
-    _roles_load([user for user_id, user in people.items()])
+    roles_load(people.values())
     preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people)}
     now = timezone.now()
     rows = []
@@ -163,19 +162,6 @@ def notify_many(tellings: Iterable[Telling]) -> list[Notification]:
         deliveries.append((pk, shown, channels))
     after_commit.collect("notifications.deliver", deliveries, _deliver)
     return made
-
-
-def _roles_load(users: list[AbstractBaseUser]) -> None:
-    """Read the groups of many people in one query, as ``roles.has_role`` caches them on each."""
-    unknown = {user.pk: user for user in users if getattr(user, "_role_names", None) is None}
-    if not unknown:
-        return
-    names: dict[int, set[str]] = {pk: set() for pk in unknown}
-    through = get_user_model().groups.through
-    for user_id, name in through.objects.filter(user_id__in=unknown).values_list("user_id", "group__name"):
-        names[user_id].add(name)
-    for pk, user in unknown.items():
-        user._role_names = names[pk]
 
 
 def _levels(preference: NotificationPreference | None, channel: str) -> list[int]:
