@@ -766,6 +766,7 @@ def _push_after_commit(work_order_ids: list[int]) -> None:
 
 def push_work_orders(*, work_order_ids: list[int]) -> None:
     """Send each order as it now stands to its department and to duty officers."""
-    for payload in selectors.work_order_payloads(work_order_ids):
-        groups = [realtime.DUTY_GROUP, realtime.department_group(payload["department"]["id"])]
-        realtime.send(groups, "work_order.changed", payload)
+    realtime.send_many(
+        ([realtime.DUTY_GROUP, realtime.department_group(payload["department"]["id"])], "work_order.changed", payload)
+        for payload in selectors.work_order_payloads(work_order_ids)
+    )

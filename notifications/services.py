@@ -200,10 +200,14 @@ def push_notifications(*, notification_ids: list[int]) -> None:
         return
     notifications = list(Notification.objects.filter(pk__in=notification_ids).order_by("pk"))
     unread = selectors.unread_counts({n.recipient_id for n in notifications})
-    for notification in notifications:
-        payload = selectors.notification_payload(notification)
-        payload["unread"] = unread.get(notification.recipient_id, 0)
-        realtime.send([realtime.user_group(notification.recipient_id)], "notification.created", payload)
+    realtime.send_many(
+        (
+            [realtime.user_group(notification.recipient_id)],
+            "notification.created",
+            {**selectors.notification_payload(notification), "unread": unread.get(notification.recipient_id, 0)},
+        )
+        for notification in notifications
+    )
 
 
 def notification_mark_read(*, user: AbstractBaseUser, notification_id: int) -> Notification:

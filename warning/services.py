@@ -1010,8 +1010,9 @@ def push_warning(*, warning_id: int) -> None:
 
 def push_warnings(*, warning_ids: list[int]) -> None:
     """Send the warnings as they now stand to the duty officers' screens (one query for all)."""
-    for payload in selectors.warning_payloads(warning_ids):
-        realtime.send([realtime.DUTY_GROUP], "warning.changed", payload)
+    realtime.send_many(
+        ([realtime.DUTY_GROUP], "warning.changed", payload) for payload in selectors.warning_payloads(warning_ids)
+    )
 
 
 def warnings_push_after_commit(*, warning_ids: list[int]) -> None:

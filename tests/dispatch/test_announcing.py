@@ -46,17 +46,18 @@ def store(sensor, value, *, minutes_ago=30):
 def spied(monkeypatch):
     """What goes out after the commit, in order: the pushes by type, and the announcements."""
     seen = []
-    send, announce = realtime.send, escalation.work_orders_announce
+    send_many, announce = realtime.send_many, escalation.work_orders_announce
 
-    def spy_send(groups, event_type, payload):
-        seen.append((event_type, payload.get("id")))
-        send(groups, event_type, payload)
+    def spy_send(messages):
+        messages = list(messages)
+        seen.extend((event_type, payload.get("id")) for _groups, event_type, payload in messages)
+        send_many(messages)
 
     def spy_announce(**kwargs):
         seen.append(("announce", tuple(sorted(kwargs["work_order_ids"])), tuple(kwargs["level_one_warning_ids"])))
         return announce(**kwargs)
 
-    monkeypatch.setattr(realtime, "send", spy_send)
+    monkeypatch.setattr(realtime, "send_many", spy_send)
     monkeypatch.setattr(escalation, "work_orders_announce", spy_announce)
     return seen
 

@@ -35,7 +35,11 @@ def store(sensor, *values, minutes_ago=10):
 @pytest.fixture
 def pushed(monkeypatch):
     sent = []
-    monkeypatch.setattr(realtime, "send", lambda groups, event_type, payload: sent.append((event_type, payload)))
+    monkeypatch.setattr(
+        realtime,
+        "send_many",
+        lambda messages: sent.extend((event_type, payload) for _g, event_type, payload in messages),
+    )
     return sent
 
 
