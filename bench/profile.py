@@ -12,6 +12,7 @@ whatever else runs on the machine.
 
 import argparse
 import cProfile
+import importlib
 import io
 import os
 import pstats
@@ -51,11 +52,20 @@ class QueryClock:
         return "\n".join(f"  {seconds:7.3f} s {count:5d} x  {sql}" for sql, (count, seconds) in rows)
 
 
+class Measured:
+    """What ``measured`` found, for figures per unit of work once the block is done."""
+
+    clock: QueryClock
+    wall: float = 0.0
+
+
 @contextmanager
 def measured(title: str, *, top: int, profile: bool = True):
     from django.db import connection
 
     clock = QueryClock()
+    result = Measured()
+    result.clock = clock
     profiler = cProfile.Profile() if profile else None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -65,10 +75,11 @@ def measured(title: str, *, top: int, profile: bool = True):
     with connection.execute_wrapper(clock):
         if profiler:
             profiler.enable()
-        yield
+        yield result
         if profiler:
             profiler.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    result.wall = wall
     backend_cpu = _process_cpu(backend) - backend_cpu
     print(
         f"\n== {title}: wall {wall:.3f} s, CPU of this process {cpu:.3f} s, of its PostgreSQL backend "
@@ -148,6 +159,12 @@ def drain(args) -> None:
     from django.db import connection
 
     from warning import evaluation_queue, services
+    from warning.models import WarningTransition
+
+    # Modules the hot path imports on first use (the push's serializers, the
+    # tasks): a worker has them loaded, so their import is not profiled.
+    for module in ("warning.api.serializers", "dispatch.api.serializers", "dispatch.tasks", "notifications.tasks"):
+        importlib.import_module(module)
 
     run = uuid.uuid4().hex[:8]
     evaluation_queue.WAITING = f"profile:{run}:waiting"
@@ -172,13 +189,31 @@ def drain(args) -> None:
                 services.sensors_enqueue(sensor_ids=ids)
             else:  # the release before ranking at ingest, for a before/after ratio
                 evaluation_queue.sensors_mark(ids)
+            before = WarningTransition.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
             with measured(
                 f"drain {round_ + 1}: {len(ids):,} sensors, {stored:,} readings", top=args.top, profile=args.profile
-            ):
+            ) as result:
                 evaluated = services.sensors_drain(budget_seconds=3600)
             print(f"evaluated {evaluated:,} sensors")
+            _per_opened_warning(result, WarningTransition, before)
     finally:
         evaluation_queue.forget()
+
+
+def _per_opened_warning(result: Measured, transitions, after_id: int) -> None:
+    """The drain's queries and wall time shared out over the warnings it opened.
+
+    Routing and pushing run for opened warnings; the rest of the drain is
+    the chunks' own cost, the same with or without warnings, so a before/
+    after ratio of these figures is taken with the same ``--warning-sensors``.
+    Work left for the worker (the announcement's task) is not in them.
+    """
+    opened = transitions.objects.filter(pk__gt=after_id, kind="opened").count()
+    if opened:
+        print(
+            f"per opened warning ({opened:,} opened): {result.clock.count / opened:.1f} queries, "
+            f"{result.wall / opened * 1000:.1f} ms wall"
+        )
 
 
 def ingest(args) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,8 +28,9 @@ from dispatch.models import (
 )
 from notifications import services as notifications
 from notifications.models import NotificationKind
+from organisation.models import DutyShift
 from organisation.roles import ADMINISTRATOR, DUTY_OFFICER
-from organisation.selectors import department_member_ids, duty_shift_at
+from organisation.selectors import department_member_ids, duty_shift_at, duty_shifts_at
 from warning.models import Level, Warning
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,10 @@ def department_leader_on_duty(department_id: int, at: datetime) -> list[Abstract
 
 def city_centre_leader_on_duty(at: datetime) -> list[AbstractBaseUser]:
     """The city centre's leader on duty (or deputy); with no roster, the duty officers."""
-    shift = duty_shift_at(None, at)
+    return _city_centre_leader(duty_shift_at(None, at))
+
+
+def _city_centre_leader(shift: DutyShift | None) -> list[AbstractBaseUser]:
     if shift is not None and (shift.leader_on_duty or shift.deputy):
         return [shift.leader_on_duty or shift.deputy]
     return _duty_officers() if shift is None else [shift.person_on_duty]
@@ -116,50 +120,122 @@ def _order_data(order: WorkOrder, warning: Warning) -> dict:
     }
 
 
-def announce_routed(*, warning: Warning, created: list[WorkOrder], minutes: int) -> None:
-    """Tell each new order's department (its person on duty and its own system); a Level I
-    warning also reaches the city centre's leader on duty at once.
+def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: list[int] = ()) -> int:
+    """Tell each new order's department (its person on duty and its own system);
+    a Level I warning also reaches the city centre's leader on duty. Returns
+    the notifications made.
 
-    Called inside the routing transaction; delivery waits for the commit.
+    Runs after the routing transaction committed, for everything it routed
+    (``dispatch.tasks.announce_work_orders``), set-based: the roster is read
+    once for every department at this moment, the people's departments,
+    roles and preferences at once, and the notifications and webhook
+    deliveries written in one statement each. Each telling has its key
+    (``wo:<id>:dispatched``, ``warning:<id>:level1``), so a task run again,
+    or late, tells nobody twice. An order is told as it was routed (the
+    level and deadline of its creation step), whatever happened to it
+    since: acknowledged, escalated or stood down, it was dispatched.
     """
     now = timezone.now()
+    orders = list(
+        WorkOrder.objects.filter(pk__in=work_order_ids).select_related("department", "warning__sensor").order_by("pk")
+    )
+    routed = dict(
+        WorkOrderEvent.objects.filter(work_order_id__in=work_order_ids, kind=WorkOrderEventKind.CREATED).values_list(
+            "work_order_id", "data"
+        )
+    )
+    warnings = list(
+        Warning.objects.filter(pk__in=level_one_warning_ids)
+        .select_related("sensor__sensor_type__domain")
+        .order_by("pk")
+    )
+    if not orders and not warnings:
+        return 0
+    department_ids = {order.department_id for order in orders}
+    shifts = duty_shifts_at([*department_ids, *([None] if warnings else [])], now)
+    members = _members_without_roster(department_ids - set(shifts))
     link = reverse("work-orders")
-    for order in created:
-        data = {**_order_data(order, warning), "minutes": minutes}
-        notifications.notify(
-            recipients=department_on_duty(order.department_id, now),
-            kind=NotificationKind.WORK_ORDER_DISPATCHED,
-            level=order.level,
-            key=f"wo:{order.pk}:dispatched",
-            data=data,
-            link=link,
-            department_id=order.department_id,
+    tellings, events = [], []
+    for order in orders:
+        created = routed.get(order.pk) or {}
+        order.level = created.get("level", order.level)
+        key = f"wo:{order.pk}:dispatched"
+        shift = shifts.get(order.department_id)
+        tellings.append(
+            notifications.Telling(
+                recipients=(shift.person_on_duty,) if shift else tuple(members.get(order.department_id, ())),
+                kind=NotificationKind.WORK_ORDER_DISPATCHED,
+                level=order.level,
+                key=key,
+                data={**_order_data(order, order.warning), "minutes": created.get("minutes", _minutes_given(order))},
+                link=link,
+                department_id=order.department_id,
+            )
         )
-        notifications.webhooks_announce(
-            department_id=order.department_id,
-            level=order.level,
-            event="work_order.dispatched",
-            key=f"wo:{order.pk}:dispatched",
-            payload=_webhook_payload(order, warning, now),
+        events.append(
+            notifications.WebhookEvent(
+                department_id=order.department_id,
+                level=order.level,
+                event="work_order.dispatched",
+                key=key,
+                payload=_webhook_payload(order, order.warning, now),
+            )
         )
-    if warning.level == Level.I:
-        departments = (
-            WorkOrder.objects.filter(warning=warning).select_related("department").order_by("department__code")
-        )
-        notifications.notify(
-            recipients=city_centre_leader_on_duty(now),
-            kind=NotificationKind.LEVEL_ONE_WARNING,
-            level=Level.I,
-            # Once per warning, however often it falls back and rises again.
-            key=f"warning:{warning.pk}:level1",
-            data={
-                "sensor": warning.sensor.name,
-                "domain": warning.sensor.sensor_type.domain.name,
-                "value": f"{warning.last_value:g} {warning.sensor.sensor_type.unit}".strip(),
-                "departments": ", ".join(order.department.name for order in departments),
-            },
-            link=reverse("dashboard"),
-        )
+    if warnings:
+        leaders = _city_centre_leader(shifts.get(None))
+        departments = _departments_of_warnings([w.pk for w in warnings])
+        tellings += [
+            notifications.Telling(
+                recipients=tuple(leaders),
+                kind=NotificationKind.LEVEL_ONE_WARNING,
+                level=Level.I,
+                # Once per warning, however often it falls back and rises again.
+                key=f"warning:{warning.pk}:level1",
+                data={
+                    "sensor": warning.sensor.name,
+                    "domain": warning.sensor.sensor_type.domain.name,
+                    "value": f"{warning.last_value:g} {warning.sensor.sensor_type.unit}".strip(),
+                    "departments": ", ".join(departments.get(warning.pk, ())),
+                },
+                link=reverse("dashboard"),
+            )
+            for warning in warnings
+        ]
+    with transaction.atomic():
+        made = notifications.notify_many(tellings)
+        notifications.webhooks_announce_many(events)
+    return len(made)
+
+
+def _minutes_given(order: WorkOrder) -> int:
+    return int((order.ack_deadline - order.created_at).total_seconds() // 60)
+
+
+def _members_without_roster(department_ids: set[int]) -> dict[int, list[AbstractBaseUser]]:
+    """Every active member of each department (``department_on_duty`` with no roster row), in one query."""
+    if not department_ids:
+        return {}
+    people: dict[int, list[AbstractBaseUser]] = {}
+    for user in (
+        get_user_model()
+        .objects.filter(is_active=True, membership__department_id__in=department_ids)
+        .annotate(member_of=F("membership__department_id"))
+        .order_by("pk")
+    ):
+        people.setdefault(user.member_of, []).append(user)
+    return people
+
+
+def _departments_of_warnings(warning_ids: list[int]) -> dict[int, list[str]]:
+    """The names of the departments each warning went to, by code."""
+    names: dict[int, list[str]] = {}
+    for warning_id, name in (
+        WorkOrder.objects.filter(warning_id__in=warning_ids)
+        .order_by("department__code")
+        .values_list("warning_id", "department__name")
+    ):
+        names.setdefault(warning_id, []).append(name)
+    return names
 
 
 def _webhook_payload(order: WorkOrder, warning: Warning, now: datetime, **extra: object) -> dict:

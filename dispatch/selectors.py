@@ -2,25 +2,45 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
 from monitoring.models import Sensor
 from organisation.models import Department
 from organisation.roles import is_duty_officer
-from organisation.selectors import department_id_of, government_of_district
+from organisation.selectors import department_id_of
 
 
-def policy_departments(policy: RoutingPolicy, sensor: Sensor) -> list[Department]:
-    """The departments one policy names for one sensor, in a stable order."""
-    departments = list(policy.departments.all())
-    if policy.include_sensor_owner and sensor.owner_department_id:
-        departments.append(Department.objects.get(pk=sensor.owner_department_id))
-    if policy.include_district_government and sensor.district_id:
-        government = government_of_district(sensor.district_id)
-        if government is not None:
+def routed_departments(policies: list[RoutingPolicy], sensor: Sensor) -> dict[int, Department]:
+    """The departments the policies name for one sensor, in a stable order, by id.
+
+    The sensor's owner and its district's government, when a policy names
+    them, are read in one query for all the policies.
+    """
+    owner_wanted = sensor.owner_department_id and any(p.include_sensor_owner for p in policies)
+    government_wanted = sensor.district_id and any(p.include_district_government for p in policies)
+    owner = government = None
+    if owner_wanted or government_wanted:
+        which = Q(pk__in=[])
+        if owner_wanted:
+            which |= Q(pk=sensor.owner_department_id)
+        if government_wanted:
+            which |= Q(district_id=sensor.district_id)
+        for department in Department.objects.filter(which):  # in the model's order, as government_of_district
+            if department.pk == sensor.owner_department_id:
+                owner = department
+            if government is None and government_wanted and department.district_id == sensor.district_id:
+                government = department
+    due: dict[int, Department] = {}
+    for policy in policies:
+        departments = list(policy.departments.all())
+        if policy.include_sensor_owner and owner is not None:
+            departments.append(owner)
+        if policy.include_district_government and government is not None:
             departments.append(government)
-    return departments
+        for department in departments:
+            due.setdefault(department.pk, department)
+    return due
 
 
 def work_orders_with_details() -> QuerySet[WorkOrder]:

@@ -1,5 +1,6 @@
 """Every write of the dispatch app. A work order's status changes only here."""
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from citysafety import realtime
+from citysafety import after_commit, realtime
 from citysafety.db import retry_on_deadlock
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch import escalation, selectors
@@ -34,7 +35,9 @@ from organisation.roles import is_duty_officer
 from organisation.selectors import department_id_of
 from warning import incidents, verification
 from warning import services as warning_services
-from warning.models import VerificationStatus, Warning, WarningStatus
+from warning.models import Level, VerificationStatus, Warning, WarningStatus
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ACK_DEADLINE_MINUTES = 30
 
@@ -55,11 +58,9 @@ def work_orders_route_when_due(*, warning: Warning) -> list[WorkOrder]:
     verdict. A warning already dispatched is never held back: its
     departments follow every escalation.
     """
-    mode = (
-        RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level=warning.level)
-        .values_list("verification", flat=True)
-        .first()
-    ) or VerificationMode.AT_ONCE
+    policies = _policies_of(warning)
+    own_policy = next((p for p in policies if p.level == warning.level), None)
+    mode = own_policy.verification if own_policy else VerificationMode.AT_ONCE
     if mode != VerificationMode.AT_ONCE:
         verification.warning_hold(warning=warning)
     held = (
@@ -67,7 +68,7 @@ def work_orders_route_when_due(*, warning: Warning) -> list[WorkOrder]:
         and warning.verification == VerificationStatus.PENDING
         and not WorkOrder.objects.filter(warning=warning).exists()
     )
-    return [] if held else work_orders_route(warning=warning)
+    return [] if held else _route(warning, policies)
 
 
 def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
@@ -79,17 +80,26 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
     the warning is active again. Called inside the transaction that opened,
     escalated or reactivated the warning, with its row locked, so routing
     commits with the warning or not at all, and a retry changes nothing.
+    The departments are told after the commit (``_announce_after_commit``).
     """
-    domain_id = warning.sensor.sensor_type.domain_id
-    policies = list(
-        RoutingPolicy.objects.filter(domain_id=domain_id, level__gte=warning.level)
+    return _route(warning, _policies_of(warning))
+
+
+def _policies_of(warning: Warning) -> list[RoutingPolicy]:
+    """The policies of the warning's domain at its level and every milder one, mildest last.
+
+    Found through the sensor's type, so evaluation's sensor (loaded without
+    its type) costs no query for it: one query, and one for the departments.
+    """
+    return list(
+        RoutingPolicy.objects.filter(domain__sensor_types=warning.sensor.sensor_type_id, level__gte=warning.level)
         .prefetch_related("departments")
         .order_by("level")
     )
-    due: dict[int, Department] = {}
-    for policy in policies:
-        for department in selectors.policy_departments(policy, warning.sensor):
-            due.setdefault(department.pk, department)
+
+
+def _route(warning: Warning, policies: list[RoutingPolicy]) -> list[WorkOrder]:
+    due = selectors.routed_departments(policies, warning.sensor)
     own_policy = next((p for p in policies if p.level == warning.level), None)
     minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
     now = timezone.now()
@@ -108,11 +118,9 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
         for order in existing.values()
         if order.status != WorkOrderStatus.TRANSFERRED and _follow_warning(order, warning, now, deadline, minutes)
     ]
-    created = []
-    for department_id, department in due.items():
-        if department_id in existing:
-            continue
-        order = WorkOrder.objects.create(
+    new = [department for department_id, department in due.items() if department_id not in existing]
+    created = WorkOrder.objects.bulk_create(
+        WorkOrder(
             warning=warning,
             department=department,
             level=warning.level,
@@ -120,17 +128,54 @@ def work_orders_route(*, warning: Warning) -> list[WorkOrder]:
             ack_deadline=deadline,
             **later_deadlines,
         )
-        WorkOrderEvent.objects.create(
-            work_order=order,
-            kind=WorkOrderEventKind.CREATED,
-            created_at=now,
-            data={"level": warning.level, "minutes": minutes},
+        for department in new
+    )
+    if created:
+        WorkOrderEvent.objects.bulk_create(
+            WorkOrderEvent(
+                work_order=order,
+                kind=WorkOrderEventKind.CREATED,
+                created_at=now,
+                data={"level": warning.level, "minutes": minutes},
+            )
+            for order in created
         )
-        _add_plan_actions(order, domain_id=domain_id, level=warning.level, kind=department.kind)
-        created.append(order)
-    escalation.announce_routed(warning=warning, created=created, minutes=minutes)
+        # Departments exist only through policies: the domain is theirs.
+        _add_plan_actions_to_new(created, domain_id=policies[0].domain_id, level=warning.level)
+    _announce_after_commit(
+        work_order_ids=[order.pk for order in created],
+        level_one_warning_ids=[warning.pk] if warning.level == Level.I else [],
+    )
     _push_after_commit([*changed, *(order.pk for order in created)])
     return created
+
+
+def _announce_after_commit(*, work_order_ids: list[int], level_one_warning_ids: list[int]) -> None:
+    """Have the new orders' departments (and, for Level I, the city centre) told after the commit.
+
+    Everything one transaction routed goes to one task (a chunk of
+    evaluation routes many warnings), enqueued after the warnings' pushes.
+    Telling is kept out of the transaction: who is on duty, their
+    preferences and the notifications are the task's work, not the
+    evaluation's. A notification's key makes the telling happen once, so
+    the task may run again.
+    """
+    items = [("order", pk) for pk in work_order_ids] + [("level1", pk) for pk in level_one_warning_ids]
+    after_commit.collect("dispatch.announce", items, _enqueue_announcement)
+
+
+def _enqueue_announcement(items: list[tuple[str, int]]) -> None:
+    from dispatch import tasks  # tasks import this module
+
+    order_ids = [pk for kind, pk in items if kind == "order"]
+    warning_ids = [pk for kind, pk in items if kind == "level1"]
+    try:
+        tasks.announce_work_orders.delay(order_ids, warning_ids)
+    except Exception:
+        # The broker is down: telling late beats telling nobody. The
+        # commit is done; this process tells them now.
+        log.warning("Could not enqueue the announcement of %d work orders; telling now", len(order_ids), exc_info=True)
+        escalation.work_orders_announce(work_order_ids=order_ids, level_one_warning_ids=warning_ids)
 
 
 def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: int) -> bool:
@@ -180,6 +225,22 @@ def _add_plan_actions(order: WorkOrder, *, domain_id: int, level: int, kind: str
             for action in plan_actions
             if action.text not in have
         ]
+    )
+
+
+def _add_plan_actions_to_new(orders: list[WorkOrder], *, domain_id: int, level: int) -> None:
+    """The plan's actions on the checklists of orders just created (one query for all)."""
+    kinds = {order.department.kind for order in orders}
+    plan_actions = list(
+        ResponsePlanAction.objects.filter(
+            plan__domain_id=domain_id, plan__level=level, department_kind__in=kinds
+        ).order_by("position", "id")
+    )
+    WorkOrderAction.objects.bulk_create(
+        WorkOrderAction(work_order=order, text=action.text, level=level, position=action.position)
+        for order in orders
+        for action in plan_actions
+        if action.department_kind == order.department.kind
     )
 
 
@@ -763,12 +824,13 @@ def _person_name(user: AbstractBaseUser) -> str:
 
 
 def _push_after_commit(work_order_ids: list[int]) -> None:
-    if work_order_ids:
-        transaction.on_commit(lambda: push_work_orders(work_order_ids=work_order_ids))
+    # The orders a transaction changed go out together, read in one go.
+    after_commit.collect("dispatch.push", work_order_ids, lambda ids: push_work_orders(work_order_ids=ids))
 
 
 def push_work_orders(*, work_order_ids: list[int]) -> None:
     """Send each order as it now stands to its department and to duty officers."""
-    for payload in selectors.work_order_payloads(work_order_ids):
-        groups = [realtime.DUTY_GROUP, realtime.department_group(payload["department"]["id"])]
-        realtime.send(groups, "work_order.changed", payload)
+    realtime.send_many(
+        ([realtime.DUTY_GROUP, realtime.department_group(payload["department"]["id"])], "work_order.changed", payload)
+        for payload in selectors.work_order_payloads(work_order_ids)
+    )

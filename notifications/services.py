@@ -11,16 +11,18 @@ import logging
 import random
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from citysafety import realtime
+from citysafety import after_commit, realtime
 from citysafety.errors import NotFoundError
 from notifications import selectors, webhooks
 from notifications.messages import notification_text
@@ -35,9 +37,22 @@ from notifications.models import (
 )
 from notifications.sms import get_backend
 from organisation.models import Membership
-from organisation.roles import is_duty_officer
+from organisation.roles import is_duty_officer, roles_load
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Telling:
+    """One transition to tell some people of (the arguments of ``notify``)."""
+
+    recipients: tuple[AbstractBaseUser, ...]
+    kind: str
+    level: int
+    key: str
+    data: dict
+    link: str = ""
+    department_id: int | None = None
 
 
 def notify(
@@ -58,49 +73,94 @@ def notify(
     matter — is skipped: a roster error must not leak a department's work.
     Delivery happens after the caller's transaction commits.
     """
-    unique = {user.pk: user for user in recipients if user is not None and user.is_active}
-    if not unique:
+    return notify_many([Telling(tuple(recipients), kind, level, key, data, link=link, department_id=department_id)])
+
+
+# The storm control in one statement: a row per (person, key) not yet told;
+# the unique constraint on (recipient, key) drops the rest, a concurrent
+# retry's included, and RETURNING names the rows made now.
+_INSERT_NOTIFICATIONS = """
+    INSERT INTO notifications_notification
+        (recipient_id, kind, level, department_id, data, link, key, shown_in_app, created_at)
+    SELECT * FROM unnest(%s::integer[], %s::varchar[], %s::smallint[], %s::bigint[], %s::jsonb[], %s::varchar[],
+                         %s::varchar[], %s::boolean[], %s::timestamptz[])
+    ON CONFLICT (recipient_id, key) DO NOTHING
+    RETURNING id, recipient_id, key
+"""
+
+
+def notify_many(tellings: Iterable[Telling]) -> list[Notification]:
+    """``notify`` for many transitions at once: the people's departments,
+    roles and preferences read once for all, the notifications written in
+    one statement (a handful of queries, however many are told)."""
+    wanted: dict[tuple[int, str], tuple[Telling, AbstractBaseUser]] = {}
+    for telling in tellings:
+        for user in telling.recipients:
+            if user is not None and user.is_active:
+                wanted.setdefault((user.pk, telling.key), (telling, user))
+    if not wanted:
         return []
-    members = (
-        set(
-            Membership.objects.filter(department_id=department_id, user_id__in=unique).values_list("user_id", flat=True)
-        )
-        if department_id
-        else set()
-    )
-    preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=unique)}
+    people = {user.pk: user for _telling, user in wanted.values()}
+    department_of = dict(Membership.objects.filter(user_id__in=people).values_list("user_id", "department_id"))
+    roles_load(people.values())
+    preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people)}
     now = timezone.now()
-    made = []
-    for user_id, user in unique.items():
-        if user_id not in members and not is_duty_officer(user):
+    rows = []
+    for (user_id, key), (telling, user) in wanted.items():
+        department_id = telling.department_id
+        if not (department_id and department_of.get(user_id) == department_id) and not is_duty_officer(user):
             log.warning("Not notifying %s of %s: outside department %s", user, key, department_id)
             continue
-        preference = preferences.get(user_id)
-        notification, created = Notification.objects.get_or_create(
-            recipient_id=user_id,
-            key=key,
-            defaults={
-                "kind": kind,
-                "level": level,
-                "data": data,
-                "link": link,
-                "department_id": department_id,
-                "shown_in_app": level in _levels(preference, Channel.IN_APP),
-                "created_at": now,
-            },
+        shown = telling.level in _levels(preferences.get(user_id), Channel.IN_APP)
+        rows.append((user_id, telling, shown))
+    if not rows:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_NOTIFICATIONS,
+            [
+                [user_id for user_id, _t, _s in rows],
+                [t.kind for _u, t, _s in rows],
+                [t.level for _u, t, _s in rows],
+                [t.department_id for _u, t, _s in rows],
+                [json.dumps(t.data, cls=DjangoJSONEncoder) for _u, t, _s in rows],
+                [t.link for _u, t, _s in rows],
+                [t.key for _u, t, _s in rows],
+                [shown for _u, _t, shown in rows],
+                [now for _row in rows],
+            ],
         )
-        if not created:
-            continue
-        made.append(notification)
-        channels = [
+        made_ids = {(user_id, key): pk for pk, user_id, key in cursor.fetchall()}
+    made, deliveries = [], []
+    for user_id, telling, shown in rows:
+        pk = made_ids.get((user_id, telling.key))
+        if pk is None:
+            continue  # told before
+        user, preference = people[user_id], preferences.get(user_id)
+        made.append(
+            Notification(
+                pk=pk,
+                recipient=user,
+                kind=telling.kind,
+                level=telling.level,
+                data=telling.data,
+                link=telling.link,
+                key=telling.key,
+                department_id=telling.department_id,
+                shown_in_app=shown,
+                created_at=now,
+            )
+        )
+        channels = tuple(
             channel
-            for channel, wanted in (
+            for channel, reachable in (
                 (Channel.EMAIL, bool(user.email)),
                 (Channel.SMS, bool(preference and preference.phone)),
             )
-            if wanted and level in _levels(preference, channel)
-        ]
-        transaction.on_commit(lambda n=notification, c=channels: _deliver(n, c))
+            if reachable and telling.level in _levels(preference, channel)
+        )
+        deliveries.append((pk, shown, channels))
+    after_commit.collect("notifications.deliver", deliveries, _deliver)
     return made
 
 
@@ -108,14 +168,18 @@ def _levels(preference: NotificationPreference | None, channel: str) -> list[int
     return preference.levels(channel) if preference is not None else DEFAULT_LEVELS[channel]
 
 
-def _deliver(notification: Notification, channels: list[str]) -> None:
+def _deliver(deliveries: list[tuple[int, bool, tuple[str, ...]]]) -> None:
+    """After the commit: the in-app pushes (read together), then e-mail and SMS queued one by one."""
     from notifications import tasks  # tasks import this module
 
-    if notification.shown_in_app:
-        push_notification(notification_id=notification.pk)
-    for channel, task in ((Channel.EMAIL, tasks.send_notification_email), (Channel.SMS, tasks.send_notification_sms)):
-        if channel in channels:
-            _enqueue(task, notification.pk)
+    push_notifications(notification_ids=[pk for pk, shown, _channels in deliveries if shown])
+    for pk, _shown, channels in deliveries:
+        for channel, task in (
+            (Channel.EMAIL, tasks.send_notification_email),
+            (Channel.SMS, tasks.send_notification_sms),
+        ):
+            if channel in channels:
+                _enqueue(task, pk)
 
 
 def _enqueue(task, *args) -> None:
@@ -127,12 +191,23 @@ def _enqueue(task, *args) -> None:
 
 def push_notification(*, notification_id: int) -> None:
     """Send the notification, with the recipient's new unread count, to the recipient's sockets."""
-    notification = Notification.objects.filter(pk=notification_id).select_related("recipient").first()
-    if notification is None:
+    push_notifications(notification_ids=[notification_id])
+
+
+def push_notifications(*, notification_ids: list[int]) -> None:
+    """Send each notification, with its recipient's unread count, to the recipient's sockets (two queries for all)."""
+    if not notification_ids:
         return
-    payload = selectors.notification_payload(notification)
-    payload["unread"] = selectors.unread_count(notification.recipient_id)
-    realtime.send([realtime.user_group(notification.recipient_id)], "notification.created", payload)
+    notifications = list(Notification.objects.filter(pk__in=notification_ids).order_by("pk"))
+    unread = selectors.unread_counts({n.recipient_id for n in notifications})
+    realtime.send_many(
+        (
+            [realtime.user_group(notification.recipient_id)],
+            "notification.created",
+            {**selectors.notification_payload(notification), "unread": unread.get(notification.recipient_id, 0)},
+        )
+        for notification in notifications
+    )
 
 
 def notification_mark_read(*, user: AbstractBaseUser, notification_id: int) -> Notification:
@@ -207,19 +282,76 @@ def notification_sms_send(*, notification_id: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One event for a department's own systems (the arguments of ``webhooks_announce``)."""
+
+    department_id: int
+    level: int
+    event: str
+    key: str
+    payload: dict
+
+
 def webhooks_announce(*, department_id: int, level: int, event: str, key: str, payload: dict) -> list[WebhookDelivery]:
     """Queue one signed POST of ``payload`` to each active endpoint of the department that takes the level."""
-    made = []
-    for endpoint in WebhookEndpoint.objects.filter(department_id=department_id, is_active=True):
-        if not endpoint.takes(level):
-            continue
-        delivery, created = WebhookDelivery.objects.get_or_create(
-            endpoint=endpoint, key=key, defaults={"event": event, "payload": payload}
+    return webhooks_announce_many([WebhookEvent(department_id, level, event, key, payload)])
+
+
+# As for notifications: one row per (endpoint, key), made once.
+_INSERT_DELIVERIES = """
+    INSERT INTO notifications_webhookdelivery (endpoint_id, key, event, payload, status, attempts, error, created_at)
+    SELECT v.endpoint_id, v.key, v.event, v.payload, %s, 0, '', %s
+    FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::jsonb[]) AS v (endpoint_id, key, event, payload)
+    ON CONFLICT (endpoint_id, key) DO NOTHING
+    RETURNING id, endpoint_id, key
+"""
+
+
+def webhooks_announce_many(events: Iterable[WebhookEvent]) -> list[WebhookDelivery]:
+    """``webhooks_announce`` for many events: the endpoints read once, the deliveries written in one statement."""
+    events = list(events)
+    if not events:
+        return []
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(
+        department_id__in={e.department_id for e in events}, is_active=True
+    ).order_by("pk"):
+        endpoints.setdefault(endpoint.department_id, []).append(endpoint)
+    wanted = {
+        (endpoint.pk, e.key): (endpoint, e)
+        for e in events
+        for endpoint in endpoints.get(e.department_id, ())
+        if endpoint.takes(e.level)
+    }
+    if not wanted:
+        return []
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_DELIVERIES,
+            [
+                DeliveryStatus.PENDING,
+                now,
+                [endpoint_id for endpoint_id, _key in wanted],
+                [key for _endpoint_id, key in wanted],
+                [e.event for _endpoint, e in wanted.values()],
+                [json.dumps(e.payload, cls=DjangoJSONEncoder) for _endpoint, e in wanted.values()],
+            ],
         )
-        if created:
-            made.append(delivery)
-            transaction.on_commit(lambda pk=delivery.pk: _enqueue_webhook(pk))
+        made_ids = {(endpoint_id, key): pk for pk, endpoint_id, key in cursor.fetchall()}
+    made = [
+        WebhookDelivery(pk=pk, endpoint=endpoint, key=e.key, event=e.event, payload=e.payload, created_at=now)
+        for (endpoint_id, _key), (endpoint, e) in wanted.items()
+        if (pk := made_ids.get((endpoint_id, e.key))) is not None
+    ]
+    after_commit.collect("notifications.webhooks", [d.pk for d in made], _enqueue_webhooks)
     return made
+
+
+def _enqueue_webhooks(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        _enqueue_webhook(delivery_id)
 
 
 def _enqueue_webhook(delivery_id: int) -> None:

@@ -1,12 +1,13 @@
 """Reads about departments and people, shared by every app above this one."""
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from organisation.models import Department, DutyShift, Membership, Shift
@@ -49,20 +50,39 @@ def current_shift(at: datetime) -> tuple[date, list[str]]:
 
 
 def duty_shift_at(department_id: int | None, at: datetime) -> DutyShift | None:
-    """The roster row in force for a department (None: the city centre) at a moment.
+    """The roster row in force for a department (None: the city centre) at a moment."""
+    return duty_shifts_at([department_id], at).get(department_id)
 
-    An all-day row covers 00:00-24:00 of its own date only, so at 03:00 the
-    all-day row of that date applies, after the night shift of the day before.
+
+def duty_shifts_at(department_ids: Iterable[int | None], at: datetime) -> dict[int | None, DutyShift]:
+    """The roster rows in force for these departments (None: the city centre) at a moment, in one query.
+
+    The shift of the moment (``current_shift``) if the roster has one; else
+    the all-day row of the moment's own date. An all-day row covers
+    00:00-24:00 of its own date only, so at 03:00 the all-day row of that
+    date applies, after the night shift of the day before. A department
+    with neither is left out.
     """
+    ids = set(department_ids)
+    if not ids:
+        return {}
     day, shifts = current_shift(at)
-    rows = DutyShift.objects.filter(department_id=department_id).select_related(
-        "person_on_duty", "leader_on_duty", "deputy"
-    )
-    specific = rows.filter(date=day, shift=shifts[0]).first()
-    if specific is not None:
-        return specific
     local_day = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE)).date()
-    return rows.filter(date=local_day, shift=Shift.ALL_DAY).first()
+    which = Q(department_id__in=[i for i in ids if i is not None])
+    if None in ids:
+        which |= Q(department__isnull=True)
+    rows = (
+        DutyShift.objects.filter(which)
+        .filter(Q(date=day, shift=shifts[0]) | Q(date=local_day, shift=Shift.ALL_DAY))
+        .select_related("person_on_duty", "leader_on_duty", "deputy")
+    )
+    specific, all_day = {}, {}
+    for row in rows.order_by("pk"):
+        if row.date == day and row.shift == shifts[0]:
+            specific.setdefault(row.department_id, row)
+        if row.date == local_day and row.shift == Shift.ALL_DAY:
+            all_day.setdefault(row.department_id, row)
+    return {i: specific.get(i) or all_day[i] for i in ids if i in specific or i in all_day}
 
 
 def city_centre_person_on_duty(at: datetime) -> list[AbstractBaseUser]:

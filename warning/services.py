@@ -18,7 +18,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from citysafety import realtime
+from citysafety import after_commit, realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
 from monitoring.models import Reading, Sensor
 from monitoring.services import array_literal
@@ -1052,13 +1052,15 @@ def _record(
         mark_changed = flapping.flapping_update(warning, observed_at)
         if mark_changed:
             warning.save(update_fields=["is_flapping", "flapping_since"])
-    warning_changed.send(sender=Warning, warning=warning, transition=transition)
-    warning_id = warning.pk
+    # The push is registered before the receivers run: after the commit the
+    # duty officers' screens hear of the warning before anything routing
+    # does for it (pushes of work orders, the announcement's task).
     if warning.is_flapping and not mark_changed and kind in flapping.FLIP_KINDS:
         # A flapping warning's flips ride with its coalesced value pushes.
-        warning_value_changed(warning_id=warning_id)
+        warning_value_changed(warning_id=warning.pk)
     else:
-        transaction.on_commit(lambda: push_warning(warning_id=warning_id))
+        warnings_push_after_commit(warning_ids=[warning.pk])
+    warning_changed.send(sender=Warning, warning=warning, transition=transition)
     return transition
 
 
@@ -1115,9 +1117,20 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str, close_a
 
 def push_warning(*, warning_id: int) -> None:
     """Send the warning as it now stands to the duty officers' screens."""
-    payload = selectors.warning_payload(warning_id)
-    if payload is not None:
-        realtime.send([realtime.DUTY_GROUP], "warning.changed", payload)
+    push_warnings(warning_ids=[warning_id])
+
+
+def push_warnings(*, warning_ids: list[int]) -> None:
+    """Send the warnings as they now stand to the duty officers' screens (one query for all)."""
+    realtime.send_many(
+        ([realtime.DUTY_GROUP], "warning.changed", payload) for payload in selectors.warning_payloads(warning_ids)
+    )
+
+
+def warnings_push_after_commit(*, warning_ids: list[int]) -> None:
+    """Push the warnings once the transaction commits: every warning a
+    transaction changed goes out from one callback, read in one query."""
+    after_commit.collect("warning.push", warning_ids, lambda ids: push_warnings(warning_ids=ids))
 
 
 def warning_still_active_message(warning: Warning) -> str:

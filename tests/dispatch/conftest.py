@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from monitoring.models import Reading, Sensor
 from monitoring.services import readings_record_stored
-from organisation.models import DepartmentKind
+from organisation.models import DepartmentKind, DutyShift
+from organisation.roles import DEPARTMENT_STAFF, DUTY_OFFICER
 from tests.factories import (
     DepartmentFactory,
     DistrictFactory,
@@ -21,6 +22,7 @@ from tests.factories import (
     SensorFactory,
     SensorTypeFactory,
     ThresholdRuleFactory,
+    UserFactory,
 )
 from warning import services as warning_services
 from warning.models import Warning, WarningStatus
@@ -86,3 +88,48 @@ def client():
     from django.test import Client
 
     return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
+@pytest.fixture
+def tasks_in_process():
+    """Celery tasks enqueued meanwhile run at once, in this process, their errors raised (unit tests'
+    stand-in for the worker: the task's own code runs, not a copy of it)."""
+    from citysafety.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def reach_and_announce(reach, django_capture_on_commit_callbacks, tasks_in_process):
+    """``reach``, then what its commit sets off, as the worker would: the pushes, and the task
+    that tells the new orders' departments (routing tells nobody inside its transaction)."""
+
+    def reach_and_announce(sensor: Sensor, value: float) -> Warning | None:
+        with django_capture_on_commit_callbacks(execute=True):
+            return reach(sensor, value)
+
+    return reach_and_announce
+
+
+@pytest.fixture
+def on_duty(department_a, staff_a):
+    """Today's roster (and the days around it, so a sweep past midnight still finds it)."""
+    people = {
+        "amy": UserFactory(username="amy", roles=[DEPARTMENT_STAFF], department=department_a),
+        "leader": UserFactory(username="arthur", roles=[DEPARTMENT_STAFF], department=department_a),
+        "centre": UserFactory(username="officer", roles=[DUTY_OFFICER]),
+        "chief": UserFactory(username="chief", roles=[DUTY_OFFICER]),
+    }
+    today = timezone.localdate()
+    for offset in (-1, 0, 1):
+        day = today + timedelta(days=offset)
+        DutyShift.objects.create(
+            department=department_a, date=day, person_on_duty=staff_a, leader_on_duty=people["leader"]
+        )
+        DutyShift.objects.create(
+            department=None, date=day, person_on_duty=people["centre"], leader_on_duty=people["chief"]
+        )
+    return people

@@ -13,8 +13,6 @@ from dispatch.models import EscalationStep, WorkOrder, WorkOrderEventKind
 from dispatch.selectors import work_orders_with_details
 from dispatch.timeline import event_sentence
 from notifications.models import Notification, NotificationKind, WebhookDelivery, WebhookEndpoint
-from organisation.models import DutyShift
-from organisation.roles import DEPARTMENT_STAFF, DUTY_OFFICER
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,27 +27,6 @@ def steps(db):
         EscalationStep.objects.create(target="leader", minutes_overdue=15),
         EscalationStep.objects.create(target="command", minutes_overdue=30),
     ]
-
-
-@pytest.fixture
-def on_duty(department_a, staff_a):
-    """Today's roster (and the days around it, so a sweep past midnight still finds it)."""
-    people = {
-        "amy": UserFactory(username="amy", roles=[DEPARTMENT_STAFF], department=department_a),
-        "leader": UserFactory(username="arthur", roles=[DEPARTMENT_STAFF], department=department_a),
-        "centre": UserFactory(username="officer", roles=[DUTY_OFFICER]),
-        "chief": UserFactory(username="chief", roles=[DUTY_OFFICER]),
-    }
-    today = timezone.localdate()
-    for offset in (-1, 0, 1):
-        day = today + timedelta(days=offset)
-        DutyShift.objects.create(
-            department=department_a, date=day, person_on_duty=staff_a, leader_on_duty=people["leader"]
-        )
-        DutyShift.objects.create(
-            department=None, date=day, person_on_duty=people["centre"], leader_on_duty=people["chief"]
-        )
-    return people
 
 
 def told(kind=None) -> list[str]:
@@ -74,9 +51,11 @@ def test_routing_sets_the_deadlines_to_acknowledge_be_on_site_and_report(city, r
     assert order.current_deadline() == ("acknowledge", order.ack_deadline)
 
 
-def test_a_new_order_is_told_to_the_departments_person_on_duty_and_its_own_system(city, reach, on_duty, department_a):
+def test_a_new_order_is_told_to_the_departments_person_on_duty_and_its_own_system(
+    city, reach_and_announce, on_duty, department_a
+):
     WebhookEndpoint.objects.create(department=department_a, url="http://127.0.0.1:1/hook")
-    warning = reach(city["gas_sensor"], 12.0)
+    warning = reach_and_announce(city["gas_sensor"], 12.0)
     order = WorkOrder.objects.get(warning=warning)
 
     assert told(NotificationKind.WORK_ORDER_DISPATCHED) == ["alice"]
@@ -86,23 +65,23 @@ def test_a_new_order_is_told_to_the_departments_person_on_duty_and_its_own_syste
     assert delivery.payload["warning"]["sensor"]["code"] == "GAS-0001"
 
 
-def test_without_a_roster_every_member_of_the_department_is_told(city, reach, staff_a, department_a):
+def test_without_a_roster_every_member_of_the_department_is_told(city, reach_and_announce, staff_a, department_a):
     UserFactory(username="amy", department=department_a)
-    reach(city["gas_sensor"], 12.0)
+    reach_and_announce(city["gas_sensor"], 12.0)
     assert told(NotificationKind.WORK_ORDER_DISPATCHED) == ["alice", "amy"]
 
 
-def test_readings_of_one_warning_tell_nobody_again(city, reach, on_duty):
-    reach(city["gas_sensor"], 12.0)
+def test_readings_of_one_warning_tell_nobody_again(city, reach_and_announce, on_duty):
+    reach_and_announce(city["gas_sensor"], 12.0)
     for value in (13.0, 14.0, 12.5, 15.0):
-        reach(city["gas_sensor"], value)
+        reach_and_announce(city["gas_sensor"], value)
     assert Notification.objects.count() == 1
 
 
-def test_a_level_one_warning_tells_the_city_centres_leader_on_duty_at_once_and_once(city, reach, on_duty):
-    reach(city["gas_sensor"], 80.0)
-    reach(city["gas_sensor"], 5.0)  # recovers
-    reach(city["gas_sensor"], 90.0)  # and flares up again
+def test_a_level_one_warning_tells_the_city_centres_leader_on_duty_at_once_and_once(city, reach_and_announce, on_duty):
+    reach_and_announce(city["gas_sensor"], 80.0)
+    reach_and_announce(city["gas_sensor"], 5.0)  # recovers
+    reach_and_announce(city["gas_sensor"], 90.0)  # and flares up again
 
     (notification,) = Notification.objects.filter(kind=NotificationKind.LEVEL_ONE_WARNING)
     assert notification.recipient.username == "chief"

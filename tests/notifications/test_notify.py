@@ -247,3 +247,29 @@ def test_the_api_filters_unread_notifications(client, staff_a, department_a):
     assert [row["id"] for row in unread] == [second.pk]
     assert [row["id"] for row in read] == [first.pk]
     assert client.get(reverse("api-notifications"), {"level": "9"}).status_code == 400
+
+
+def test_many_transitions_are_told_in_a_handful_of_queries_each_person_once_per_key(
+    staff_a, staff_b, department_a, department_b, duty_officer, django_assert_max_num_queries
+):
+    tell([staff_a], department=department_a, key="wo:1:dispatched")  # told before
+    tellings = [
+        services.Telling(
+            recipients=(staff_a, duty_officer, staff_b),
+            kind=NotificationKind.WORK_ORDER_DISPATCHED,
+            level=2,
+            key=f"wo:{n}:dispatched",
+            data=DATA,
+            department_id=department_a.pk,
+        )
+        for n in range(1, 11)
+    ]
+
+    # Departments, roles, preferences, the insert: whatever the number of people and transitions.
+    with django_assert_max_num_queries(4):
+        made = services.notify_many(tellings)
+
+    assert len(made) == 9 + 10  # alice of the nine new keys, the duty officer of all ten; never bob
+    assert Notification.objects.filter(recipient=staff_a).count() == 10
+    assert not Notification.objects.filter(recipient=staff_b).exists()
+    assert services.notify_many(tellings) == []
