@@ -28,6 +28,9 @@ def notification_payload(notification: Notification, *, all_languages: bool = Tr
         "level": notification.level,
         "department": notification.department_id,
         "link": notification.link,
+        # What the transition is about ("wo:12" of "wo:12:dispatched"): a page
+        # that shows its own news of the same thing shows one toast, not two.
+        "subject": notification.key.rpartition(":")[0],
         "created_at": notification.created_at.isoformat(),
         "read": notification.read_at is not None,
         "text": notification_texts(notification.kind, notification.data)

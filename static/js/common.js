@@ -274,13 +274,25 @@
   };
 
   // --- Small UI pieces ------------------------------------------------------
-  /** kind: "ok" or "error"; colour: a choice's colour for its edge (a warning's level). */
-  CS.toast = (message, { kind = "", colour = "", timeout = 6000 } = {}) => {
+  /** kind: "ok" or "error"; colour: a choice's colour for its edge (a warning's level).
+   * subject ("wo:12", "warning:7", "outage:3"): one event, one toast. The page's own news
+   * of an event and the person's notification of it both arrive; the notification
+   * (prefer) says more and takes the shown toast's place, the page's news after it is dropped. */
+  CS.toast = (message, { kind = "", colour = "", timeout = 6000, subject = "", prefer = false } = {}) => {
     const box = document.getElementById("toasts");
     if (!box) return;
+    const shown = subject ? [...box.children].find((toast) => toast.dataset.subject === subject) : null;
+    if (shown) {
+      if (prefer) {
+        shown.textContent = message;
+        if (colour) shown.style.setProperty("--c", colour);
+      }
+      return;
+    }
     const node = document.createElement("div");
     node.className = `toast ${kind ? `t-${kind}` : ""}`;
     if (colour) node.style.setProperty("--c", colour);
+    if (subject) node.dataset.subject = subject;
     node.textContent = message;
     box.append(node);
     while (box.children.length > 4) box.firstElementChild.remove();

@@ -1048,7 +1048,7 @@
         const known = applyWarning(warning);
         const text = newsOf(warning, known);
         if (text) {
-          news.push({ text, level: warning.level });
+          news.push({ text, level: warning.level, subject: `warning:${warning.id}` });
           state.fresh.add(warning.id);
           setTimeout(() => state.fresh.delete(warning.id), 2500);
         }
@@ -1064,7 +1064,7 @@
     }
     news.sort((a, b) => a.level - b.level);
     for (const item of news.slice(0, TOASTS_PER_FLUSH)) {
-      CS.toast(item.text, { colour: CS.colour("level", item.level), timeout: 10000 });
+      CS.toast(item.text, { colour: CS.colour("level", item.level), timeout: 10000, subject: item.subject });
     }
     if (news.length > TOASTS_PER_FLUSH) {
       CS.toast(t(gettext("And %(count)s more warnings changed."), { count: news.length - TOASTS_PER_FLUSH }), { timeout: 10000 });
@@ -1297,6 +1297,7 @@
             sensors: outage.silent_sensors,
           }),
           level: outage.level,
+          subject: `outage:${outage.id}`,
         });
       }
     }

@@ -48,7 +48,12 @@
       const notification = message.notification;
       if (typeof notification.unread === "number") setCount(notification.unread);
       const level = CS.choice && CS.choice("level", notification.level);
-      CS.toast(textOf(notification), { colour: level ? level.colour : "", timeout: 12000 });
+      CS.toast(textOf(notification), {
+        colour: level ? level.colour : "",
+        timeout: 12000,
+        subject: notification.subject || "",
+        prefer: true,
+      });
       document.dispatchEvent(new CustomEvent("cs:notification", { detail: notification }));
     });
     // Pushes missed while the socket was down: the count is read again.

@@ -268,7 +268,7 @@
           level: CS.shortLabel("level", order.level),
           sensor: order.warning.sensor.name,
         }),
-        { colour: CS.colour("level", order.level), timeout: 10000 },
+        { colour: CS.colour("level", order.level), timeout: 10000, subject: `wo:${order.id}` },
       );
     }
     render();

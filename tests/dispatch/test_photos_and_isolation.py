@@ -5,8 +5,8 @@ isolation on every new endpoint."""
 import io
 
 import pytest
-from django.db import transaction
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from PIL import Image
 
 from dispatch import services
@@ -129,6 +129,12 @@ def test_a_seventh_photo_is_refused_and_one_can_be_removed(
     assert upload(client, order_on_site, "p6.jpg", image_bytes(size=(40, 30))).status_code == 201
 
 
+def _delete_then_fail(warning_id: int) -> None:
+    with transaction.atomic():
+        Warning.objects.get(pk=warning_id).delete()
+        raise RuntimeError("rolled back")
+
+
 def test_deleting_an_order_with_its_warning_deletes_its_photo_files_after_the_commit(
     client, order_on_site, staff_a, media, django_capture_on_commit_callbacks
 ):
@@ -136,13 +142,12 @@ def test_deleting_an_order_with_its_warning_deletes_its_photo_files_after_the_co
     for n in range(2):
         assert upload(client, order_on_site, f"p{n}.jpg", image_bytes(size=(40, 30))).status_code == 201
     stored = [media / name for photo in ReportPhoto.objects.all() for name in (photo.image.name, photo.thumbnail.name)]
-    assert len(stored) == 4 and all(path.is_file() for path in stored)
+    assert len(stored) == 4
+    assert all(path.is_file() for path in stored)
 
     # A deletion that rolls back keeps the files its rows still name.
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic():
-            Warning.objects.get(pk=order_on_site.warning_id).delete()
-            raise RuntimeError("rolled back")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError, match="rolled back"):
+        _delete_then_fail(order_on_site.warning_id)
     assert ReportPhoto.objects.count() == 2
     assert all(path.is_file() for path in stored)
 

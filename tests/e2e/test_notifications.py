@@ -57,6 +57,9 @@ def test_the_bell_rings_live_and_an_overdue_order_turns_red_and_is_chased(
     expect(gas.locator("#bell-count")).to_have_text("1")
     toast = gas.locator("#toasts .toast").filter(has_text="请在 30 分钟内签收")
     expect(toast).to_contain_text(f"收到新的三级工单 WO-{order.pk}")
+    # The queue's own news of the order and the person's notification are one toast.
+    expect(gas.locator("#toasts .toast").filter(has_text=f"WO-{order.pk}")).to_have_count(1)
+    expect(gas.locator(f"#toasts .toast[data-subject='wo:{order.pk}']")).to_have_count(1)
     shoot(gas, "01-bell-rings-live")
 
     # The deadline passes (brought forward to a few seconds from now): the card turns red by itself.

@@ -66,6 +66,8 @@ def test_the_workers_sweep_pushes_an_outage_and_its_end_to_the_duty_officers_soc
         ]
         notification = got["notification.created"]["notification"]
         assert notification["kind"] == NotificationKind.GATEWAY_SILENT
+        # The map's own news of the outage names the same subject: one toast, not two.
+        assert notification["subject"] == f"outage:{outages[0]['id']}"
         assert "GW-LIVE" in notification["text"]["en"]
 
         # Beat's next sweep finds the same outage: nobody is told twice.
