@@ -179,6 +179,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.mark_overdue_work_orders",
         "schedule": 30.0,
     },
+    # E-mails and SMS of notifications made while the broker was down.
+    "send-missed-notifications": {
+        "task": "notifications.tasks.send_missed_notifications",
+        "schedule": env.float("NOTIFICATION_SWEEP_SECONDS", default=60.0),
+    },
     # Reminders and escalations of orders past a deadline (dispatch.EscalationStep).
     "escalate-overdue-work-orders": {
         "task": "dispatch.tasks.escalate_overdue_work_orders",
@@ -362,6 +367,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="citysafety@localhost")
 # The SMS provider's backend (notifications.sms); none is bundled.
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.ConsoleSmsBackend")
+# A notification's e-mail or SMS the broker did not take is sent by the sweep
+# once the notification is this old (the committing process hands the newest
+# over itself), and no longer once it is older than the hours below.
+NOTIFICATION_HANDOVER_GRACE_SECONDS = env.int("NOTIFICATION_HANDOVER_GRACE_SECONDS", default=60)
+NOTIFICATION_SEND_MISSED_HOURS = env.int("NOTIFICATION_SEND_MISSED_HOURS", default=12)
 # A webhook is tried this many times in all, waiting base, 2 x base, 4 x base…
 # seconds (with jitter) between attempts.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)

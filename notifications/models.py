@@ -80,6 +80,12 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
     texted_at = models.DateTimeField(_("SMS sent at"), null=True, blank=True)
+    # The channels chosen when it was made, and when its sending was handed
+    # to the worker: a notification made while the broker was down (or by a
+    # process that died before handing it over) is found by the sweep.
+    email_wanted = models.BooleanField(_("e-mail wanted"), default=False, db_default=False)
+    sms_wanted = models.BooleanField(_("SMS wanted"), default=False, db_default=False)
+    queued_at = models.DateTimeField(_("handed to the worker at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -95,6 +101,11 @@ class Notification(models.Model):
                 name="notification_unread_idx",
             ),
             models.Index(fields=["recipient", "created_at", "id"], name="notification_recipient_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(queued_at__isnull=True) & (models.Q(email_wanted=True) | models.Q(sms_wanted=True)),
+                name="notification_unqueued_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -81,9 +83,10 @@ def notify(
 # retry's included, and RETURNING names the rows made now.
 _INSERT_NOTIFICATIONS = """
     INSERT INTO notifications_notification
-        (recipient_id, kind, level, department_id, data, link, key, shown_in_app, created_at)
+        (recipient_id, kind, level, department_id, data, link, key, shown_in_app, created_at,
+         email_wanted, sms_wanted)
     SELECT * FROM unnest(%s::integer[], %s::varchar[], %s::smallint[], %s::bigint[], %s::jsonb[], %s::varchar[],
-                         %s::varchar[], %s::boolean[], %s::timestamptz[])
+                         %s::varchar[], %s::boolean[], %s::timestamptz[], %s::boolean[], %s::boolean[])
     ON CONFLICT (recipient_id, key) DO NOTHING
     RETURNING id, recipient_id, key
 """
@@ -111,36 +114,46 @@ def notify_many(tellings: Iterable[Telling]) -> list[Notification]:
         if not (department_id and department_of.get(user_id) == department_id) and not is_duty_officer(user):
             log.warning("Not notifying %s of %s: outside department %s", user, key, department_id)
             continue
-        shown = telling.level in _levels(preferences.get(user_id), Channel.IN_APP)
-        rows.append((user_id, telling, shown))
+        preference = preferences.get(user_id)
+        shown = telling.level in _levels(preference, Channel.IN_APP)
+        channels = tuple(
+            channel
+            for channel, reachable in (
+                (Channel.EMAIL, bool(user.email)),
+                (Channel.SMS, bool(preference and preference.phone)),
+            )
+            if reachable and telling.level in _levels(preference, channel)
+        )
+        rows.append((user_id, telling, shown, channels))
     if not rows:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_NOTIFICATIONS,
             [
-                [user_id for user_id, _t, _s in rows],
-                [t.kind for _u, t, _s in rows],
-                [t.level for _u, t, _s in rows],
-                [t.department_id for _u, t, _s in rows],
-                [json.dumps(t.data, cls=DjangoJSONEncoder) for _u, t, _s in rows],
-                [t.link for _u, t, _s in rows],
-                [t.key for _u, t, _s in rows],
-                [shown for _u, _t, shown in rows],
+                [user_id for user_id, _t, _s, _c in rows],
+                [t.kind for _u, t, _s, _c in rows],
+                [t.level for _u, t, _s, _c in rows],
+                [t.department_id for _u, t, _s, _c in rows],
+                [json.dumps(t.data, cls=DjangoJSONEncoder) for _u, t, _s, _c in rows],
+                [t.link for _u, t, _s, _c in rows],
+                [t.key for _u, t, _s, _c in rows],
+                [shown for _u, _t, shown, _c in rows],
                 [now for _row in rows],
+                [Channel.EMAIL in channels for _u, _t, _s, channels in rows],
+                [Channel.SMS in channels for _u, _t, _s, channels in rows],
             ],
         )
         made_ids = {(user_id, key): pk for pk, user_id, key in cursor.fetchall()}
     made, deliveries = [], []
-    for user_id, telling, shown in rows:
+    for user_id, telling, shown, channels in rows:
         pk = made_ids.get((user_id, telling.key))
         if pk is None:
             continue  # told before
-        user, preference = people[user_id], preferences.get(user_id)
         made.append(
             Notification(
                 pk=pk,
-                recipient=user,
+                recipient=people[user_id],
                 kind=telling.kind,
                 level=telling.level,
                 data=telling.data,
@@ -149,15 +162,9 @@ def notify_many(tellings: Iterable[Telling]) -> list[Notification]:
                 department_id=telling.department_id,
                 shown_in_app=shown,
                 created_at=now,
+                email_wanted=Channel.EMAIL in channels,
+                sms_wanted=Channel.SMS in channels,
             )
-        )
-        channels = tuple(
-            channel
-            for channel, reachable in (
-                (Channel.EMAIL, bool(user.email)),
-                (Channel.SMS, bool(preference and preference.phone)),
-            )
-            if reachable and telling.level in _levels(preference, channel)
         )
         deliveries.append((pk, shown, channels))
     after_commit.collect("notifications.deliver", deliveries, _deliver)
@@ -169,17 +176,70 @@ def _levels(preference: NotificationPreference | None, channel: str) -> list[int
 
 
 def _deliver(deliveries: list[tuple[int, bool, tuple[str, ...]]]) -> None:
-    """After the commit: the in-app pushes (read together), then e-mail and SMS queued one by one."""
+    """After the commit: the in-app pushes (read together), then e-mail and SMS handed to the worker."""
+    push_notifications(notification_ids=[pk for pk, shown, _channels in deliveries if shown])
+    _hand_over([(pk, channels) for pk, _shown, channels in deliveries if channels])
+
+
+def _hand_over(sendings: list[tuple[int, Iterable[str]]]) -> int:
+    """Queue each notification's e-mail and SMS; mark those handed over (one query).
+
+    One the broker did not take stays unmarked, and ``notifications_send_missed``
+    finds it once the broker is back. Handing one over twice sends nothing
+    twice: the sending locks the row and checks it was not sent yet.
+    """
     from notifications import tasks  # tasks import this module
 
-    push_notifications(notification_ids=[pk for pk, shown, _channels in deliveries if shown])
-    for pk, _shown, channels in deliveries:
-        for channel, task in (
-            (Channel.EMAIL, tasks.send_notification_email),
-            (Channel.SMS, tasks.send_notification_sms),
-        ):
-            if channel in channels:
-                _enqueue(task, pk)
+    queued = []
+    for pk, channels in sendings:
+        try:
+            for channel, task in (
+                (Channel.EMAIL, tasks.send_notification_email),
+                (Channel.SMS, tasks.send_notification_sms),
+            ):
+                if channel in channels:
+                    task.delay(pk)
+        except Exception:  # the broker is down: the row stays for the sweep; the in-app copy is there
+            log.warning("Could not queue the sending of notification %s; the sweep will", pk, exc_info=True)
+            continue
+        queued.append(pk)
+    if queued:
+        Notification.objects.filter(pk__in=queued, queued_at__isnull=True).update(queued_at=timezone.now())
+    return len(queued)
+
+
+def notifications_send_missed(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Hand over the e-mails and SMS that never reached the worker (beat's ``send-missed-notifications``).
+
+    Only those made more than ``NOTIFICATION_HANDOVER_GRACE_SECONDS`` ago (the
+    committing process is still handing the newest over) and less than
+    ``NOTIFICATION_SEND_MISSED_HOURS`` ago: news of an old transition is no
+    longer worth a text message; it stays in the platform.
+    """
+    now = now or timezone.now()
+    missed = list(
+        Notification.objects.filter(
+            Q(email_wanted=True, emailed_at__isnull=True) | Q(sms_wanted=True, texted_at__isnull=True),
+            queued_at__isnull=True,
+            created_at__lt=now - timedelta(seconds=settings.NOTIFICATION_HANDOVER_GRACE_SECONDS),
+            created_at__gte=now - timedelta(hours=settings.NOTIFICATION_SEND_MISSED_HOURS),
+        )
+        .order_by("created_at")
+        .values_list("pk", "email_wanted", "emailed_at", "sms_wanted", "texted_at")[:limit]
+    )
+    return _hand_over(
+        [
+            (
+                pk,
+                [
+                    channel
+                    for channel, wanted, sent in ((Channel.EMAIL, email, emailed), (Channel.SMS, sms, texted))
+                    if wanted and sent is None
+                ],
+            )
+            for pk, email, emailed, sms, texted in missed
+        ]
+    )
 
 
 def _enqueue(task, *args) -> None:

@@ -38,3 +38,9 @@ def deliver_webhook(self, delivery_id: int) -> None:
     countdown = services.webhook_delivery_attempt(delivery_id=delivery_id)
     if countdown is not None:
         raise self.retry(countdown=countdown)
+
+
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
+def send_missed_notifications() -> int:
+    """Beat: e-mails and SMS of notifications made while the broker was down."""
+    return services.notifications_send_missed()

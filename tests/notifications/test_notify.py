@@ -273,3 +273,104 @@ def test_many_transitions_are_told_in_a_handful_of_queries_each_person_once_per_
     assert Notification.objects.filter(recipient=staff_a).count() == 10
     assert not Notification.objects.filter(recipient=staff_b).exists()
     assert services.notify_many(tellings) == []
+
+
+# --- A broker that was down: the sweep sends what the commit could not hand over ---
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """The worker's queue as the committing process sees it: down, or taking tasks (kept here)."""
+    from notifications import tasks
+
+    queue = {"up": False, "sent": []}
+
+    def delay_of(task):
+        def delay(notification_id):
+            if not queue["up"]:
+                raise ConnectionRefusedError("broker down")
+            queue["sent"].append((task.name.rsplit(".", 1)[-1], notification_id))
+
+        return delay
+
+    for task in (tasks.send_notification_email, tasks.send_notification_sms):
+        monkeypatch.setattr(task, "delay", delay_of(task))
+    return queue
+
+
+def test_an_email_and_sms_the_broker_did_not_take_are_sent_by_the_sweep_once(
+    staff_a, department_a, broker, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    staff_a.email = "alice@gas.example"
+    staff_a.save()
+    NotificationPreference.objects.create(
+        user=staff_a, phone="13800000000", in_app_levels=[2], email_levels=[2], sms_levels=[2]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        (notification,) = tell([staff_a], department=department_a)
+    notification.refresh_from_db()
+    assert (notification.email_wanted, notification.sms_wanted, notification.queued_at) == (True, True, None)
+
+    # Too fresh: the committing process may still be handing it over.
+    assert services.notifications_send_missed() == 0
+    later = timezone.now() + timedelta(minutes=2)
+    # Still down: nothing is lost, and nothing is marked.
+    assert services.notifications_send_missed(now=later) == 0
+    broker["up"] = True
+
+    assert services.notifications_send_missed(now=later) == 1
+    assert services.notifications_send_missed(now=later) == 0
+
+    assert broker["sent"] == [
+        ("send_notification_email", notification.pk),
+        ("send_notification_sms", notification.pk),
+    ]
+    notification.refresh_from_db()
+    assert notification.queued_at is not None
+
+
+def test_the_sweep_sends_only_the_channels_not_sent_and_leaves_old_news_in_the_platform(
+    staff_a, department_a, broker, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    staff_a.email = "alice@gas.example"
+    staff_a.save()
+    NotificationPreference.objects.create(
+        user=staff_a, phone="13800000000", in_app_levels=[2], email_levels=[2], sms_levels=[2]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        (texted,) = tell([staff_a], department=department_a, key="wo:1:dispatched")
+        (old,) = tell([staff_a], department=department_a, key="wo:2:dispatched")
+    Notification.objects.filter(pk=texted.pk).update(texted_at=timezone.now())
+    Notification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=13))
+    broker["up"] = True
+
+    assert services.notifications_send_missed(now=timezone.now() + timedelta(minutes=2)) == 1
+
+    assert broker["sent"] == [("send_notification_email", texted.pk)]
+    assert Notification.objects.get(pk=old.pk).queued_at is None
+
+
+def test_a_notification_handed_over_at_the_commit_is_not_sent_again_by_the_sweep(
+    staff_a, department_a, broker, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    staff_a.email = "alice@gas.example"
+    staff_a.save()
+    broker["up"] = True
+    with django_capture_on_commit_callbacks(execute=True):
+        (notification,) = tell([staff_a], department=department_a)
+
+    assert broker["sent"] == [("send_notification_email", notification.pk)]
+    assert services.notifications_send_missed(now=timezone.now() + timedelta(minutes=2)) == 0
+    assert broker["sent"] == [("send_notification_email", notification.pk)]
