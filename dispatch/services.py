@@ -142,9 +142,13 @@ def _route(warning: Warning, policies: list[RoutingPolicy]) -> list[WorkOrder]:
         )
         # Departments exist only through policies: the domain is theirs.
         _add_plan_actions_to_new(created, domain_id=policies[0].domain_id, level=warning.level)
+    # A Level I warning is news to the city centre when routing made or raised
+    # orders for it; one that only comes back at Level I (its orders in
+    # hand) was told already, and a task per flip would crowd evaluation's
+    # workers for nothing (the notification's key would drop it anyway).
     _announce_after_commit(
         work_order_ids=[order.pk for order in created],
-        level_one_warning_ids=[warning.pk] if warning.level == Level.I else [],
+        level_one_warning_ids=[warning.pk] if warning.level == Level.I and (created or changed) else [],
     )
     _push_after_commit([*changed, *(order.pk for order in created)])
     return created

@@ -158,3 +158,20 @@ def test_opening_a_warning_with_its_routing_keeps_its_query_bound(
 
     with django_assert_max_num_queries(ANNOUNCEMENT_QUERIES):
         assert escalation.work_orders_announce(work_order_ids=order_ids, level_one_warning_ids=[warning.pk]) == 2
+
+
+def test_a_level_one_warning_back_with_its_orders_in_hand_enqueues_no_announcement(
+    city, on_duty, django_capture_on_commit_callbacks, tasks_in_process, spied
+):
+    for value, minutes_ago in ((80.0, 30), (1.0, 20), (80.0, 10)):
+        store(city["gas_sensor"], value, minutes_ago=minutes_ago)
+        with django_capture_on_commit_callbacks(execute=True):
+            warning_services.sensor_evaluate(sensor_id=city["gas_sensor"].pk)
+
+    warning = Warning.objects.get(sensor=city["gas_sensor"])
+    assert warning.transitions.filter(kind="reactivated").exists()
+    # Told when it opened; its flip back to Level I, orders still pending, is no news.
+    assert [entry for entry in spied if entry[0] == "announce"] == [
+        ("announce", tuple(sorted(WorkOrder.objects.values_list("pk", flat=True))), (warning.pk,))
+    ]
+    assert told(NotificationKind.LEVEL_ONE_WARNING) == ["chief"]
