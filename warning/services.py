@@ -820,9 +820,9 @@ def _outside_closed(
     return left
 
 
-def _end_at_following(sensor: Sensor, rule: ThresholdRule, episode: history.Episode) -> None:
+def _end_at_following(sensor: Sensor, rule: ThresholdRule, episode: history.Episode) -> bool:
     """End an episode still in warning at its last late reading at the next
-    stored reading, when that one is normal."""
+    stored reading, when that one is normal; False when no reading follows."""
     following = (
         Reading.objects.filter(sensor_id=sensor.pk, observed_at__gt=episode.last_observed_at)
         .order_by("observed_at")
@@ -834,6 +834,7 @@ def _end_at_following(sensor: Sensor, rule: ThresholdRule, episode: history.Epis
         episode.steps.append(history.Step(TransitionKind.RECOVERED, episode.level, episode.level, value, at))
         episode.ended = True
         episode.last_value, episode.last_observed_at = value, at
+    return following is not None
 
 
 def _apply_late_readings(
@@ -863,20 +864,9 @@ def _apply_late_readings(
     for group, runs_into_warning in ((before, warning is not None), (after, False)):
         for episode in history.episodes(rule, group):
             if not episode.ended:
-                following = (
-                    Reading.objects.filter(sensor_id=sensor.pk, observed_at__gt=episode.last_observed_at)
-                    .order_by("observed_at")
-                    .values_list("observed_at", "value")
-                    .first()
-                )
-                if following is not None and classify(rule, following[1], in_warning=True) == NORMAL:
-                    at, value = following
-                    episode.steps.append(
-                        history.Step(TransitionKind.RECOVERED, episode.level, episode.level, value, at)
-                    )
-                    episode.ended = True
-                    episode.last_value, episode.last_observed_at = value, at
-                elif following is not None and runs_into_warning:
+                followed = _end_at_following(sensor, rule, episode)
+                if not episode.ended and followed and runs_into_warning:
+                    # Still in warning at the next reading evaluated before: the episode ran on into the open warning.
                     changed += _warning_began_earlier(rule, warning, group[episode.first :])
                     continue
             changed += _record_historical(sensor, rule, episode)

@@ -1,7 +1,10 @@
 """Telling people: once per transition, only those who may know, by the channels they chose."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from notifications import services
 from notifications.models import Notification, NotificationKind, NotificationPreference
@@ -298,18 +301,20 @@ def broker(monkeypatch):
     return queue
 
 
-def test_an_email_and_sms_the_broker_did_not_take_are_sent_by_the_sweep_once(
-    staff_a, department_a, broker, django_capture_on_commit_callbacks
-):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+@pytest.fixture
+def by_email_and_sms(staff_a):
+    """staff_a hears of Level II by e-mail and SMS too."""
     staff_a.email = "alice@gas.example"
     staff_a.save()
     NotificationPreference.objects.create(
         user=staff_a, phone="13800000000", in_app_levels=[2], email_levels=[2], sms_levels=[2]
     )
+    return staff_a
+
+
+def test_an_email_and_sms_the_broker_did_not_take_are_sent_by_the_sweep_once(
+    staff_a, department_a, by_email_and_sms, broker, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         (notification,) = tell([staff_a], department=department_a)
     notification.refresh_from_db()
@@ -334,17 +339,8 @@ def test_an_email_and_sms_the_broker_did_not_take_are_sent_by_the_sweep_once(
 
 
 def test_the_sweep_sends_only_the_channels_not_sent_and_leaves_old_news_in_the_platform(
-    staff_a, department_a, broker, django_capture_on_commit_callbacks
+    staff_a, department_a, by_email_and_sms, broker, django_capture_on_commit_callbacks
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    staff_a.email = "alice@gas.example"
-    staff_a.save()
-    NotificationPreference.objects.create(
-        user=staff_a, phone="13800000000", in_app_levels=[2], email_levels=[2], sms_levels=[2]
-    )
     with django_capture_on_commit_callbacks(execute=True):
         (texted,) = tell([staff_a], department=department_a, key="wo:1:dispatched")
         (old,) = tell([staff_a], department=department_a, key="wo:2:dispatched")
@@ -361,10 +357,6 @@ def test_the_sweep_sends_only_the_channels_not_sent_and_leaves_old_news_in_the_p
 def test_a_notification_handed_over_at_the_commit_is_not_sent_again_by_the_sweep(
     staff_a, department_a, broker, django_capture_on_commit_callbacks
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     staff_a.email = "alice@gas.example"
     staff_a.save()
     broker["up"] = True
