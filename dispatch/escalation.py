@@ -31,7 +31,7 @@ from notifications.models import NotificationKind
 from organisation.models import DutyShift
 from organisation.roles import ADMINISTRATOR, DUTY_OFFICER
 from organisation.selectors import department_member_ids, duty_shift_at, duty_shifts_at
-from warning.models import Level, Warning
+from warning.models import Level, Warning, WarningStatus
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
     if warnings:
         leaders = _city_centre_leader(shifts.get(None))
         departments = _departments_of_warnings([w.pk for w in warnings])
+        quoted = _level_one_readings(warnings)
         tellings += [
             notifications.Telling(
                 recipients=tuple(leaders),
@@ -192,9 +193,9 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
                 # Once per warning, however often it falls back and rises again.
                 key=f"warning:{warning.pk}:level1",
                 data={
-                    "sensor": warning.sensor.name,
-                    "domain": warning.sensor.sensor_type.domain.name,
-                    "value": f"{warning.last_value:g} {warning.sensor.sensor_type.unit}".strip(),
+                    "sensor": quoted[warning.pk].sensor.name,
+                    "domain": quoted[warning.pk].sensor.sensor_type.domain.name,
+                    "value": f"{quoted[warning.pk].last_value:g} {quoted[warning.pk].sensor.sensor_type.unit}".strip(),
                     "departments": ", ".join(departments.get(warning.pk, ())),
                 },
                 link=reverse("dashboard"),
@@ -205,6 +206,31 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
         made = notifications.notify_many(tellings)
         notifications.webhooks_announce_many(events)
     return len(made)
+
+
+def _level_one_readings(warnings: list[Warning]) -> dict[int, Warning]:
+    """The warning whose reading each Level I news quotes.
+
+    An incident's orders hang on its primary, routed at the worst level of
+    its members: when a member raised the event to Level I, the news quotes
+    that member's sensor and value, not the primary's milder one (one query,
+    and only when an incident's primary is announced below Level I).
+    """
+    quoted = {warning.pk: warning for warning in warnings}
+    milder = {
+        warning.incident_id: warning.pk for warning in warnings if warning.incident_id and warning.level != Level.I
+    }
+    if not milder:
+        return quoted
+    members = (
+        Warning.objects.filter(incident_id__in=milder, status=WarningStatus.ACTIVE, level=Level.I)
+        .select_related("sensor__sensor_type__domain")
+        .order_by("-opened_at", "-pk")
+    )
+    for member in members:
+        # The earliest member at Level I wins: it is assigned last.
+        quoted[milder[member.incident_id]] = member
+    return quoted
 
 
 def _minutes_given(order: WorkOrder) -> int:

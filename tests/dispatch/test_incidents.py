@@ -359,3 +359,19 @@ def _waiting_for_a_lock() -> bool:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db
+def test_the_level_one_news_of_an_incident_quotes_the_member_that_raised_it(pipe, reach_and_announce, on_duty):
+    from notifications.models import Notification, NotificationKind
+
+    primary = reach_and_announce(pipe[0], 12.0)  # Level III: the gas company only
+    reach_and_announce(pipe[1], 12.0)
+    assert not Notification.objects.filter(kind=NotificationKind.LEVEL_ONE_WARNING).exists()
+
+    reach_and_announce(pipe[1], 60.0)  # the member reaches Level I
+
+    (news,) = Notification.objects.filter(kind=NotificationKind.LEVEL_ONE_WARNING)
+    assert news.recipient.username == "chief"
+    assert news.key == f"warning:{primary.pk}:level1"  # once for the event
+    assert (news.data["sensor"], news.data["value"]) == (pipe[1].name, f"60 {pipe[1].sensor_type.unit}".strip())
