@@ -320,6 +320,44 @@ def view(args) -> None:
         bodies(gateways, args.batches, 2 + 2 * args.rounds),
         profile=args.profile,
     )
+    _view_without_service(gateways, requests=10 * args.batches, top=args.top, profile=args.profile)
+
+
+def _view_without_service(gateways, *, requests: int, top: int, profile: bool) -> None:
+    """The view's own cost per request, the ingest service answering at once:
+    all that trimming the view (authentication, DRF, middleware, parsing,
+    the answer) could ever save."""
+    from django.test import Client
+
+    from bench.loadgen import Gateway as Load
+    from bench.loadgen import batch_body
+    from monitoring import services
+
+    share = gateways[0]
+    body = batch_body(Load(share.code, share.token, share.first, share.count), datetime.now(UTC).isoformat(), 0)
+    client = Client(HTTP_HOST="127.0.0.1")
+    ingest = services.readings_ingest
+    services.readings_ingest = lambda *, gateway, batch: services.IngestResult(
+        accepted=len(batch), duplicates=0, errors=[]
+    )
+    try:
+        cpu = time.process_time()
+        with measured(f"the view without the service: {requests} requests", top=top, profile=profile) as result:
+            for _ in range(requests):
+                response = client.post(
+                    "/api/v1/readings/",
+                    data=body,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {share.token}",
+                )
+                assert response.status_code == 200, response.content
+        cpu = time.process_time() - cpu
+    finally:
+        services.readings_ingest = ingest
+    print(
+        f"-> the view's own cost: {result.wall / requests * 1000:.2f} ms wall, {cpu / requests * 1000:.2f} ms CPU"
+        f" and {result.clock.count / requests:.1f} queries per request (profiled: {profile})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
