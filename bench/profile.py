@@ -1,9 +1,11 @@
 """Profiles of the hot paths, in-process, on a database of their own.
 
-``python -m bench.profile drain|ingest`` seeds a fresh database (the
+``python -m bench.profile drain|ingest|view`` seeds a fresh database (the
 bench's, or ``--database``), stores readings and profiles one path with
-cProfile: a drain of the evaluation queue, or ingestion of batches of 1,000
-(through the API view and through the service alone). It prints wall time,
+cProfile: a drain of the evaluation queue, ingestion of batches of 1,000
+(through the API view and through the service alone), or the API view's
+share of ingestion (``view``: both paths cold and warm, in either order,
+then the view alone). It prints wall time,
 CPU time of this process, the queries made and their time, and the
 functions that took the most time, so a before/after ratio can be taken
 in the same conditions. CPU time is less disturbed than wall time by
@@ -244,9 +246,123 @@ def ingest(args) -> None:
             readings_ingest(gateway=gateway, batch=batch)
 
 
+def view(args) -> None:
+    """Where the API view spends its time beyond the ingest service's.
+
+    First the measurement itself: both paths on the same kind of batches
+    (1,000 readings of one gateway, every (sensor, time) new), cold (the
+    sensors' state rows not yet written, each path on its own half of the
+    gateways) and warm, in either order; then the view alone, profiled.
+    """
+    population = setup(args.database, args.sensors)
+    from bench import inprocess
+    from monitoring.ingest import load_json
+    from monitoring.models import Gateway
+    from monitoring.services import readings_ingest
+
+    gateways = population.gateways_for(args.sensors)
+    if len(gateways) < 2:
+        raise SystemExit("view: --sensors must give at least two gateways (1,000 sensors each)")
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    seeds = iter(range(1, 10_000))
+
+    def bodies(shares, batches: int, minute: int):
+        return inprocess._bodies(
+            shares, batches=batches, start=start + timedelta(minutes=minute), seed=next(seeds) * 1000
+        )
+
+    models = {g.code: g for g in Gateway.objects.all()}
+
+    def run(title: str, path: str, batch_bodies, *, profile: bool = False) -> None:
+        # The service takes parsed batches, parsed outside the measurement,
+        # and gateways fetched afresh, as the view's authentication does.
+        parsed = [(models[share.code].pk, load_json(body.encode())) for share, body in batch_bodies]
+        with measured(title, top=args.top, profile=profile) as result:
+            if path == "view":
+                inprocess.ingest_through_view(batch_bodies)
+            else:
+                for gateway_id, batch in parsed:
+                    readings_ingest(gateway=Gateway.objects.get(pk=gateway_id), batch=batch)
+        batches = len(batch_bodies)
+        readings = sum(share.count for share, _ in batch_bodies)
+        print(
+            f"-> {path}: {readings / result.wall:,.0f} readings/s wall, {result.clock.count / batches:.1f} queries"
+            f" and {result.clock.seconds / batches * 1000:.1f} ms in queries per batch"
+        )
+
+    # A process's first request imports the URLconf, the views and their
+    # modules: a cost of starting up, measured apart (an empty batch, 400).
+    from django.test import Client
+
+    with measured("the process's first request: an empty batch (400)", top=args.top, profile=False):
+        first = Client(HTTP_HOST="127.0.0.1").post(
+            "/api/v1/readings/",
+            data="[]",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {gateways[0].token}",
+        )
+    assert first.status_code == 400, first.content
+    half = len(gateways) // 2
+    # Cold, service first this time (make bench measures the view first).
+    run(f"cold: service, {half} batches, sensors never seen", "service", bodies(gateways[half:], half, 0))
+    run(f"cold: view, {half} batches, sensors never seen", "view", bodies(gateways[:half], half, 1))
+    for round_ in range(args.rounds):
+        order = ("view", "service") if round_ % 2 == 0 else ("service", "view")
+        for n, path in enumerate(order):
+            run(
+                f"warm round {round_ + 1}: {path}, {args.batches} batches",
+                path,
+                bodies(gateways, args.batches, 2 + 2 * round_ + n),
+            )
+    run(
+        f"view alone, profiled: {args.batches} batches of 1,000",
+        "view",
+        bodies(gateways, args.batches, 2 + 2 * args.rounds),
+        profile=args.profile,
+    )
+    _view_without_service(gateways, requests=10 * args.batches, top=args.top, profile=args.profile)
+
+
+def _view_without_service(gateways, *, requests: int, top: int, profile: bool) -> None:
+    """The view's own cost per request, the ingest service answering at once:
+    all that trimming the view (authentication, DRF, middleware, parsing,
+    the answer) could ever save."""
+    from django.test import Client
+
+    from bench.loadgen import Gateway as Load
+    from bench.loadgen import batch_body
+    from monitoring import services
+
+    share = gateways[0]
+    body = batch_body(Load(share.code, share.token, share.first, share.count), datetime.now(UTC).isoformat(), 0)
+    client = Client(HTTP_HOST="127.0.0.1")
+    ingest = services.readings_ingest
+    services.readings_ingest = lambda *, gateway, batch: services.IngestResult(
+        accepted=len(batch), duplicates=0, errors=[]
+    )
+    try:
+        cpu = time.process_time()
+        with measured(f"the view without the service: {requests} requests", top=top, profile=profile) as result:
+            for _ in range(requests):
+                response = client.post(
+                    "/api/v1/readings/",
+                    data=body,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {share.token}",
+                )
+                assert response.status_code == 200, response.content
+        cpu = time.process_time() - cpu
+    finally:
+        services.readings_ingest = ingest
+    print(
+        f"-> the view's own cost: {result.wall / requests * 1000:.2f} ms wall, {cpu / requests * 1000:.2f} ms CPU"
+        f" and {result.clock.count / requests:.1f} queries per request (profiled: {profile})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", choices=["drain", "ingest"])
+    parser.add_argument("path", choices=["drain", "ingest", "view"])
     parser.add_argument(
         "--database",
         default=os.environ.get("BENCH_DATABASE_URL", "postgis://postgres@127.0.0.1:5432/citysafety_bench"),
@@ -254,15 +370,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sensors", type=int, default=10_000)
     parser.add_argument("--per-sensor", type=int, default=4, help="drain: readings per sensor before the drain")
-    parser.add_argument("--rounds", type=int, default=2, help="drain: store and drain this many times")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="drain: store and drain this many times; view: warm rounds"
+    )
     parser.add_argument(
         "--warning-sensors", type=int, default=0, help="drain: this many sensors' readings alternate Level I and normal"
     )
-    parser.add_argument("--batches", type=int, default=30, help="ingest: batches of 1,000")
+    parser.add_argument("--batches", type=int, default=30, help="ingest, view: batches of 1,000")
     parser.add_argument("--top", type=int, default=25, help="functions listed")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="times only, no cProfile")
     args = parser.parse_args(argv)
-    {"drain": drain, "ingest": ingest}[args.path](args)
+    {"drain": drain, "ingest": ingest, "view": view}[args.path](args)
     return 0
 
 

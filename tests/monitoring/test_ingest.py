@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from monitoring.models import Gateway, Reading, Sensor, SensorStatus
+from monitoring.models import Gateway, Reading, Sensor, SensorState, SensorStatus
 from monitoring.services import gateway_create, gateway_issue_token
 from tests.factories import GatewayFactory, SensorFactory
 
@@ -62,6 +62,34 @@ def test_the_latest_value_is_the_newest_of_the_batch(client, gateway, sensors):
     post(client, gateway, body)
     sensor.refresh_from_db()
     assert sensor.latest_value == 3.0
+
+
+def test_a_batch_leaves_evaluation_its_oldest_unevaluated_reading_and_time(client, gateway, sensors):
+    sensor, other = sensors[0], sensors[1]
+    first = iso(10)
+    post(client, gateway, [{"sensor": sensor.code, "observed_at": first, "value": 5.0}])
+    # Evaluation saw that one; the next batch's readings are all new to it.
+    SensorState.objects.filter(sensor=sensor).update(
+        unevaluated_since=None, unevaluated_observed_from=None, unevaluated_reading_id_from=None
+    )
+    body = [
+        {"sensor": sensor.code, "observed_at": iso(2), "value": 2.0},
+        {"sensor": sensor.code, "observed_at": iso(4), "value": 4.0},
+        {"sensor": sensor.code, "observed_at": first, "value": 9.0},  # already stored
+        {"sensor": other.code, "observed_at": iso(1), "value": 1.0},
+    ]
+
+    response = post(client, gateway, body)
+
+    assert response.json() == {"accepted": 3, "duplicates": 1, "errors": []}
+    stored = list(Reading.objects.filter(sensor=sensor).order_by("id"))
+    state = SensorState.objects.get(sensor=sensor)
+    assert (state.latest_value, state.latest_observed_at) == (2.0, stored[1].observed_at)
+    assert state.latest_reading_id == stored[-1].id
+    assert state.unevaluated_observed_from == stored[2].observed_at
+    assert state.unevaluated_reading_id_from == stored[1].id
+    assert state.unevaluated_since == stored[1].received_at
+    assert SensorState.objects.get(sensor=other).latest_value == 1.0
 
 
 def test_a_retried_batch_is_harmless(client, gateway, sensors):
@@ -259,13 +287,14 @@ def test_a_batch_is_written_in_a_fixed_number_of_queries(client, gateway, django
     body = [{"sensor": code, "observed_at": iso(1), "value": 1.0} for code in codes]
     # token lookup, evaluation backlog (once a second), sensor lookup,
     # savepoint, timeouts, lock, (first readings: create the state rows and
-    # lock them), insert, update states, online status, gateway seen, release
-    with django_assert_max_num_queries(13):
+    # lock them), insert and update states (one statement), online status,
+    # gateway seen, release
+    with django_assert_max_num_queries(12):
         response = post(client, gateway, body)
     assert response.json()["accepted"] == 200
     # Later batches find the state rows and the sensors online.
     body = [{"sensor": code, "observed_at": iso(0.5), "value": 2.0} for code in codes]
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         response = post(client, gateway, body)
     assert response.json()["accepted"] == 200
 
