@@ -90,6 +90,9 @@ def workers():
 
     use_test_redis()
     evaluation_queue.forget()
+    # A sweep an earlier test sent and no worker took would be this test's
+    # first task: the tests count the sweeps their worker finished.
+    purge_queue()
     readings_stored.disconnect(dispatch_uid="warning.enqueue_evaluation")
     started: list[Worker] = []
 
@@ -101,7 +104,15 @@ def workers():
     yield start
     for worker in started:
         worker.stop()
+    purge_queue()
     readings_stored.connect(enqueue_evaluation, dispatch_uid="warning.enqueue_evaluation")
+
+
+def purge_queue() -> None:
+    from citysafety.celery import app
+
+    with app.connection_for_write() as connection_:
+        connection_.default_channel.queue_purge(QUEUE)
 
 
 def sweep() -> None:
