@@ -229,7 +229,13 @@ def _outages_open(gateways: list[tuple[int, int, int, datetime | None]], now: da
                 continue
             new_level, new_count = min(outage.level, level), max(outage.silent_sensors, count)
             if (new_level, new_count) != (outage.level, outage.silent_sensors):
+                worse = new_level < outage.level
                 GatewayOutage.objects.filter(pk=outage.pk).update(level=new_level, silent_sensors=new_count)
+                if worse:
+                    # A worse level is news (sensors of a stricter rule fell
+                    # silent too): told once for each level reached.
+                    outage.level, outage.silent_sensors = new_level, new_count
+                    _outages_tell([outage], NotificationKind.GATEWAY_SILENT, now, event=f"level{new_level}")
                 changed.append(outage.pk)
     return opened, changed
 
@@ -256,7 +262,9 @@ def _outages_recover(now: datetime) -> list[int]:
 _EVENT_OF_KIND = {NotificationKind.GATEWAY_SILENT: "silent", NotificationKind.GATEWAY_HEARD: "heard"}
 
 
-def _outages_tell(outages: list[GatewayOutage], kind: NotificationKind, now: datetime) -> None:
+def _outages_tell(
+    outages: list[GatewayOutage], kind: NotificationKind, now: datetime, *, event: str | None = None
+) -> None:
     """Tell the city centre's person on duty that these gateways went silent or are heard again.
 
     A city matter (no department): ``notify`` tells duty officers only. The
@@ -282,7 +290,7 @@ def _outages_tell(outages: list[GatewayOutage], kind: NotificationKind, now: dat
             recipients=recipients,
             kind=kind,
             level=outage.level,
-            key=f"outage:{outage.pk}:{_EVENT_OF_KIND[kind]}",
+            key=f"outage:{outage.pk}:{event or _EVENT_OF_KIND[kind]}",
             data=data,
             link=link,
         )

@@ -165,3 +165,28 @@ def test_a_gateway_under_maintenance_tells_nobody_and_pushes_nothing(down, duty_
     assert not GatewayOutage.objects.exists()
     assert not Notification.objects.exists()
     assert outage_pushes(pushes) == []
+
+
+def test_an_outage_getting_worse_is_told_again_once_for_each_level_reached(
+    down, centre_on_duty, pushes, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sensors_warn_silent()
+    # A sensor under a stricter no-data rule (Level I) falls silent behind the same gateway.
+    stricter = SensorTypeFactory()
+    ThresholdRuleFactory(sensor_type=stricter, **{**NO_DATA, "no_data_level": 1})
+    SensorFactory(
+        sensor_type=stricter, gateway=down, latest_value=1.0, latest_observed_at=timezone.now() - timedelta(minutes=20)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        sensors_warn_silent()
+        sensors_warn_silent()
+
+    outage = GatewayOutage.objects.get()
+    assert (outage.level, outage.silent_sensors) == (1, 4)
+    assert sorted(Notification.objects.values_list("key", "level")) == [
+        (f"outage:{outage.pk}:level1", 1),
+        (f"outage:{outage.pk}:silent", 2),
+    ]
+    worse = Notification.objects.get(key=f"outage:{outage.pk}:level1")
+    assert (worse.recipient, worse.data["sensors"]) == (centre_on_duty, 4)
