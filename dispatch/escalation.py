@@ -29,8 +29,7 @@ from dispatch.models import (
 from notifications import services as notifications
 from notifications.models import NotificationKind
 from organisation.models import DutyShift
-from organisation.roles import ADMINISTRATOR, DUTY_OFFICER
-from organisation.selectors import department_member_ids, duty_shift_at, duty_shifts_at
+from organisation.selectors import department_member_ids, duty_officers, duty_shift_at, duty_shifts_at
 from warning.models import Level, Warning, WarningStatus
 
 log = logging.getLogger(__name__)
@@ -73,32 +72,19 @@ def department_leader_on_duty(department_id: int, at: datetime) -> list[Abstract
     return [leader] if leader else []
 
 
-def city_centre_leader_on_duty(at: datetime) -> list[AbstractBaseUser]:
-    """The city centre's leader on duty (or deputy); with no roster, the duty officers."""
-    return _city_centre_leader(duty_shift_at(None, at))
-
-
 def _city_centre_leader(shift: DutyShift | None) -> list[AbstractBaseUser]:
+    """The city centre's leader on duty (or deputy); with no roster, the duty officers."""
     if shift is not None and (shift.leader_on_duty or shift.deputy):
         return [shift.leader_on_duty or shift.deputy]
-    return _duty_officers() if shift is None else [shift.person_on_duty]
+    return duty_officers() if shift is None else [shift.person_on_duty]
 
 
 def command_office_on_duty(at: datetime) -> list[AbstractBaseUser]:
     """The city command office: the city centre's person and leader on duty; with no roster, the duty officers."""
     shift = duty_shift_at(None, at)
     if shift is None:
-        return _duty_officers()
+        return duty_officers()
     return [user for user in (shift.person_on_duty, shift.leader_on_duty or shift.deputy) if user is not None]
-
-
-def _duty_officers() -> list[AbstractBaseUser]:
-    return list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[DUTY_OFFICER, ADMINISTRATOR])
-        .distinct()
-        .order_by("pk")
-    )
 
 
 # --- Announcements of routing ---------------------------------------------------

@@ -249,11 +249,6 @@ def _enqueue(task, *args) -> None:
         log.warning("Could not enqueue %s%s", task.name, args, exc_info=True)
 
 
-def push_notification(*, notification_id: int) -> None:
-    """Send the notification, with the recipient's new unread count, to the recipient's sockets."""
-    push_notifications(notification_ids=[notification_id])
-
-
 def push_notifications(*, notification_ids: list[int]) -> None:
     """Send each notification, with its recipient's unread count, to the recipient's sockets (two queries for all)."""
     if not notification_ids:

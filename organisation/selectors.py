@@ -92,6 +92,11 @@ def city_centre_person_on_duty(at: datetime) -> list[AbstractBaseUser]:
     shift = duty_shift_at(None, at)
     if shift is not None:
         return [shift.person_on_duty]
+    return duty_officers()
+
+
+def duty_officers() -> list[AbstractBaseUser]:
+    """Every active duty officer and administrator: who hears of a city matter when no roster names anyone."""
     return list(
         get_user_model()
         .objects.filter(is_active=True, groups__name__in=[DUTY_OFFICER, ADMINISTRATOR])
