@@ -11,7 +11,7 @@ import os
 # on its own database connection. Ingestion is Python work (parsing,
 # validation), so processes, not threads, are what run requests at once.
 # Three on a 2-core machine: while one waits for PostgreSQL, the other two
-# keep both cores busy (README, "Serving HTTP", has the figures).
+# keep both cores busy (docs/operations.md, "Serving HTTP", has the figures).
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 worker_class = "sync"
 

@@ -7,7 +7,7 @@
 #   INGEST_PORT      where gunicorn listens: the gateways' HTTP API (PORT+1)
 #   WEB_CONCURRENCY=3  gunicorn's worker processes
 #   DEBUG=0          1 runs Django in debug mode (tracebacks in the browser)
-#   HTTPS_ONLY=0     plain http on this machine, with DEBUG off (see README)
+#   HTTPS_ONLY=0     plain http on this machine, with DEBUG off (see docs/configuration.md)
 #   DB_CONN_MAX_AGE=60  seconds the api and Celery workers keep a database
 #                    connection (daphne always uses 0)
 #   LOAD_DEMO=1      0 skips `manage.py load_demo_city`

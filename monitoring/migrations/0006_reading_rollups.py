@@ -33,7 +33,7 @@ _ROLLUP_TABLE = """
 # reads 8,760 rows that lie on 8,760 different pages of the table (each hour
 # is written for every sensor at once), but on a few dozen pages of the
 # index, read alone (an index-only scan) once vacuum has marked the pages
-# all-visible. Measured by bench/rollups.py: see the README.
+# all-visible. Measured by bench/rollups.py: see docs/performance.md.
 ROLLUP_TABLES = {
     "monitoring_minuterollup": ("daily", 7, "day", ""),
     "monitoring_hourrollup": (
