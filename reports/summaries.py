@@ -219,11 +219,19 @@ def _render(facts: dict, language: str) -> str:
                 "peak": _value(facts["peak_value"], facts["unit"]),
             },
         ]
-        if facts["escalations"]:
-            lines.append(_("Escalated %(count)s times before it eased.") % {"count": facts["escalations"]})
+        count = facts["escalations"]
+        if count:
+            lines.append(
+                ngettext(
+                    "Escalated %(count)s time before it eased.", "Escalated %(count)s times before it eased.", count
+                )
+                % {"count": count}
+            )
         historical = facts.get("historical")
         if historical:
-            return "\n".join(lines + _historical_lines(facts, historical))
+            # Said first, right under the headline: what follows is an archive's, not the platform's.
+            lines[1:1] = [_historical_origin(historical)]
+            return "\n".join([*lines, _historical_span(facts, historical)])
         lines += _verification_lines(facts.get("verification"))
         if facts["recovered_at"]:
             lines.append(_("Back to normal %(recovered)s.") % {"recovered": _when(facts["recovered_at"])})
@@ -253,23 +261,22 @@ def _render(facts: dict, language: str) -> str:
         return "\n".join(lines)
 
 
-def _historical_lines(facts: dict, historical: dict) -> list[str]:
-    """A historical warning was never the platform's to close: it tells where it came from and
-    how long the episode itself lasted, not how long after it the import came."""
+def _historical_origin(historical: dict) -> str:
+    """A historical warning was never the platform's to close: where it came from."""
+    return _(
+        "A historical record imported from the archive on %(imported)s: its readings arrived after"
+        " the event had ended, so nothing was dispatched."
+    ) % {"imported": _when(historical["imported_at"])}
+
+
+def _historical_span(facts: dict, historical: dict) -> str:
+    """How long the episode itself lasted, not how long after it the import came."""
     minutes = historical["minutes"] or 0
-    return [
-        _(
-            "A historical record imported from the archive on %(imported)s: its readings arrived after"
-            " the event had ended, so nothing was dispatched."
-        )
-        % {"imported": _when(historical["imported_at"])},
-        ngettext(
-            "The episode lasted %(minutes)s minute, from %(opened)s to %(ended)s.",
-            "The episode lasted %(minutes)s minutes, from %(opened)s to %(ended)s.",
-            minutes,
-        )
-        % {"minutes": minutes, "opened": _when(facts["opened_at"]), "ended": _when(historical["ended_at"])},
-    ]
+    return ngettext(
+        "The episode lasted %(minutes)s minute, from %(opened)s to %(ended)s.",
+        "The episode lasted %(minutes)s minutes, from %(opened)s to %(ended)s.",
+        minutes,
+    ) % {"minutes": minutes, "opened": _when(facts["opened_at"]), "ended": _when(historical["ended_at"])}
 
 
 def _verification_lines(verification: dict | None) -> list[str]:

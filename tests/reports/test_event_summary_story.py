@@ -225,12 +225,14 @@ def test_a_historical_warning_is_summarised_as_history_with_its_own_times(client
     chinese = client.get(f"/api/v1/warnings/{warning.pk}/summary/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()["text"]
 
     imported = at(warning.closed_at)
-    assert f"A historical record imported from the archive on {imported}" in english
+    # Said under the headline, before the readings' story.
+    assert english.splitlines()[1].startswith(f"A historical record imported from the archive on {imported}")
+    assert "Escalated 1 time before it eased." in english
     assert f"The episode lasted 95 minutes, from {at(opened)} to {at(ended)}." in english
     assert "the platform" not in english
     assert "minutes after it opened" not in english
     assert "No department was dispatched" not in english
-    assert f"历史记录，于 {imported} 从档案导入" in chinese
+    assert chinese.splitlines()[1].startswith(f"历史记录，于 {imported} 从档案导入")
     assert f"事件持续 95 分钟，自 {at(opened)} 至 {at(ended)}。" in chinese
     assert "由 平台 办结" not in chinese
     assert "平台" not in chinese.split("\n", 1)[1]
