@@ -1,3 +1,4 @@
+from datetime import datetime
 from enum import nonmember
 
 from django.conf import settings
@@ -298,6 +299,18 @@ class Warning(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != WarningStatus.CLOSED
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """When the event was over, as the closed lists give it: its closing; for a historical
+        warning, the end of its episode (its last transition, the recovery).
+
+        A historical warning is recorded closed when its readings are imported, days or weeks
+        after the event: that ``closed_at`` is the record's time, not the event's.
+        """
+        if self.is_historical:
+            return self.recovered_at or self.last_observed_at
+        return self.closed_at
 
     @property
     def colour(self) -> str:

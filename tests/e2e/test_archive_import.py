@@ -62,4 +62,15 @@ def test_an_archive_uploaded_in_the_admin_names_its_bad_rows_and_its_dip_is_hist
     page.goto(f"{daphne_server.url}/warnings/closed/")
     row = page.locator(f"tr[data-warning='{warning.pk}']")
     expect(row.locator("[data-historical]")).to_have_text("历史")
+    # Closed when the dip was over (its recovery at 11:00), not when the archive came in.
+    expect(row.locator("td time").nth(1)).to_have_text("2024-03-01 11:00")
+    expect(row.locator("[data-historical-end]")).to_have_text("事件结束时间")
+    expect(row.locator("[data-archive-import]")).to_contain_text("从档案导入")
     shoot(page, "02-closed-list-historical")
+
+    row.locator("[data-summary-link]").click()
+    summary = page.locator("#summary-form textarea[name=text_zh]")
+    expect(summary).to_contain_text("从档案导入")
+    expect(summary).to_contain_text("事件持续 120 分钟，自 2024-03-01 09:00 至 2024-03-01 11:00。")  # noqa: RUF001
+    expect(summary).not_to_contain_text("由 平台 办结")
+    shoot(page, "03-historical-summary")

@@ -115,7 +115,7 @@ class WarningSummaryRows:
             "peak_value": float(warning.peak_value),
             "last_observed_at": api_datetime(warning.last_observed_at, zone),
             "recovered_at": api_datetime(warning.recovered_at, zone),
-            "closed_at": api_datetime(warning.closed_at, zone),
+            "closed_at": api_datetime(warning.ended_at, zone),
             "disposal_note": warning.disposal_note,
             "is_historical": warning.is_historical,
             "is_flapping": warning.is_flapping,
@@ -141,6 +141,13 @@ class WarningSummarySerializer(serializers.ModelSerializer):
         help_text="The incident the warning belongs to: its id, its primary warning (the one routed), its asset,"
         " and the primary before the last hand-over with how it left (closed, false_alarm);"
         " null for a warning on its own."
+    )
+    closed_at = serializers.DateTimeField(
+        source="ended_at",
+        read_only=True,
+        allow_null=True,
+        help_text="When the warning was closed; for a historical warning (`is_historical`), when its episode ended"
+        " (its last transition), not when its readings were imported.",
     )
     current_level = serializers.IntegerField(
         read_only=True,
