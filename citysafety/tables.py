@@ -111,10 +111,11 @@ def table_format(name: str, chosen: str | None = None) -> str:
 def table_read(file: IO[bytes] | bytes, *, kind: str) -> Table:
     """The table in the file (``kind``: csv or xlsx; the first sheet of a workbook)."""
     data = file if isinstance(file, bytes) else file.read()
-    if not data.strip():
+    if not data or data.isspace():
         raise TableError(_("The file is empty: it holds neither a header row nor data."))
     if data.startswith(OLE2_MAGIC):
         raise TableError(_("Old Excel files (.xls) are not read: save the sheet as .xlsx or CSV."))
+    # Both readers yield rows as they parse, so a large archive is never held twice.
     lines = _csv_lines(data) if kind == "csv" else _xlsx_lines(data)
     numbered = ((number, cells) for number, cells in enumerate(lines, start=1) if not _all_blank(cells))
     try:
@@ -134,7 +135,7 @@ def table_read(file: IO[bytes] | bytes, *, kind: str) -> Table:
     return Table(columns=columns, rows=rows)
 
 
-def _csv_lines(data: bytes) -> list[list[object]]:
+def _csv_lines(data: bytes) -> Iterator[list[str]]:
     if data.startswith(ZIP_MAGIC):
         raise TableError(_("The file is an Excel workbook, not CSV text: name it .xlsx and upload it again."))
     text = _decode(data)
@@ -142,7 +143,7 @@ def _csv_lines(data: bytes) -> list[list[object]]:
         raise TableError(_("The file holds binary data, not CSV text: is it another kind of file named .csv?"))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        return list(reader)
+        yield from reader
     except csv.Error as exc:  # a cell longer than csv.field_size_limit (128 KB): no table holds one
         raise TableError(
             _("Line %(line)d of the file is not CSV: a cell there runs on for more than 128 KB.")
@@ -171,8 +172,9 @@ def _xlsx_lines(data: bytes) -> Iterator[tuple[object, ...]]:
         )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        # Read now, inside the try: a read-only workbook parses its sheet as it is iterated.
-        rows = list(book.worksheets[0].iter_rows(values_only=True))
+        # A read-only workbook parses its sheet as the rows are asked for: a
+        # damaged sheet fails here, in the middle, not at the opening.
+        yield from book.worksheets[0].iter_rows(values_only=True)
         book.close()
     except (zipfile.BadZipFile, InvalidFileException, KeyError, IndexError, ValueError, TypeError, OSError) as exc:
         raise TableError(_damaged()) from exc
@@ -180,7 +182,6 @@ def _xlsx_lines(data: bytes) -> Iterator[tuple[object, ...]]:
         if type(exc).__module__.split(".")[0] in {"lxml", "xml"}:
             raise TableError(_damaged()) from exc
         raise
-    return iter(rows)
 
 
 def _damaged() -> str:

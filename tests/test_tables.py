@@ -76,6 +76,19 @@ def cut_short(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
 
+def damaged_sheet() -> bytes:
+    """A workbook whose zip is sound but whose sheet's XML stops in the middle."""
+    good = zipfile.ZipFile(io.BytesIO(workbook(["a"], *[[n] for n in range(100)])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for item in good.infolist():
+            content = good.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content[: len(content) // 2]
+            archive.writestr(item, content)
+    return buffer.getvalue()
+
+
 def not_a_workbook() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -99,6 +112,8 @@ def not_a_workbook() -> bytes:
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "xlsx", "Old Excel files (.xls)", "旧版 Excel 文件"),
         (cut_short(workbook(["a"], [1])), "xlsx", "damaged, cut short", "已损坏"),
         (not_a_workbook(), "xlsx", "damaged, cut short", "已损坏"),
+        (damaged_sheet(), "xlsx", "damaged, cut short", "已损坏"),
+        (b"a,b\n1," + b"x" * 200_000 + b"\n", "csv", "Line 2 of the file is not CSV", "第 2 行不是有效的 CSV"),
         (b"a,b\n1,2\n", "xlsx", "not an Excel workbook (.xlsx)", "不是 Excel 工作簿"),
         (b"a,b,a\n1,2,3\n", "csv", "names the column “a” twice", "两次"),
     ],
@@ -116,6 +131,8 @@ def not_a_workbook() -> bytes:
         "xls-named-xlsx",
         "truncated-xlsx",
         "docx-named-xlsx",
+        "damaged-sheet-xml",
+        "cell-over-128-kb",
         "csv-named-xlsx",
         "repeated-column",
     ],

@@ -385,3 +385,16 @@ def test_the_admin_says_in_chinese_why_a_broken_workbook_cannot_be_read(admin_cl
     body = response.content.decode()
     assert "无法作为 Excel 工作簿（.xlsx）读取该文件：文件已损坏、不完整或是别的类型" in body  # noqa: RUF001
     assert "zip" not in body.lower()
+
+
+def test_a_cell_that_holds_markup_is_shown_escaped_on_the_import_page(admin_client, department_a, people):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(
+        "roster.csv",
+        b"date,shift,department,person_on_duty\r\n2026-12-01,day,gas-company,<img src=x onerror=alert(1)>\r\n",
+    )
+    body = admin_client.post("/admin/organisation/dutyshift/import/", {"file": upload}).content.decode()
+
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "<img src=x" not in body
