@@ -158,7 +158,10 @@ class DutyShiftForm(forms.ModelForm):
 class RosterImportForm(forms.Form):
     file = forms.FileField(
         label=_("Roster sheet"),
-        help_text=_("A .csv or .xlsx file whose first row names the columns: %(columns)s.")
+        help_text=_(
+            "A .csv (UTF-8, GBK or GB18030, as Excel saves it) or .xlsx file whose first row names the columns: "
+            "%(columns)s."
+        )
         % {"columns": ", ".join(ROSTER_COLUMNS)},
     )
 
