@@ -20,9 +20,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
+from citysafety.tables import TableError, errors_by_row
 from monitoring import services
 from monitoring.forms import ReadingArchiveForm, SensorForm
-from monitoring.imports import ArchiveError
 from monitoring.models import Asset, Gateway, Reading, RiskDomain, Sensor, SensorType
 from organisation import admin as organisation_admin
 from organisation.admin import DistrictListFilter, with_count
@@ -346,8 +346,8 @@ class ReadingAdmin(admin.ModelAdmin):
 
     # Readings are added only in bulk, from an archive.
     change_list_template = "admin/monitoring/reading/change_list.html"
-    # Refused rows listed on the page at most; the count says how many more.
-    IMPORT_ERRORS_SHOWN = 200
+    # Refused rows listed on the page at most (each with all its errors); the count says how many more.
+    IMPORT_ROWS_SHOWN = 200
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("monitoring.add_reading")
@@ -372,10 +372,10 @@ class ReadingAdmin(admin.ModelAdmin):
                     result = services.readings_import(
                         file=upload, name=upload.name, kind=form.cleaned_data["format"] or None
                     )
-                except ArchiveError as error:
+                except TableError as error:
                     form.add_error(error.field if error.field in form.fields else None, str(error))
                 else:
-                    summary = self._import_summary(upload.name, result)
+                    summary = result.summary(upload.name)
         else:
             form = ReadingArchiveForm()
         context = {
@@ -385,22 +385,10 @@ class ReadingAdmin(admin.ModelAdmin):
             "form": form,
             "result": result,
             "summary": summary,
-            "errors_shown": result.errors[: self.IMPORT_ERRORS_SHOWN] if result else [],
-            "errors_more": max(len(result.errors) - self.IMPORT_ERRORS_SHOWN, 0) if result else 0,
+            "refused_shown": errors_by_row(result.errors)[: self.IMPORT_ROWS_SHOWN] if result else [],
+            "refused_more": max(result.refused - self.IMPORT_ROWS_SHOWN, 0) if result else 0,
         }
         return TemplateResponse(request, "admin/monitoring/reading/import.html", context)
-
-    @staticmethod
-    def _import_summary(name: str, result: services.ImportResult) -> str:
-        return _(
-            "%(name)s: %(rows)d rows, %(accepted)d readings stored, %(duplicates)d already stored, %(refused)d refused."
-        ) % {
-            "name": name,
-            "rows": result.rows,
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "refused": len(result.errors),
-        }
 
     def has_delete_permission(self, request: HttpRequest, obj: Reading | None = None) -> bool:
         # Old readings leave by retention: whole days' partitions are dropped

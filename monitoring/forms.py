@@ -73,8 +73,9 @@ class ReadingArchiveForm(forms.Form):
     file = forms.FileField(
         label=_("Archive file"),
         help_text=_(
-            "CSV or Excel (.xlsx) with the columns sensor (the sensor's code), observed_at and value, one reading "
-            "a row. Times without a zone are taken in the platform's time zone. Readings of any age are accepted."
+            "CSV (UTF-8, GBK or GB18030, as Excel saves it) or Excel (.xlsx) with the columns sensor (the sensor's "
+            "code), observed_at and value, one reading a row. Times without a zone are taken in the platform's time "
+            "zone. Readings of any age are accepted."
         ),
     )
     format = forms.ChoiceField(

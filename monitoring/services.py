@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from citysafety.errors import InvalidInputError, OverloadedError, TooLargeError
+from citysafety.tables import RowError
 from monitoring import imports
 from monitoring.events import readings_stored
-from monitoring.imports import RowError
 from monitoring.ingest import ItemError, SensorRef, as_batch, sensor_codes, validate_items
 from monitoring.models import Gateway, Reading, SensorStatus
 from monitoring.selectors import evaluation_backlog
@@ -296,6 +296,16 @@ class ImportResult:
     duplicates: int
     errors: list[RowError]
 
+    @property
+    def refused(self) -> int:
+        """Rows refused: a row that fails in two columns is one row."""
+        return len({error.row for error in self.errors})
+
+    def summary(self, name: str) -> str:
+        return imports.import_summary(
+            name=name, rows=self.rows, accepted=self.accepted, duplicates=self.duplicates, errors=self.errors
+        )
+
 
 # Rows stored per transaction: each holds its sensors' state rows locked
 # (ingestion of those sensors waits meanwhile), so an archive of a million
@@ -313,11 +323,11 @@ def readings_import(*, file: IO[bytes], name: str, kind: str | None = None, zone
     import run twice changes nothing. The readings are evaluated like any
     others (queued as each step commits); an episode the archive shows to
     have ended in the past becomes a historical warning, never a live one.
-    A file that cannot be read at all raises ``imports.ArchiveError``.
+    A file that cannot be read at all raises ``citysafety.tables.TableError``
+    (``imports.ArchiveError`` when it lacks a column).
     """
-    items = imports.archive_items(
-        file, kind=imports.archive_format(name, kind), zone=zone or timezone.get_default_timezone()
-    )
+    archive = imports.archive_read(file, name=name, kind=kind, zone=zone or timezone.get_default_timezone())
+    items = archive.items
     codes = sensor_codes(items)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -331,7 +341,7 @@ def readings_import(*, file: IO[bytes], name: str, kind: str | None = None, zone
         max_future=timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS),
         max_age=None,
     )
-    errors = [RowError(e.index + imports.FIRST_ROW, e.field, e.message) for e in batch.errors]
+    errors = [RowError(archive.rows[e.index], e.field, e.message) for e in batch.errors]
     accepted = 0
     for start in range(0, len(batch.rows), IMPORT_CHUNK):
         rows = batch.rows[start : start + IMPORT_CHUNK]

@@ -17,12 +17,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from citysafety.errors import InvalidInputError
+from citysafety.tables import errors_by_row
 from organisation.models import Department, District, DutyShift, Membership
-from organisation.services import ROSTER_COLUMNS, duty_roster_import, duty_shift_people_problems
+from organisation.services import ROSTER_COLUMNS, RosterImport, duty_roster_import, duty_shift_people_problems
 
 User = get_user_model()
 
@@ -156,7 +158,10 @@ class DutyShiftForm(forms.ModelForm):
 class RosterImportForm(forms.Form):
     file = forms.FileField(
         label=_("Roster sheet"),
-        help_text=_("A .csv or .xlsx file whose first row names the columns: %(columns)s.")
+        help_text=_(
+            "A .csv (UTF-8, GBK or GB18030, as Excel saves it) or .xlsx file whose first row names the columns: "
+            "%(columns)s."
+        )
         % {"columns": ", ".join(ROSTER_COLUMNS)},
     )
 
@@ -195,12 +200,7 @@ class DutyShiftAdmin(admin.ModelAdmin):
                 form.add_error("file", str(exc))
             else:
                 level = messages.WARNING if result.errors else messages.SUCCESS
-                self.message_user(
-                    request,
-                    _("%(created)s roster rows added, %(updated)s replaced, %(errors)s refused.")
-                    % {"created": result.created, "updated": result.updated, "errors": len(result.errors)},
-                    level,
-                )
+                self.message_user(request, roster_import_summary(result), level)
                 if not result.errors:
                     return redirect("admin:organisation_dutyshift_changelist")
         context = {
@@ -209,5 +209,18 @@ class DutyShiftAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "result": result,
+            "refused": errors_by_row(result.errors) if result else [],
         }
         return TemplateResponse(request, "admin/organisation/dutyshift/import.html", context)
+
+
+def roster_import_summary(result: RosterImport) -> str:
+    """Rows read, added, replaced and refused: a row that fails in two columns is one row refused."""
+    return gettext("%(rows)s: %(created)s, %(updated)s, %(refused)s.") % {
+        "rows": ngettext("%(count)d roster row read", "%(count)d roster rows read", result.rows)
+        % {"count": result.rows},
+        "created": ngettext("%(count)d added", "%(count)d added", result.created) % {"count": result.created},
+        "updated": ngettext("%(count)d replaced", "%(count)d replaced", result.updated) % {"count": result.updated},
+        "refused": ngettext("%(count)d row refused", "%(count)d rows refused", result.refused)
+        % {"count": result.refused},
+    }

@@ -1,4 +1,8 @@
-"""In Chromium, an administrator imports an archive through the admin and finds its dip in the history."""
+"""In Chromium, an administrator imports an archive through the admin and finds its dip in the history.
+
+The archive is a CSV as Excel on Chinese Windows saves it: GB18030, Chinese
+remarks, blank rows after the data.
+"""
 
 import pytest
 from playwright.sync_api import expect
@@ -13,13 +17,14 @@ from warning.models import Warning
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ARCHIVE = (
-    "sensor,observed_at,value\n"
-    "FLOW-0001,2024-03-01T08:00:00+08:00,61\n"
-    "FLOW-0001,2024-03-01T09:00:00+08:00,35\n"
-    "FLOW-0001,2024-03-01T10:00:00+08:00,24\n"
-    "FLOW-0001,2024-03-01T11:00:00+08:00,62\n"
-    "FLOW-0009,2024-03-01T11:00:00+08:00,62\n"
-    "FLOW-0001,2024-03-01 12:00,NaN\n"
+    "sensor,observed_at,value,备注\r\n"
+    "FLOW-0001,2024-03-01T08:00:00+08:00,61,正常\r\n"
+    "FLOW-0001,2024-03-01T09:00:00+08:00,35,流量下降\r\n"
+    "FLOW-0001,2024-03-01T10:00:00+08:00,24,疑似泄漏\r\n"
+    "FLOW-0001,2024-03-01T11:00:00+08:00,62,抢修后恢复\r\n"
+    "FLOW-0009,2024-03-01T11:00:00+08:00,62,\r\n"
+    ",,NaN,编码和时间漏填\r\n"
+    ",,,\r\n,,,\r\n"
 )
 
 
@@ -37,8 +42,8 @@ def test_an_archive_uploaded_in_the_admin_names_its_bad_rows_and_its_dip_is_hist
         level1_threshold=20,
     )
     sensor = SensorFactory(code="FLOW-0001", name="望江路干管流量", sensor_type=flow)
-    archive = tmp_path / "flow-archive.csv"
-    archive.write_text(ARCHIVE)
+    archive = tmp_path / "望江路流量.csv"
+    archive.write_bytes(ARCHIVE.encode("gb18030"))
     page = new_context().new_page()
     log_in(page, daphne_server.url, "admin")
 
@@ -47,11 +52,16 @@ def test_an_archive_uploaded_in_the_admin_names_its_bad_rows_and_its_dip_is_hist
     page.set_input_files("input[name=file]", str(archive))
     page.click("#reading-import-form input[type=submit]")
 
-    expect(page.locator("#import-summary")).to_contain_text("flow-archive.csv：共 6 行，存入 4 条读数")  # noqa: RUF001
-    errors = page.locator("#import-errors li")
-    expect(errors).to_have_count(2)
-    expect(errors.nth(0)).to_contain_text("第 6 行，“sensor”列")  # noqa: RUF001
-    expect(errors.nth(1)).to_contain_text("第 7 行，“value”列")  # noqa: RUF001
+    expect(page.locator("#import-summary")).to_have_text(
+        "望江路流量.csv：共 6 行，存入 4 条读数，0 条已存在，拒收 2 行。"  # noqa: RUF001
+    )
+    rows = page.locator("#import-errors > li")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("第 6 行")
+    expect(rows.nth(0).locator("li")).to_have_text(["“sensor”列：未知的传感器“FLOW-0009”。"])  # noqa: RUF001
+    expect(rows.nth(1)).to_contain_text("第 7 行")
+    # One row, two errors: listed under it, counted once above.
+    expect(rows.nth(1).locator("li[data-column]")).to_have_count(2)
     shoot(page, "01-upload-result")
     assert Reading.objects.filter(sensor=sensor).count() == 4
 

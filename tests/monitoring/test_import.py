@@ -4,6 +4,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,8 +13,9 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
+from citysafety.tables import TableError
 from dispatch.models import WorkOrder
-from monitoring import imports, services
+from monitoring import services
 from monitoring.models import Reading, SensorState
 from tests.factories import RoutingPolicyFactory, SensorFactory, SensorTypeFactory, ThresholdRuleFactory, UserFactory
 from warning import services as warning_services
@@ -120,13 +122,18 @@ def test_importing_the_same_archive_twice_changes_nothing(sensors):
         ("a.csv", b"", None, "The file is empty"),
         ("a.txt", b"sensor,observed_at,value\n", None, "Cannot tell the format"),
         ("a.xls", b"whatever", None, "Old Excel files"),
-        ("a.xlsx", b"not a zip", None, "cannot be read as XLSX"),
-        ("a.csv", "sensor,observed_at,value\nFLOW-1,2021-01-01T00:00:00Z,1\n".encode("utf-16"), None, "not UTF-8"),
+        ("a.xlsx", b"not a zip", None, "not an Excel workbook"),
+        (
+            "a.csv",
+            "sensor,observed_at,value\nFLOW-1,2021-01-01T00:00:00Z,1\n".encode("utf-16"),
+            None,
+            "not CSV text in UTF-8, GBK or GB18030",
+        ),
         ("a.csv", b"sensor,observed_at,value\n", "ods", "Unknown format"),
     ],
 )
 def test_a_file_that_is_no_archive_is_refused_whole_saying_why(sensors, name, content, kind, says):
-    with pytest.raises(imports.ArchiveError, match=says.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(TableError, match=says.replace("(", r"\(").replace(")", r"\)")):
         services.readings_import(file=io.BytesIO(content), name=name, kind=kind)
     assert not Reading.objects.exists()
 
@@ -171,10 +178,10 @@ def test_the_command_stores_the_valid_rows_and_fails_naming_the_refused_ones(sen
     path.write_text("sensor,observed_at,value\nFLOW-1,2019-01-01T00:00:00Z,5\nFLOW-1,2019-01-01T01:00:00Z,inf\n")
     out, err = io.StringIO(), io.StringIO()
 
-    with pytest.raises(CommandError, match="1 rows were refused"):
+    with pytest.raises(CommandError, match="1 row was refused"):
         call_command("import_readings", str(path), stdout=out, stderr=err)
 
-    assert "2 rows, 1 readings stored, 0 already stored, 1 refused" in out.getvalue()
+    assert "2 rows, 1 reading stored, 0 already stored, 1 row refused" in out.getvalue()
     assert "Row 3, column “value”: must be a finite number" in err.getvalue()
     assert stored(flow1) == [(datetime(2019, 1, 1, tzinfo=UTC), 5.0)]
 
@@ -189,7 +196,7 @@ def test_the_command_reads_excel_with_the_format_and_zone_given(sensors, tmp_pat
 
     call_command("import_readings", str(path), "--format", "xlsx", "--timezone", "Asia/Shanghai", stdout=out)
 
-    assert "1 readings stored" in out.getvalue()
+    assert "1 reading stored" in out.getvalue()
     assert stored(flow1) == [(datetime(2019, 1, 1, tzinfo=UTC), 5.0)]
 
 
@@ -228,10 +235,10 @@ def test_an_administrator_uploads_an_archive_and_sees_each_refused_row(admin_cli
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "archive.csv: 3 rows, 1 readings stored, 0 already stored, 2 refused." in html
-    assert 'data-row="3" data-column="sensor"' in html
-    assert "Row 3, column “sensor”: unknown sensor &#x27;NOPE&#x27;." in html
-    assert 'data-row="4" data-column="value"' in html
+    assert "archive.csv: 3 rows, 1 reading stored, 0 already stored, 2 rows refused." in html
+    assert '<li data-column="sensor">Column “sensor”: unknown sensor &#x27;NOPE&#x27;.</li>' in html
+    assert html.index('data-row="3"') < html.index('data-column="sensor"') < html.index('data-row="4"')
+    assert html.index('data-row="4"') < html.index('data-column="value"')
     assert stored(flow1) == [(datetime(2019, 1, 1, tzinfo=UTC), 5.0)]
 
 
@@ -257,3 +264,150 @@ def test_the_upload_page_is_in_chinese_by_default(client, admin_user):
     html = response.content.decode()
     assert "导入读数" in html
     assert "归档文件" in html
+
+
+# --- Files as Chinese offices save them ----------------------------------------------------
+
+# A Chinese sensor code and a Chinese remark, as an office's own sheet has them.
+CHINESE_ARCHIVE = (
+    "sensor,observed_at,value,备注\n"
+    "望江路-流量-1,2019-03-01T08:00:00+08:00,61.5,春节前巡检\n"
+    "望江路-流量-1,2019-03-01 09:00:00,60,夜间\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8-sig"])
+def test_an_archive_saved_by_excel_on_chinese_windows_is_read(encoding):
+    sensor = SensorFactory(code="望江路-流量-1")
+
+    result = services.readings_import(file=io.BytesIO(CHINESE_ARCHIVE.encode(encoding)), name="流量.csv")
+
+    assert (result.rows, result.accepted, result.errors) == (2, 2, [])
+    assert stored(sensor) == [
+        (datetime(2019, 3, 1, 0, 0, tzinfo=UTC), 61.5),
+        (datetime(2019, 3, 1, 9, 0, tzinfo=SHANGHAI), 60.0),
+    ]
+
+
+def test_blank_rows_are_skipped_and_a_row_that_fails_twice_is_one_row_refused(sensors):
+    flow1, _flow2, _off = sensors
+    archive = csv_file(
+        "sensor,observed_at,value\n"
+        "FLOW-1,2019-01-01T00:00:00Z,1\n"  # row 2
+        ",,\n"  # row 3: blank, as Excel leaves it
+        ",,5\n"  # row 4: no sensor and no time
+        "FLOW-1,2019-01-01T01:00:00Z,2\n"  # row 5
+        ",,\n,,\n"  # rows 6-7: trailing blank rows
+    )
+
+    result = services.readings_import(file=archive, name="a.csv")
+
+    assert (result.rows, result.accepted, result.refused) == (3, 2, 1)
+    assert [(e.row, e.column) for e in result.errors] == [(4, "sensor"), (4, "observed_at")]
+    assert result.summary("a.csv") == "a.csv: 3 rows, 2 readings stored, 0 already stored, 1 row refused."
+    assert [value for _, value in stored(flow1)] == [1.0, 2.0]
+
+
+def test_an_excel_archive_with_trailing_empty_rows_has_no_errors(sensors):
+    flow1, _flow2, _off = sensors
+    book = openpyxl.Workbook()
+    book.active.append(["sensor", "observed_at", "value"])
+    book.active.append(["FLOW-1", datetime(2020, 1, 1, 8), 3])
+    for row in range(3, 8):  # cells Excel formatted and left empty
+        book.active.cell(row=row, column=1).number_format = "0.00"
+        book.active.cell(row=row, column=2, value=None)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+
+    result = services.readings_import(file=buffer, name="a.xlsx")
+
+    assert (result.rows, result.accepted, result.errors) == (1, 1, [])
+    assert stored(flow1) == [(datetime(2020, 1, 1, tzinfo=UTC), 3.0)]
+
+
+def test_the_command_reads_a_gb18030_archive_and_refuses_a_broken_workbook_in_one_sentence(tmp_path):
+    sensor = SensorFactory(code="望江路-流量-1")
+    good = tmp_path / "流量.csv"
+    good.write_bytes(CHINESE_ARCHIVE.encode("gb18030"))
+    out = io.StringIO()
+
+    call_command("import_readings", str(good), stdout=out)
+
+    assert "2 rows, 2 readings stored, 0 already stored, 0 rows refused." in out.getvalue()
+    assert len(stored(sensor)) == 2
+
+    book = openpyxl.Workbook()
+    book.active.append(["sensor", "observed_at", "value"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    broken = tmp_path / "archive.xlsx"
+    broken.write_bytes(buffer.getvalue()[:300])
+    with pytest.raises(CommandError) as refused:
+        call_command("import_readings", str(broken))
+    assert str(refused.value) == (
+        f"{broken}: The file cannot be read as an Excel workbook (.xlsx): it is damaged, cut short or another"
+        " kind of file; open it in Excel, save it as .xlsx and upload it again."
+    )
+
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(CommandError, match="The file is empty"):
+        call_command("import_readings", str(empty))
+
+
+def test_the_command_lists_each_refused_row_once_with_all_its_errors(sensors, tmp_path):
+    path = tmp_path / "archive.csv"
+    path.write_text("sensor,observed_at,value\n,,5\nFLOW-1,2019-01-01T00:00:00Z,x\n")
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match="2 rows were refused"):
+        call_command("import_readings", str(path), stdout=io.StringIO(), stderr=err)
+
+    assert err.getvalue().splitlines() == [
+        "Row 2, column “sensor”: is required.; Column “observed_at”: is required.",
+        "Row 3, column “value”: must be a number, not a string.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("archive.csv", bytes(range(256)) * 4, "不是 UTF-8、GBK 或 GB18030 编码"),
+        ("archive.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "含有二进制数据"),
+        ("archive.xlsx", b"PK\x03\x04\x14\x00\x00\x00 cut short", "文件已损坏、不完整"),
+        ("archive.csv", b",,\r\n,,\r\n", "文件是空的"),
+        ("archive.csv", b"", "提交的是空文件"),  # Django's form says it before the import reads
+    ],
+    ids=["not-text", "binary-renamed-csv", "corrupt-xlsx", "blank-rows-only", "empty"],
+)
+def test_an_upload_that_cannot_be_read_says_why_in_chinese_on_the_form(client, admin_user, name, content, says):
+    client.force_login(admin_user)
+    upload = SimpleUploadedFile(name, content)
+
+    response = client.post(reverse("admin:monitoring_reading_import"), {"file": upload})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert says in html
+    assert "codec" not in html
+    assert "zip file" not in html
+    assert not Reading.objects.exists()
+
+
+def test_a_gb18030_upload_is_summarised_in_rows_with_the_errors_under_each_row(client, admin_user):
+    SensorFactory(code="望江路-流量-1")
+    client.force_login(admin_user)
+    text = CHINESE_ARCHIVE + ",,\n,,5\n望江路-流量-1,2019-03-01T10:00:00+08:00,十\n,,\n"
+    upload = SimpleUploadedFile("流量.csv", text.encode("gb18030"), content_type="text/csv")
+
+    response = client.post(reverse("admin:monitoring_reading_import"), {"file": upload})
+
+    html = response.content.decode()
+    assert "流量.csv：共 4 行，存入 2 条读数，0 条已存在，拒收 2 行。" in html  # noqa: RUF001
+    assert html.count('<li data-row="') == 2
+    row_5 = html[html.index('<li data-row="5">') : html.index('<li data-row="6">')]
+    assert "第 5 行" in row_5
+    assert "“sensor”列" in row_5
+    assert "“observed_at”列" in row_5
+    assert "“value”列" in html[html.index('<li data-row="6">') :]

@@ -4,7 +4,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import ngettext
 
+from citysafety.tables import TableError, errors_by_row
 from monitoring import imports, services
 
 
@@ -34,13 +36,18 @@ class Command(BaseCommand):
                 result = services.readings_import(file=stream, name=file.name, kind=format, zone=zone)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
-        except imports.ArchiveError as exc:
+        except TableError as exc:
             raise CommandError(f"{file}: {exc}") from exc
-        for error in result.errors:
-            self.stderr.write(str(error))
-        self.stdout.write(
-            f"{file}: {result.rows} rows, {result.accepted} readings stored, {result.duplicates} already stored,"
-            f" {len(result.errors)} refused."
-        )
+        # Each refused row once, its errors after it: a row that fails in two columns is one row to fix.
+        for _row, errors in errors_by_row(result.errors):
+            self.stderr.write("; ".join([str(errors[0]), *(error.problem for error in errors[1:])]))
+        self.stdout.write(result.summary(str(file)))
         if result.errors:
-            raise CommandError(f"{len(result.errors)} rows were refused (listed above); the valid rows are stored.")
+            raise CommandError(
+                ngettext(
+                    "%(count)d row was refused (listed above); the valid rows are stored.",
+                    "%(count)d rows were refused (listed above); the valid rows are stored.",
+                    result.refused,
+                )
+                % {"count": result.refused}
+            )
