@@ -461,6 +461,8 @@ def work_order_photo_add(
             size=checked.size,
             width=checked.width,
             height=checked.height,
+            taken_at=checked.taken_at,
+            taken_location=checked.taken_location,
             uploaded_by=user,
         )
         photo.image.save(checked.image.name, checked.image, save=False)
