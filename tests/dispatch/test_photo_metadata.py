@@ -213,7 +213,7 @@ def test_a_file_one_byte_over_the_limit_is_told_in_bytes_so_the_sizes_differ(set
         "big.jpg is 10,485,761 bytes; a photo may be at most 10,485,760 bytes (10 MB)."
     )
     assert refusal(10 * 1024 * 1024 + 1, settings, "zh-hans") == (
-        "big.jpg 大小为 10,485,761 字节；每张照片最大 10,485,760 字节（10 MB）。"  # noqa: RUF001
+        "big.jpg 大小为 10485761 字节；每张照片最大 10485760 字节（10 MB）。"  # noqa: RUF001
     )
 
 
