@@ -275,8 +275,30 @@
         (photo) => html`<figure class="wo-photo" data-photo-id="${photo.id}">
           <a href="${photo.url}" target="_blank" rel="noopener"><img src="${photo.thumbnail_url}" alt="${photo.name}" loading="lazy"></a>
           ${editable ? html`<button type="button" class="btn btn-sm" data-action="photo-remove" data-order-id="${order.id}" data-photo-id="${photo.id}" title="${gettext("Remove photo")}">×</button>` : ""}
+          ${this.photoFacts(photo)}
         </figure>`,
       )}</div>`;
+    }
+
+    /** When and where the photo says it was taken (its EXIF), and a flag when that is far from the sensor. */
+    photoFacts(photo) {
+      const taken = photo.taken_at
+        ? html`<span data-photo-taken>${t(gettext("Taken %(time)s"), { time: fmt.dateTime(photo.taken_at) })}</span>`
+        : html`<span data-photo-taken class="is-unknown">${gettext("No time in the photo")}</span>`;
+      let place;
+      if (photo.distance_from_sensor == null) {
+        place = html`<span data-photo-place class="is-unknown">${gettext("No place in the photo")}</span>`;
+      } else {
+        const metres = photo.distance_from_sensor;
+        const distance = metres >= 1000
+          ? t(gettext("%(km)s km from the sensor"), { km: (metres / 1000).toFixed(1) })
+          : t(gettext("%(m)s m from the sensor"), { m: metres });
+        const where = photo.taken_location ? `${photo.taken_location.lon.toFixed(5)}, ${photo.taken_location.lat.toFixed(5)}` : "";
+        place = photo.far_from_sensor
+          ? html`<span data-photo-place data-far="true" class="is-far" title="${t(gettext("Taken far from the sensor (%(where)s): check that the photo shows this site."), { where })}">⚠ ${distance}</span>`
+          : html`<span data-photo-place data-far="false" title="${where}">${distance}</span>`;
+      }
+      return html`<figcaption class="wo-photo-facts">${taken}${place}</figcaption>`;
     }
 
     draft(id) {
