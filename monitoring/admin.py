@@ -18,6 +18,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from leaflet.admin import LeafletGeoAdmin
 
 from monitoring import services
@@ -392,12 +393,15 @@ class ReadingAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _import_summary(name: str, result: services.ImportResult) -> str:
-        return _(
-            "%(name)s: %(rows)d rows, %(accepted)d readings stored, %(duplicates)d already stored, %(refused)d refused."
-        ) % {
+        # Each count with its own noun: one sentence can be chosen by one count only.
+        rows = ngettext("%(count)d row", "%(count)d rows", result.rows) % {"count": result.rows}
+        stored = ngettext("%(count)d reading stored", "%(count)d readings stored", result.accepted) % {
+            "count": result.accepted
+        }
+        return _("%(name)s: %(rows)s, %(stored)s, %(duplicates)d already stored, %(refused)d refused.") % {
             "name": name,
-            "rows": result.rows,
-            "accepted": result.accepted,
+            "rows": rows,
+            "stored": stored,
             "duplicates": result.duplicates,
             "refused": len(result.errors),
         }

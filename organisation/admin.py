@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from leaflet.admin import LeafletGeoAdmin
 
 from citysafety.errors import InvalidInputError
@@ -197,7 +198,11 @@ class DutyShiftAdmin(admin.ModelAdmin):
                 level = messages.WARNING if result.errors else messages.SUCCESS
                 self.message_user(
                     request,
-                    _("%(created)s roster rows added, %(updated)s replaced, %(errors)s refused.")
+                    ngettext(
+                        "%(created)s roster row added, %(updated)s replaced, %(errors)s refused.",
+                        "%(created)s roster rows added, %(updated)s replaced, %(errors)s refused.",
+                        result.created,
+                    )
                     % {"created": result.created, "updated": result.updated, "errors": len(result.errors)},
                     level,
                 )

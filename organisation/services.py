@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety.errors import InvalidInputError, TooLargeError
 from organisation.models import Department, DutyShift, Membership, Shift
@@ -78,7 +79,11 @@ def duty_roster_import(*, content: bytes, filename: str) -> RosterImport:
         )
     if len(frame) > ROSTER_MAX_ROWS:
         raise TooLargeError(
-            _("The sheet has %(rows)s rows; at most %(limit)s are imported at once.")
+            ngettext(
+                "The sheet has %(rows)s row; at most %(limit)s are imported at once.",
+                "The sheet has %(rows)s rows; at most %(limit)s are imported at once.",
+                len(frame),
+            )
             % {"rows": len(frame), "limit": ROSTER_MAX_ROWS},
             field="file",
         )

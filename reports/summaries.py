@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch.models import WorkOrder
@@ -141,7 +141,14 @@ def _render(facts: dict, language: str) -> str:
             },
         ]
         if facts["escalations"]:
-            lines.append(_("Escalated %(count)s times before it eased.") % {"count": facts["escalations"]})
+            lines.append(
+                ngettext(
+                    "Escalated %(count)s time before it eased.",
+                    "Escalated %(count)s times before it eased.",
+                    facts["escalations"],
+                )
+                % {"count": facts["escalations"]}
+            )
         if facts.get("false_alarm_reason"):
             lines.append(
                 _("Verification found a false alarm: %(reason)s.")
@@ -152,7 +159,11 @@ def _render(facts: dict, language: str) -> str:
         elif facts["closed_while_active"]:
             lines.append(_("Closed while the sensor still read in warning."))
         lines.append(
-            _("Closed %(closed)s by %(person)s, %(minutes)s minutes after it opened.")
+            ngettext(
+                "Closed %(closed)s by %(person)s, %(minutes)s minute after it opened.",
+                "Closed %(closed)s by %(person)s, %(minutes)s minutes after it opened.",
+                facts["minutes_open"],
+            )
             % {
                 "closed": _when(facts["closed_at"]),
                 "person": facts["closed_by"] or _("the platform"),
@@ -185,11 +196,16 @@ def _render(facts: dict, language: str) -> str:
                     (_("Result"), order.get("result")),
                 ]
                 lines += [f"  {label}: {text}" for label, text in details if text]
-                if order.get("people_sent") or order.get("vehicles_sent"):
+                people, vehicles = order.get("people_sent") or 0, order.get("vehicles_sent") or 0
+                if people or vehicles:
                     lines.append(
                         "  "
-                        + _("Sent %(people)s people and %(vehicles)s vehicles.")
-                        % {"people": order.get("people_sent") or 0, "vehicles": order.get("vehicles_sent") or 0}
+                        + _("Sent %(people)s and %(vehicles)s.")
+                        % {
+                            "people": ngettext("%(count)s person", "%(count)s people", people) % {"count": people},
+                            "vehicles": ngettext("%(count)s vehicle", "%(count)s vehicles", vehicles)
+                            % {"count": vehicles},
+                        }
                     )
         else:
             lines.append(_("No department was dispatched."))
@@ -233,7 +249,13 @@ def event_summary_edit(
             raise InvalidInputError(_("Write the summary; it cannot be empty."), field=field)
         if len(text) > MAX_TEXT_LENGTH:
             raise InvalidInputError(
-                _("Keep the summary under %(count)s characters.") % {"count": MAX_TEXT_LENGTH}, field=field
+                ngettext(
+                    "Keep the summary under %(count)s character.",
+                    "Keep the summary under %(count)s characters.",
+                    MAX_TEXT_LENGTH,
+                )
+                % {"count": MAX_TEXT_LENGTH},
+                field=field,
             )
     with transaction.atomic():
         summary = EventSummary.objects.select_for_update().filter(warning_id=warning_id).first()

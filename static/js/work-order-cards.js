@@ -4,7 +4,7 @@
   "use strict";
 
   const CS = window.CS;
-  const { html, fmt, t, gettext } = CS;
+  const { html, fmt, t, gettext, ngettext } = CS;
 
   // Deadlines closer than this show in amber.
   const SOON_MS = 5 * 60 * 1000;
@@ -46,8 +46,10 @@
     // A stand-down names its reason, a label the page holds no list of: the summary says it.
     if (event.kind === "closed" && data.false_alarm) return event.summary || "";
     if (event.kind === "closed") return data.closed_while_active ? sentences.closed_while_active || event.summary || "" : "";
-    const template = sentences[event.kind];
+    let template = sentences[event.kind];
     if (!template || !Object.keys(data).length) return event.summary || "";
+    // A sentence with a count comes in its forms for one and for several (dispatch/timeline.py).
+    if (typeof template === "object") template = template.forms[Math.min(CS.pluralidx(Number(data[template.count])), template.forms.length - 1)];
     const params = { ...data };
     if (data.level != null) params.level = CS.label("level", data.level);
     if (data.stage != null && sentences.stages) params.stage = sentences.stages[data.stage] || data.stage;
@@ -257,7 +259,7 @@
       const draft = this.draft(order.id);
       const done = actions.filter((a) => a.done).length;
       return html`<div class="wo-checklist" data-checklist>
-        <span class="f-label">${t(gettext("Response plan: %(done)s of %(total)s actions done"), { done, total: actions.length })}</span>
+        <span class="f-label">${t(ngettext("Response plan: %(done)s of %(total)s action done", "Response plan: %(done)s of %(total)s actions done", actions.length), { done, total: actions.length })}</span>
         <ul>${actions.map((action) => {
           if (editing) {
             const checked = draft.done ? draft.done.has(action.id) : action.done;

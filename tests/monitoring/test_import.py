@@ -171,10 +171,10 @@ def test_the_command_stores_the_valid_rows_and_fails_naming_the_refused_ones(sen
     path.write_text("sensor,observed_at,value\nFLOW-1,2019-01-01T00:00:00Z,5\nFLOW-1,2019-01-01T01:00:00Z,inf\n")
     out, err = io.StringIO(), io.StringIO()
 
-    with pytest.raises(CommandError, match="1 rows were refused"):
+    with pytest.raises(CommandError, match="1 row was refused"):
         call_command("import_readings", str(path), stdout=out, stderr=err)
 
-    assert "2 rows, 1 readings stored, 0 already stored, 1 refused" in out.getvalue()
+    assert "2 rows, 1 reading stored, 0 already stored, 1 refused" in out.getvalue()
     assert "Row 3, column “value”: must be a finite number" in err.getvalue()
     assert stored(flow1) == [(datetime(2019, 1, 1, tzinfo=UTC), 5.0)]
 
@@ -189,7 +189,7 @@ def test_the_command_reads_excel_with_the_format_and_zone_given(sensors, tmp_pat
 
     call_command("import_readings", str(path), "--format", "xlsx", "--timezone", "Asia/Shanghai", stdout=out)
 
-    assert "1 readings stored" in out.getvalue()
+    assert "1 row, 1 reading stored" in out.getvalue()
     assert stored(flow1) == [(datetime(2019, 1, 1, tzinfo=UTC), 5.0)]
 
 
@@ -228,7 +228,7 @@ def test_an_administrator_uploads_an_archive_and_sees_each_refused_row(admin_cli
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "archive.csv: 3 rows, 1 readings stored, 0 already stored, 2 refused." in html
+    assert "archive.csv: 3 rows, 1 reading stored, 0 already stored, 2 refused." in html
     assert 'data-row="3" data-column="sensor"' in html
     assert "Row 3, column “sensor”: unknown sensor &#x27;NOPE&#x27;." in html
     assert 'data-row="4" data-column="value"' in html

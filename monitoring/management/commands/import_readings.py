@@ -4,6 +4,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import ngettext
 
 from monitoring import imports, services
 
@@ -38,9 +39,20 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc}") from exc
         for error in result.errors:
             self.stderr.write(str(error))
+        rows = ngettext("%(count)d row", "%(count)d rows", result.rows) % {"count": result.rows}
+        stored = ngettext("%(count)d reading stored", "%(count)d readings stored", result.accepted) % {
+            "count": result.accepted
+        }
         self.stdout.write(
-            f"{file}: {result.rows} rows, {result.accepted} readings stored, {result.duplicates} already stored,"
-            f" {len(result.errors)} refused."
+            f"{file}: {rows}, {stored}, {result.duplicates} already stored, {len(result.errors)} refused."
         )
         if result.errors:
-            raise CommandError(f"{len(result.errors)} rows were refused (listed above); the valid rows are stored.")
+            refused = len(result.errors)
+            raise CommandError(
+                ngettext(
+                    "%(count)d row was refused (listed above); the valid rows are stored.",
+                    "%(count)d rows were refused (listed above); the valid rows are stored.",
+                    refused,
+                )
+                % {"count": refused}
+            )
