@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dispatch import services
-from dispatch.models import WorkOrder
+from dispatch.models import RoutingPolicy, WorkOrder
 from tests.dispatch.test_photo_metadata import exif_jpeg
 from tests.e2e.conftest import log_in
 from tests.e2e.test_live_loop import build_city, expect_live, post_reading
@@ -25,6 +25,8 @@ def test_the_duty_officer_sees_where_each_photo_was_taken_and_one_far_away_is_fl
     settings.MEDIA_ROOT = ARTIFACTS / "media"
     url = daphne_server.url
     city = build_city()
+    # One minute to acknowledge: the timeline must say "1 minute", not "1 minutes".
+    RoutingPolicy.objects.filter(level=3).update(ack_deadline_minutes=1)
     post_reading(url, city, 12.0)  # Level III: the gas company alone
     warning = wait_for(lambda: Warning.objects.filter(sensor=city.sensor).first(), timeout=15, what="the warning")
     order = wait_for(lambda: WorkOrder.objects.filter(warning=warning).first(), what="the work order")
@@ -57,3 +59,20 @@ def test_the_duty_officer_sees_where_each_photo_was_taken_and_one_far_away_is_fl
     expect(facts.nth(2)).to_contain_text("照片中无拍摄地点")
     card.scroll_into_view_if_needed()
     shoot(duty, "01-photo-facts-and-far-flag")
+
+    # In English: the same facts, and the timeline's sentence chosen by its count in the page.
+    english = new_context(locale="en-GB").new_page()
+    log_in(english, url, "duty")
+    expect_live(english)
+    english.locator(f".warning-item[data-warning-id='{warning.pk}']").click()
+    card = english.locator(f"#warning-detail .wo-card[data-order-id='{order.pk}']")
+    facts = card.locator("[data-photos] .wo-photo-facts")
+    expect(facts.nth(0)).to_contain_text("Taken 2026-12-07 09:30:00")
+    expect(facts.nth(0).locator("[data-photo-place]")).to_have_text("80 m from the sensor")
+    expect(facts.nth(1).locator("[data-photo-place]")).to_have_text("⚠ 5.0 km from the sensor")
+    expect(facts.nth(2)).to_contain_text("No place in the photo")
+    expect(card.locator(".timeline li.k-created [data-summary]")).to_have_text(
+        "Routed at Level III (yellow); acknowledge within 1 minute."
+    )
+    card.scroll_into_view_if_needed()
+    shoot(english, "02-in-english-one-minute")
