@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models.manager import BaseManager
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -314,7 +314,12 @@ class IdListField(serializers.ListField):
             if isinstance(detail, dict):
                 positions = ", ".join(str(int(key) + 1) for key in sorted(detail, key=int)[:10])
                 raise serializers.ValidationError(
-                    _("Items %(positions)s are not whole numbers (ids).") % {"positions": positions}
+                    ngettext(
+                        "Item %(positions)s is not a whole number (an id).",
+                        "Items %(positions)s are not whole numbers (ids).",
+                        len(detail),
+                    )
+                    % {"positions": positions}
                 ) from None
             raise
 

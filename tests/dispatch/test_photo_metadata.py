@@ -220,3 +220,26 @@ def test_a_file_one_byte_over_the_limit_is_told_in_bytes_so_the_sizes_differ(set
 def test_a_file_well_over_the_limit_is_told_in_megabytes_with_one_decimal(settings):
     assert refusal(int(10.5 * 1024 * 1024), settings) == "big.jpg is 10.5 MB; a photo may be at most 10 MB."
     assert refusal(12 * 1024 * 1024, settings) == "big.jpg is 12.0 MB; a photo may be at most 10 MB."
+
+
+# --- A count in an API refusal ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("done_actions", "message"),
+    [
+        (["x"], "Item 1 is not a whole number (an id)."),
+        (["x", 3, "y"], "Items 1, 3 are not whole numbers (ids)."),
+    ],
+)
+def test_a_refused_list_of_ids_counts_its_items(client, order_on_site, staff_a, done_actions, message):
+    client.force_login(staff_a)
+
+    response = client.post(
+        f"/api/v1/work-orders/{order_on_site.pk}/report/",
+        {"report": "Valve closed.", "done_actions": done_actions},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["done_actions"] == [message]
