@@ -172,11 +172,13 @@ def _taken(image: Image.Image) -> tuple[datetime | None, Point | None]:
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
     except Exception:  # a garbled EXIF block is the phone's fault, not the photo's
         return None, None
-    return _taken_at(details, exif), _taken_location(gps)
+    return _taken_at(details), _taken_location(gps)
 
 
-def _taken_at(details: dict, exif) -> datetime | None:
-    raw = details.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
+def _taken_at(details: dict) -> datetime | None:
+    # When the shutter opened (else when the picture was digitised); never the
+    # file's DateTime, which an editing program moves to when it saved.
+    raw = details.get(ExifTags.Base.DateTimeOriginal) or details.get(ExifTags.Base.DateTimeDigitized)
     match = _EXIF_TIME.fullmatch(str(raw or "").strip("\0 "))
     if not match:
         return None

@@ -243,3 +243,12 @@ def test_a_refused_list_of_ids_counts_its_items(client, order_on_site, staff_a, 
 
     assert response.status_code == 400
     assert response.json()["done_actions"] == [message]
+
+
+def test_the_time_an_editor_saved_the_file_is_not_the_time_it_was_taken():
+    exif = Image.Exif()
+    exif[ExifTags.Base.DateTime] = "2026:12:24 18:00:00"  # written by the editing program
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48)).save(out, format="JPEG", exif=exif)
+
+    assert photo_check(name="edited.jpg", data=out.getvalue()).taken_at is None

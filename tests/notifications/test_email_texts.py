@@ -120,3 +120,27 @@ def test_one_minute_is_a_minute_not_minutes():
     assert text.endswith("Acknowledge within 1 minute.")
     assert several.endswith("Acknowledge within 15 minutes.")
     assert ": 1 sensor sends no data." in silent
+
+
+def test_a_text_message_is_written_in_the_readers_language(staff_a, department_a, settings):
+    from notifications.sms import MemorySmsBackend
+
+    settings.SMS_BACKEND = "notifications.sms.MemorySmsBackend"
+    MemorySmsBackend.outbox.clear()
+    NotificationPreference.objects.create(user=staff_a, phone="13800000000", sms_levels=[1], language="en")
+    (notification,) = services.notify(
+        recipients=[staff_a],
+        kind=NotificationKind.WORK_ORDER_DISPATCHED,
+        level=1,
+        key="wo:7:dispatched",
+        data=ORDER,
+        department_id=department_a.pk,
+    )
+
+    assert services.notification_sms_send(notification_id=notification.pk) is True
+    assert MemorySmsBackend.outbox == [
+        {
+            "phone": "13800000000",
+            "text": "New Level I work order WO-7 for Gas company: Gas main, Changjiang Road. Acknowledge within 15 minutes.",
+        }
+    ]
