@@ -203,6 +203,8 @@ def _taken_location(gps: dict) -> Point | None:
     lon = _degrees(gps.get(ExifTags.GPS.GPSLongitude), gps.get(ExifTags.GPS.GPSLongitudeRef), "W")
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
+    if lat == 0 and lon == 0:
+        return None  # what some phones write when they had no fix: the sea off West Africa, never a city's street
     return Point(lon, lat, srid=4326)
 
 

@@ -101,8 +101,9 @@ def test_an_exif_time_offset_is_honoured_and_south_and_west_are_negative():
         exif_jpeg(lon=None, lat=None, taken=None),
         exif_jpeg(lat=95.0, taken="not a time"),
         exif_jpeg(taken="0000:00:00 00:00:00", lon=200.0),
+        exif_jpeg(taken=None, lon=0.0, lat=0.0),
     ],
-    ids=["none", "latitude-95-and-garbled-time", "zero-time-and-longitude-200"],
+    ids=["none", "latitude-95-and-garbled-time", "zero-time-and-longitude-200", "no-fix-at-0-0"],
 )
 def test_a_photo_without_usable_exif_is_accepted_without_a_time_or_place(data):
     checked = photo_check(name="plain.jpg", data=data)
