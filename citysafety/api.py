@@ -13,7 +13,7 @@ from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import Http404
 from django.utils import translation
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular import openapi
@@ -279,7 +279,11 @@ def cursor_decode(cursor: str, *, scope: str) -> Position:
         payload = signing.loads(cursor, salt=CURSOR_SALT, max_age=CURSOR_MAX_AGE)
     except signing.SignatureExpired:
         raise _cursor_error(
-            _("The cursor has expired (cursors last %(hours)d hours): start again from the first page.")
+            ngettext(
+                "The cursor has expired (cursors last %(hours)d hour): start again from the first page.",
+                "The cursor has expired (cursors last %(hours)d hours): start again from the first page.",
+                int(CURSOR_MAX_AGE.total_seconds() // 3600),
+            )
             % {"hours": CURSOR_MAX_AGE.total_seconds() // 3600}
         ) from None
     except (signing.BadSignature, ValueError):

@@ -352,6 +352,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "media/"
 WORK_ORDER_PHOTO_MAX_BYTES = env.int("WORK_ORDER_PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
 WORK_ORDER_MAX_PHOTOS = 6
+# A report photo whose EXIF places it farther than this from the sensor is flagged (docs/photos.md).
+WORK_ORDER_PHOTO_FAR_METRES = env.int("WORK_ORDER_PHOTO_FAR_METRES", default=1000)
 
 # --- Notifications ----------------------------------------------------------
 

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from citysafety.admin_mixins import ViewOnly
 from dispatch.models import (
@@ -65,13 +66,21 @@ class RoutingPolicyForm(forms.ModelForm):
         if ack is not None and arrive is not None and arrive < ack:
             self.add_error(
                 "arrive_deadline_minutes",
-                _("Being on site cannot be due before acknowledging: give at least %(minutes)s minutes.")
+                ngettext(
+                    "Being on site cannot be due before acknowledging: give at least %(minutes)s minute.",
+                    "Being on site cannot be due before acknowledging: give at least %(minutes)s minutes.",
+                    ack,
+                )
                 % {"minutes": ack},
             )
         if arrive is not None and report is not None and report < arrive:
             self.add_error(
                 "report_deadline_minutes",
-                _("The report cannot be due before being on site: give at least %(minutes)s minutes.")
+                ngettext(
+                    "The report cannot be due before being on site: give at least %(minutes)s minute.",
+                    "The report cannot be due before being on site: give at least %(minutes)s minutes.",
+                    arrive,
+                )
                 % {"minutes": arrive},
             )
 

@@ -103,6 +103,8 @@ def _order_data(order: WorkOrder, warning: Warning) -> dict:
         "department": order.department.name,
         "level": order.level,
         "sensor": warning.sensor.name,
+        # The code too, so that an e-mail's subject names the sensor exactly.
+        "code": warning.sensor.code,
     }
 
 
@@ -180,6 +182,7 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
                 key=f"warning:{warning.pk}:level1",
                 data={
                     "sensor": quoted[warning.pk].sensor.name,
+                    "code": quoted[warning.pk].sensor.code,
                     "domain": quoted[warning.pk].sensor.sensor_type.domain.name,
                     "value": f"{quoted[warning.pk].last_value:g} {quoted[warning.pk].sensor.sensor_type.unit}".strip(),
                     "departments": ", ".join(departments.get(warning.pk, ())),

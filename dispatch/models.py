@@ -2,6 +2,7 @@ from datetime import datetime
 from enum import nonmember
 
 from django.conf import settings
+from django.contrib.gis.db import models as gis
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -342,6 +343,10 @@ class ReportPhoto(models.Model):
     size = models.PositiveIntegerField(_("size (bytes)"))
     width = models.PositiveIntegerField(_("width"))
     height = models.PositiveIntegerField(_("height"))
+    # When and where the photo says it was taken (its EXIF, read at upload):
+    # empty when it does not say. The original file keeps the EXIF as evidence.
+    taken_at = models.DateTimeField(_("taken at"), null=True, blank=True)
+    taken_location = gis.PointField(_("place taken"), srid=4326, null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
     )

@@ -74,6 +74,11 @@ def work_order_visible(user: AbstractBaseUser | AnonymousUser, work_order_id: in
     return work_orders_visible_to(user).filter(pk=work_order_id).first()
 
 
+def work_order_sensor_location(work_order_id: int):
+    """Where the order's sensor stands (a photo's distance is measured from it)."""
+    return WorkOrder.objects.filter(pk=work_order_id).values_list("warning__sensor__location", flat=True).first()
+
+
 def department_people(department_id: int) -> list[dict]:
     """The active people of a department, to assign an order to."""
     users = (

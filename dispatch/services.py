@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from citysafety import after_commit, realtime
 from citysafety.db import retry_on_deadlock
@@ -451,7 +451,11 @@ def work_order_photo_add(
         limit = settings.WORK_ORDER_MAX_PHOTOS
         if order.photos.count() >= limit:
             raise ConflictError(
-                _("A report takes at most %(limit)s photos; remove one to add %(name)s.")
+                ngettext(
+                    "A report takes at most %(limit)s photo; remove it to add %(name)s.",
+                    "A report takes at most %(limit)s photos; remove one to add %(name)s.",
+                    limit,
+                )
                 % {"limit": limit, "name": name}
             )
         photo = ReportPhoto(
@@ -461,6 +465,8 @@ def work_order_photo_add(
             size=checked.size,
             width=checked.width,
             height=checked.height,
+            taken_at=checked.taken_at,
+            taken_location=checked.taken_location,
             uploaded_by=user,
         )
         photo.image.save(checked.image.name, checked.image, save=False)

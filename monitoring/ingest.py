@@ -19,6 +19,7 @@ from typing import NamedTuple
 import orjson
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety.errors import InvalidInputError
 
@@ -117,7 +118,11 @@ def parse_timestamp(
             % {"raw": raw[:40], "seconds": int(max_future.total_seconds())},
         )
     if max_age is not None and when < now - max_age:
-        return None, _("'%(raw)s' is more than %(days)d days old; check the gateway clock.") % {
+        return None, ngettext(
+            "'%(raw)s' is more than %(days)d day old; check the gateway clock.",
+            "'%(raw)s' is more than %(days)d days old; check the gateway clock.",
+            max_age.days,
+        ) % {
             "raw": raw[:40],
             "days": max_age.days,
         }

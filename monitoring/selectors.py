@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import FloatField, Func, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety.errors import InvalidInputError
 from citysafety.parameters import shown, zoned_datetime
@@ -164,7 +165,11 @@ def series_range(
     longest = SERIES_MAX_SPAN[resolution]
     if end_at - start_at > longest:
         raise InvalidInputError(
-            _("A %(resolution)s series spans at most %(days)d days; ask for a coarser resolution.")
+            ngettext(
+                "A %(resolution)s series spans at most %(days)d day; ask for a coarser resolution.",
+                "A %(resolution)s series spans at most %(days)d days; ask for a coarser resolution.",
+                longest.days,
+            )
             % {"resolution": resolution, "days": longest.days},
             field="resolution",
         )

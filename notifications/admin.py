@@ -10,7 +10,7 @@ from notifications.models import Notification, NotificationPreference, WebhookDe
 
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
-    list_display = ("user", "phone", "in_app_levels", "email_levels", "sms_levels")
+    list_display = ("user", "phone", "language", "in_app_levels", "email_levels", "sms_levels")
     list_select_related = ("user",)
     search_fields = ("user__username", "phone")
     autocomplete_fields = ("user",)

@@ -119,6 +119,15 @@ class NotificationPreference(models.Model):
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="notification_preference", verbose_name=_("user")
     )
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True, help_text=_("For SMS notifications."))
+    # E-mail and SMS are read away from the platform, where the language the
+    # person chose in the browser is not known: it is kept here.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Of e-mails and text messages; empty: the platform's language."),
+    )
     in_app_levels = ArrayField(
         models.PositiveSmallIntegerField(choices=LEVEL_CHOICES),
         default=list,

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from citysafety import after_commit, realtime
 from citysafety.errors import NotFoundError
 from notifications import selectors, webhooks
-from notifications.messages import notification_text
+from notifications.messages import notification_subject, notification_text
 from notifications.models import (
     DEFAULT_LEVELS,
     Channel,
@@ -304,16 +304,25 @@ def notification_email_send(*, notification_id: int) -> bool:
 
 
 def _email_text(notification: Notification) -> tuple[str, str]:
-    """Subject in the platform's language; the body in every language it speaks."""
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = f"[{_('City safety')}] {notification.get_kind_display()}"
+    """Subject in the reader's language; the body in it first, then in every other language the platform speaks
+    (a forwarded copy may reach a reader of another)."""
+    language = _language_of(notification.recipient_id)
+    with translation.override(language):
+        subject = notification_subject(notification.kind, notification.data)
     parts = []
-    for code, _name in settings.LANGUAGES:
+    codes = [code for code, _name in settings.LANGUAGES]
+    for code in sorted(codes, key=lambda code: code != language):
         with translation.override(code):
             parts.append(notification_text(notification.kind, notification.data))
     if notification.link:
         parts.append(f"{settings.SITE_URL.rstrip('/')}{notification.link}")
     return subject, "\n\n".join(parts) + "\n"
+
+
+def _language_of(user_id: int) -> str:
+    """The language a person reads e-mail and SMS in: the one they chose, else the platform's."""
+    chosen = NotificationPreference.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+    return chosen or settings.LANGUAGE_CODE
 
 
 def notification_sms_send(*, notification_id: int) -> bool:
@@ -329,7 +338,7 @@ def notification_sms_send(*, notification_id: int) -> bool:
         preference = NotificationPreference.objects.filter(user_id=notification.recipient_id).first()
         if preference is None or not preference.phone:
             return False
-        with translation.override(settings.LANGUAGE_CODE):
+        with translation.override(preference.language or settings.LANGUAGE_CODE):
             text = notification_text(notification.kind, notification.data)
         get_backend().send(phone=preference.phone, text=text)
         notification.texted_at = timezone.now()

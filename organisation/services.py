@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety.errors import InvalidInputError, TooLargeError
 from citysafety.tables import RowError, table_format, table_read
@@ -98,7 +99,11 @@ def duty_roster_import(*, content: bytes, filename: str) -> RosterImport:
         )
     if len(table.rows) > ROSTER_MAX_ROWS:
         raise TooLargeError(
-            _("The sheet has %(rows)s rows; at most %(limit)s are imported at once.")
+            ngettext(
+                "The sheet has %(rows)s row; at most %(limit)s are imported at once.",
+                "The sheet has %(rows)s rows; at most %(limit)s are imported at once.",
+                len(table.rows),
+            )
             % {"rows": len(table.rows), "limit": ROSTER_MAX_ROWS},
             field="file",
         )

@@ -14,6 +14,7 @@ import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety.errors import InvalidInputError
 from dispatch.models import WorkOrder
@@ -65,7 +66,11 @@ def period_parse(raw_start: str | None, raw_end: str | None, *, today: date | No
         )
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
         raise InvalidInputError(
-            _("Choose a period of at most %(days)s days.") % {"days": MAX_PERIOD_DAYS}, field="start"
+            ngettext(
+                "Choose a period of at most %(days)s day.", "Choose a period of at most %(days)s days.", MAX_PERIOD_DAYS
+            )
+            % {"days": MAX_PERIOD_DAYS},
+            field="start",
         )
     return Period(start, end)
 

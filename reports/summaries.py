@@ -329,11 +329,15 @@ def _order_lines(order: dict) -> list[str]:
         (_("Result"), order.get("result")),
     ]
     lines += [f"  {label}: {text}" for label, text in details if text]
-    if order.get("people_sent") or order.get("vehicles_sent"):
+    people, vehicles = order.get("people_sent") or 0, order.get("vehicles_sent") or 0
+    if people or vehicles:
         lines.append(
             "  "
-            + _("Sent %(people)s people and %(vehicles)s vehicles.")
-            % {"people": order.get("people_sent") or 0, "vehicles": order.get("vehicles_sent") or 0}
+            + _("Sent %(people)s and %(vehicles)s.")
+            % {
+                "people": ngettext("%(count)s person", "%(count)s people", people) % {"count": people},
+                "vehicles": ngettext("%(count)s vehicle", "%(count)s vehicles", vehicles) % {"count": vehicles},
+            }
         )
     lines += ["  " + _story_line(step) for step in order.get("story", [])]
     return lines
@@ -396,7 +400,13 @@ def event_summary_edit(
             raise InvalidInputError(_("Write the summary; it cannot be empty."), field=field)
         if len(text) > MAX_TEXT_LENGTH:
             raise InvalidInputError(
-                _("Keep the summary under %(count)s characters.") % {"count": MAX_TEXT_LENGTH}, field=field
+                ngettext(
+                    "Keep the summary under %(count)s character.",
+                    "Keep the summary under %(count)s characters.",
+                    MAX_TEXT_LENGTH,
+                )
+                % {"count": MAX_TEXT_LENGTH},
+                field=field,
             )
     with transaction.atomic():
         summary = EventSummary.objects.select_for_update().filter(warning_id=warning_id).first()

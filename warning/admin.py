@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.admin_mixins import ViewOnly
@@ -390,8 +390,10 @@ def backtest_replayed_as(rule: ThresholdRule) -> str:
     else:
         said = gettext("Value against thresholds: a warning opens at the first reading at Level III or worse.")
     if rule.hold_readings:
-        said += " " + gettext(
-            "A level opens or escalates the warning only once %(count)s readings in a row reached it."
+        said += " " + ngettext(
+            "A level opens or escalates the warning only once %(count)s reading in a row reached it.",
+            "A level opens or escalates the warning only once %(count)s readings in a row reached it.",
+            rule.hold_readings,
         ) % {"count": rule.hold_readings}
     elif rule.hold_seconds:
         said += " " + gettext(

@@ -58,7 +58,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from pandas.api.indexers import BaseIndexer
 
 from citysafety.errors import InvalidInputError, TooLargeError
@@ -166,7 +166,12 @@ def rule_backtest(*, proposed: ThresholdRule, current: ThresholdRule | None, day
         current = None
     if not 1 <= days <= settings.BACKTEST_MAX_DAYS:
         raise InvalidInputError(
-            _("Choose between 1 and %(most)d days to backtest.") % {"most": settings.BACKTEST_MAX_DAYS},
+            ngettext(
+                "Choose between 1 and %(most)d day to backtest.",
+                "Choose between 1 and %(most)d days to backtest.",
+                settings.BACKTEST_MAX_DAYS,
+            )
+            % {"most": settings.BACKTEST_MAX_DAYS},
             field="days",
         )
     started = time.perf_counter()
@@ -264,9 +269,12 @@ def readings_in_window(
         estimate = int(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
         if estimate > settings.BACKTEST_MAX_READINGS:
             raise TooLargeError(
-                _(
+                ngettext(
+                    "The backtest would read about %(count)s reading, more than %(most)s: choose fewer days, "
+                    "or a rule on fewer sensors.",
                     "The backtest would read about %(count)s readings, more than %(most)s: choose fewer days, "
-                    "or a rule on fewer sensors."
+                    "or a rule on fewer sensors.",
+                    estimate,
                 )
                 % {"count": f"{estimate:,}", "most": f"{settings.BACKTEST_MAX_READINGS:,}"}
             )

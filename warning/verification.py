@@ -20,6 +20,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety import realtime
 from citysafety.db import retry_on_deadlock
@@ -124,7 +125,13 @@ def push_verification(*, warning_id: int) -> None:
 def _clean_note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > NOTE_MAX_LENGTH:
-        raise InvalidInputError(_("Keep the note under %(max)d characters.") % {"max": NOTE_MAX_LENGTH}, field="note")
+        raise InvalidInputError(
+            ngettext(
+                "Keep the note under %(max)d character.", "Keep the note under %(max)d characters.", NOTE_MAX_LENGTH
+            )
+            % {"max": NOTE_MAX_LENGTH},
+            field="note",
+        )
     return note
 
 

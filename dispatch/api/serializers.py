@@ -1,14 +1,16 @@
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models.manager import BaseManager
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
 from dispatch.models import ReportPhoto, WorkOrder, WorkOrderAction, WorkOrderEvent
+from dispatch.photos import distance_metres
 from dispatch.timeline import event_sentence
 from warning.api.serializers import WarningSummaryRows, WarningSummarySerializer, department_name, display_name
 
@@ -23,8 +25,13 @@ def action_row(action: WorkOrderAction, zone) -> dict:
     }
 
 
-def photo_row(photo: ReportPhoto, zone) -> dict:
-    # Served through a view that checks the reader's right to the order, never as a static file.
+def photo_row(photo: ReportPhoto, zone, sensor_location=None) -> dict:
+    """One photo, with where and when it says it was taken and how far that is from the order's sensor.
+
+    Served through a view that checks the reader's right to the order, never as a static file.
+    """
+    place = photo.taken_location
+    distance = distance_metres(place, sensor_location) if place is not None and sensor_location else None
     return {
         "id": photo.pk,
         "name": photo.original_name,
@@ -35,6 +42,10 @@ def photo_row(photo: ReportPhoto, zone) -> dict:
         "width": photo.width,
         "height": photo.height,
         "uploaded_at": api_datetime(photo.uploaded_at, zone),
+        "taken_at": api_datetime(photo.taken_at, zone),
+        "taken_location": None if place is None else {"lon": place.x, "lat": place.y},
+        "distance_from_sensor": None if distance is None else round(distance),
+        "far_from_sensor": distance is not None and distance > settings.WORK_ORDER_PHOTO_FAR_METRES,
     }
 
 
@@ -54,6 +65,11 @@ class ActionSerializer(serializers.Serializer):
     done_at = serializers.DateTimeField(allow_null=True)
 
 
+class PlaceSerializer(serializers.Serializer):
+    lon = serializers.FloatField()
+    lat = serializers.FloatField()
+
+
 class PhotoSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(help_text="The file's name on the sender's device.")
@@ -64,6 +80,14 @@ class PhotoSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     uploaded_at = serializers.DateTimeField()
+    taken_at = serializers.DateTimeField(allow_null=True, help_text="When the photo says it was taken (EXIF).")
+    taken_location = PlaceSerializer(allow_null=True, help_text="Where the photo says it was taken (EXIF GPS).")
+    distance_from_sensor = serializers.IntegerField(
+        allow_null=True, help_text="Metres from the order's sensor to where the photo was taken."
+    )
+    far_from_sensor = serializers.BooleanField(
+        help_text="Taken farther from the sensor than the platform's setting WORK_ORDER_PHOTO_FAR_METRES."
+    )
 
 
 class OrderLinkSerializer(serializers.Serializer):
@@ -168,7 +192,7 @@ class WorkOrderListSerializer(serializers.ListSerializer):
                 "transferred_from": order_link(order.transferred_from),
                 "transferred_to": order_link(getattr(order, "transferred_to", None)),
                 "actions": [action_row(action, zone) for action in order.actions.all()],
-                "photos": [photo_row(photo, zone) for photo in order.photos.all()],
+                "photos": [photo_row(photo, zone, order.warning.sensor.location) for photo in order.photos.all()],
                 "warning": warnings.row(order.warning),
                 "events": [event(item) for item in order.events.all()],
             }
@@ -252,7 +276,7 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(PhotoSerializer(many=True))
     def get_photos(self, order) -> list[dict]:
         zone = timezone.get_current_timezone()
-        return [photo_row(photo, zone) for photo in order.photos.all()]
+        return [photo_row(photo, zone, order.warning.sensor.location) for photo in order.photos.all()]
 
     @extend_schema_field(serializers.ChoiceField(choices=["acknowledge", "arrive", "report"], allow_null=True))
     def get_due_stage(self, order) -> str | None:
@@ -290,7 +314,12 @@ class IdListField(serializers.ListField):
             if isinstance(detail, dict):
                 positions = ", ".join(str(int(key) + 1) for key in sorted(detail, key=int)[:10])
                 raise serializers.ValidationError(
-                    _("Items %(positions)s are not whole numbers (ids).") % {"positions": positions}
+                    ngettext(
+                        "Item %(positions)s is not a whole number (an id).",
+                        "Items %(positions)s are not whole numbers (ids).",
+                        len(detail),
+                    )
+                    % {"positions": positions}
                 ) from None
             raise
 

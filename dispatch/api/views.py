@@ -125,7 +125,12 @@ class WorkOrderViewSet(viewsets.ReadOnlyModelViewSet):
         photo = services.work_order_photo_add(
             work_order_id=int(pk), user=request.user, name=upload.name, data=data, size=upload.size
         )
-        return Response(photo_row(photo, timezone.get_current_timezone()), status=status.HTTP_201_CREATED)
+        return Response(
+            photo_row(
+                photo, timezone.get_current_timezone(), selectors.work_order_sensor_location(photo.work_order_id)
+            ),
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=None, responses={204: None, 409: error_response("The report is sent; photos stay.")})
     @action(detail=True, methods=["delete"], url_path=r"photos/(?P<photo_id>\d+)", url_name="photo")

@@ -12,7 +12,12 @@
     window.interpolate ||
     ((fmt, obj, named) =>
       named ? fmt.replace(/%\(\w+\)s/g, (m) => String(obj[m.slice(2, -2)])) : fmt.replace(/%s/g, () => String(obj.shift())));
+  const ngettext = window.ngettext || ((singular, plural, n) => (n === 1 ? singular : plural));
+  const pluralidx = window.pluralidx || ((n) => (n === 1 ? 0 : 1));
   CS.gettext = gettext;
+  // Wherever a number meets a noun: CS.t(ngettext("%(n)s sensor", "%(n)s sensors", n), {n}).
+  CS.ngettext = ngettext;
+  CS.pluralidx = pluralidx;
   CS.interpolate = interpolate;
   /** Named placeholders in a translated string: CS.t(gettext("%(n)s left"), {n: 3}).
    * (gettext must stay at the call site, where makemessages finds the msgid.) */

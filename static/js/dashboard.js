@@ -219,7 +219,7 @@
 
   /** What a cluster holds, for its tooltip: "240 sensors · Level I 1 · Offline 3". */
   function clusterTitle(cluster) {
-    const parts = [t(gettext("%(count)s sensors"), { count: cluster.count })];
+    const parts = [t(ngettext("%(count)s sensor", "%(count)s sensors", cluster.count), { count: cluster.count })];
     for (const level of LEVELS) {
       if (cluster.levels[level]) parts.push(`${CS.shortLabel("level", level)} ${cluster.levels[level]}`);
     }
@@ -745,7 +745,7 @@
     const waiting = list.filter((o) => o.status !== "verified" && o.status !== "closed");
     const verified = list.length - waiting.length;
     const progress = list.length
-      ? t(gettext("%(verified)s of %(total)s reports verified."), { verified, total: list.length })
+      ? t(ngettext("%(verified)s of %(total)s report verified.", "%(verified)s of %(total)s reports verified.", list.length), { verified, total: list.length })
       : gettext("No work orders: the warning can be closed with a disposal note.");
     // Closing waits for every report: the button says why it cannot be pressed yet.
     const blocked = waiting.length > 0;
@@ -1067,7 +1067,7 @@
       CS.toast(item.text, { colour: CS.colour("level", item.level), timeout: 10000, subject: item.subject });
     }
     if (news.length > TOASTS_PER_FLUSH) {
-      CS.toast(t(gettext("And %(count)s more warnings changed."), { count: news.length - TOASTS_PER_FLUSH }), { timeout: 10000 });
+      CS.toast(t(ngettext("And %(count)s more warning changed.", "And %(count)s more warnings changed.", news.length - TOASTS_PER_FLUSH), { count: news.length - TOASTS_PER_FLUSH }), { timeout: 10000 });
     }
     render();
     // Only a change the map shows redraws its clusters.
@@ -1258,7 +1258,7 @@
       const backlog = await CS.api(urls.backlog);
       lagNode.hidden = !backlog.lagging;
       if (backlog.lagging) {
-        lagNode.textContent = t(gettext("Evaluation is %(lag)s behind: readings of %(sensors)s sensors wait to be checked against their thresholds."), {
+        lagNode.textContent = t(ngettext("Evaluation is %(lag)s behind: readings of %(sensors)s sensor wait to be checked against its thresholds.", "Evaluation is %(lag)s behind: readings of %(sensors)s sensors wait to be checked against their thresholds.", backlog.waiting_sensors), {
           lag: fmt.duration(backlog.lag_seconds * 1000),
           sensors: backlog.waiting_sensors,
         });
@@ -1292,7 +1292,7 @@
       state.outages.set(outage.id, outage);
       if (!known) {
         news.push({
-          text: t(gettext("Gateway %(code)s silent: %(sensors)s sensors without data."), {
+          text: t(ngettext("Gateway %(code)s silent: %(sensors)s sensor without data.", "Gateway %(code)s silent: %(sensors)s sensors without data.", outage.silent_sensors), {
             code: outage.gateway_code,
             sensors: outage.silent_sensors,
           }),
@@ -1318,7 +1318,7 @@
         item.className = "alert gateway-outage";
         item.style.setProperty("--c", CS.colour("level", outage.level));
         item.dataset.gateway = outage.gateway_code;
-        item.textContent = t(gettext("%(level)s · gateway %(code)s (%(name)s) silent since %(time)s: %(sensors)s sensors without data."), {
+        item.textContent = t(ngettext("%(level)s · gateway %(code)s (%(name)s) silent since %(time)s: %(sensors)s sensor without data.", "%(level)s · gateway %(code)s (%(name)s) silent since %(time)s: %(sensors)s sensors without data.", outage.silent_sensors), {
           level: CS.shortLabel("level", outage.level),
           code: outage.gateway_code,
           name: outage.gateway_name,

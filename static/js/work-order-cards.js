@@ -4,7 +4,7 @@
   "use strict";
 
   const CS = window.CS;
-  const { html, fmt, t, gettext } = CS;
+  const { html, fmt, t, gettext, ngettext } = CS;
 
   // Deadlines closer than this show in amber.
   const SOON_MS = 5 * 60 * 1000;
@@ -46,8 +46,10 @@
     // A stand-down names its reason, a label the page holds no list of: the summary says it.
     if (event.kind === "closed" && data.false_alarm) return event.summary || "";
     if (event.kind === "closed") return data.closed_while_active ? sentences.closed_while_active || event.summary || "" : "";
-    const template = sentences[event.kind];
+    let template = sentences[event.kind];
     if (!template || !Object.keys(data).length) return event.summary || "";
+    // A sentence with a count comes in its forms for one and for several (dispatch/timeline.py).
+    if (typeof template === "object") template = template.forms[Math.min(CS.pluralidx(Number(data[template.count])), template.forms.length - 1)];
     const params = { ...data };
     if (data.level != null) params.level = CS.label("level", data.level);
     if (data.stage != null && sentences.stages) params.stage = sentences.stages[data.stage] || data.stage;
@@ -257,7 +259,7 @@
       const draft = this.draft(order.id);
       const done = actions.filter((a) => a.done).length;
       return html`<div class="wo-checklist" data-checklist>
-        <span class="f-label">${t(gettext("Response plan: %(done)s of %(total)s actions done"), { done, total: actions.length })}</span>
+        <span class="f-label">${t(ngettext("Response plan: %(done)s of %(total)s action done", "Response plan: %(done)s of %(total)s actions done", actions.length), { done, total: actions.length })}</span>
         <ul>${actions.map((action) => {
           if (editing) {
             const checked = draft.done ? draft.done.has(action.id) : action.done;
@@ -275,8 +277,30 @@
         (photo) => html`<figure class="wo-photo" data-photo-id="${photo.id}">
           <a href="${photo.url}" target="_blank" rel="noopener"><img src="${photo.thumbnail_url}" alt="${photo.name}" loading="lazy"></a>
           ${editable ? html`<button type="button" class="btn btn-sm" data-action="photo-remove" data-order-id="${order.id}" data-photo-id="${photo.id}" title="${gettext("Remove photo")}">×</button>` : ""}
+          ${this.photoFacts(photo)}
         </figure>`,
       )}</div>`;
+    }
+
+    /** When and where the photo says it was taken (its EXIF), and a flag when that is far from the sensor. */
+    photoFacts(photo) {
+      const taken = photo.taken_at
+        ? html`<span data-photo-taken>${t(gettext("Taken %(time)s"), { time: fmt.dateTime(photo.taken_at) })}</span>`
+        : html`<span data-photo-taken class="is-unknown">${gettext("No time in the photo")}</span>`;
+      let place;
+      if (photo.distance_from_sensor == null) {
+        place = html`<span data-photo-place class="is-unknown">${gettext("No place in the photo")}</span>`;
+      } else {
+        const metres = photo.distance_from_sensor;
+        const distance = metres >= 1000
+          ? t(gettext("%(km)s km from the sensor"), { km: (metres / 1000).toFixed(1) })
+          : t(gettext("%(m)s m from the sensor"), { m: metres });
+        const where = photo.taken_location ? `${photo.taken_location.lon.toFixed(5)}, ${photo.taken_location.lat.toFixed(5)}` : "";
+        place = photo.far_from_sensor
+          ? html`<span data-photo-place data-far="true" class="is-far" title="${t(gettext("Taken far from the sensor (%(where)s): check that the photo shows this site."), { where })}">⚠ ${distance}</span>`
+          : html`<span data-photo-place data-far="false" title="${where}">${distance}</span>`;
+      }
+      return html`<figcaption class="wo-photo-facts">${taken}${place}</figcaption>`;
     }
 
     draft(id) {

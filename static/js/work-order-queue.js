@@ -4,7 +4,7 @@
   "use strict";
 
   const CS = window.CS;
-  const { html, t, gettext } = CS;
+  const { html, t, gettext, ngettext } = CS;
   const config = CS.config("workorders-config");
   const listNode = document.getElementById("wo-list");
   const statusSelect = document.getElementById("filter-status");
@@ -119,7 +119,7 @@
         <div class="wo-group-title"><h2 title="${w.sensor.name}">${w.sensor.name}</h2><div class="sub" title="${sub}">${sub}</div></div>
         <div class="wo-chips">
           ${CS.workOrderCards.statusChip("warningStatus", w.status, w.status_display)}
-          <span class="wo-group-progress" data-group-progress>${t(gettext("%(verified)s of %(total)s reports verified."), { verified, total: all.length })}</span>
+          <span class="wo-group-progress" data-group-progress>${t(ngettext("%(verified)s of %(total)s report verified.", "%(verified)s of %(total)s reports verified.", all.length), { verified, total: all.length })}</span>
         </div>
       </header>
       <div class="wo-group-cards">${group.map((order) => cards.card(order, { showDepartment: true, showWarning: false }))}</div>

@@ -65,7 +65,7 @@ def test_an_order_carries_its_departments_plan_actions_and_the_report_ticks_them
     assert (order.report_cause, order.people_sent, order.vehicles_sent) == ("Corroded joint", 4, 1)
     assert [(a.text, a.done) for a in order.actions.all()] == [("Check on site", True), ("Close valves", False)]
     reported = order.events.get(kind=WorkOrderEventKind.REPORTED)
-    assert event_sentence(reported.kind, reported.data) == "1 of 2 plan actions done; 0 photos."
+    assert event_sentence(reported.kind, reported.data) == "Plan actions done: 1 of 2; 0 photos."
     with translation.override("zh-hans"):
         assert event_sentence(reported.kind, reported.data) == "预案处置事项完成 1/2 项；照片 0 张。"
 

@@ -105,7 +105,7 @@ def test_an_oversized_photo_is_refused_by_its_size(client, order_on_site, staff_
     response = upload(client, order_on_site, "huge.png", b"\x89PNG" + b"\0" * (3 * 1024 * 1024))
 
     assert response.status_code == 413
-    assert response.json()["photo"] == ["huge.png is 3 MB; a photo may be at most 2 MB."]
+    assert response.json()["photo"] == ["huge.png is 3.0 MB; a photo may be at most 2 MB."]
     assert not ReportPhoto.objects.exists()
 
 
