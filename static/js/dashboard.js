@@ -85,7 +85,8 @@
       fillOpacity: config.map.tileUrl ? 0.08 : 0.55,
     }),
     onEachFeature: (feature, layer) => {
-      layer.bindTooltip(feature.properties.name, { permanent: true, direction: "center", className: "district-label" });
+      // Leaflet inserts a string tooltip as markup; the name is an administrator's text.
+      layer.bindTooltip(CS.esc(feature.properties.name), { permanent: true, direction: "center", className: "district-label" });
     },
   }).addTo(map);
   const sensorLayer = L.layerGroup().addTo(map);
