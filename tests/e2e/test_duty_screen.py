@@ -95,3 +95,10 @@ def test_the_open_warnings_come_first_beside_a_demo_sized_roster_at_every_screen
         shoot(duty, f"{width}x{height}-03-roster-open")
         item.click()
         expect(detail.locator(f"[data-detail-id='{warning.pk}']")).to_be_visible()
+
+    # The other pages on the wall: the work-order queue, drawn as large as the map's panels.
+    duty.goto(f"{url}/work-orders/")
+    expect(duty.locator(".wo-card").first).to_be_visible()
+    card_width = duty.evaluate("document.querySelector('.wo-card').getBoundingClientRect().width")
+    assert card_width >= 400, card_width
+    shoot(duty, "3840x2160-04-work-orders")
