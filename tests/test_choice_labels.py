@@ -181,7 +181,7 @@ def test_the_javascript_keeps_no_list_of_choice_values_labels_or_colours():
         }
     colours = {colour.hex.lower() for colour in vars(palette).values() if isinstance(colour, Colour)}
     copies = []
-    for path in sorted(JS.glob("*.js")):
+    for path in sorted(JS.rglob("*.js")):
         source = path.read_text()
         for pattern in (NEIGHBOUR_KEYS, NEIGHBOUR_STRINGS):
             for match in pattern.finditer(source):
