@@ -1,5 +1,5 @@
 /* A warning's detail: readings, thresholds, level history, work orders, and closing it. */
-import { CS, L, html, fmt, t, gettext, config, urls, LEVELS, state } from "./state.js";
+import { CS, L, html, fmt, t, gettext, ngettext, config, urls, LEVELS, state } from "./state.js";
 import { map } from "./layers.js";
 import { peakBadge, currentLevelChip, flappingChip, render } from "./list.js";
 import { applyWarning } from "./live.js";

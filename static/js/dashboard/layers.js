@@ -1,5 +1,5 @@
 /* The one map's Leaflet map and layers: district outlines, sensors (one by one or in clusters), warning markers; the view asked of the server as the map moves. */
-import { CS, L, html, fmt, t, gettext, WRENCH, config, urls, LEVELS, SENSOR_STATUSES, MAP_MOVE_SETTLE_MS, MAP_LIVE_REFRESH_MS, VIEW_PADDING, CLUSTER_ZOOM_IN_MAX, state } from "./state.js";
+import { CS, L, html, fmt, t, gettext, ngettext, WRENCH, config, urls, LEVELS, SENSOR_STATUSES, MAP_MOVE_SETTLE_MS, MAP_LIVE_REFRESH_MS, VIEW_PADDING, CLUSTER_ZOOM_IN_MAX, state } from "./state.js";
 import { filteredWarnings } from "./list.js";
 import { select } from "./detail.js";
 

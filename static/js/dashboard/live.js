@@ -1,5 +1,5 @@
 /* Pushed changes from the socket, applied once a frame, and the resync after each (re)connection. */
-import { CS, t, gettext, urls, SENSOR_REFRESH_MS, VIEW_PADDING, RETRY_MS, state } from "./state.js";
+import { CS, t, gettext, ngettext, urls, SENSOR_REFRESH_MS, VIEW_PADDING, RETRY_MS, state } from "./state.js";
 import { map, refreshMap, refreshMapAfterSync, refreshMapSoon, loadDistricts } from "./layers.js";
 import { renderDomains, render, loadOutages, applyOutages } from "./list.js";
 import { loadDetail, reloadDetail, renderDetail, applyVerification, applyOrder } from "./detail.js";
