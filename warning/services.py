@@ -62,7 +62,7 @@ def sensors_evaluate(*, sensor_ids: list[int]) -> int:
     ids = sorted(set(sensor_ids))
     written = 0
     for start in range(0, len(ids), CHUNK_SIZE):
-        written += _evaluate_chunk(ids[start : start + CHUNK_SIZE])
+        written += chunk_evaluate(ids[start : start + CHUNK_SIZE])
     return written
 
 
@@ -82,7 +82,7 @@ def sensors_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
         chunk = evaluation_queue.sensors_take(CHUNK_SIZE)
         if not chunk:
             return evaluated
-        _evaluate_chunk(sorted(chunk))
+        chunk_evaluate(sorted(chunk))
         evaluated += len(chunk)
         if time.monotonic() > deadline:
             return evaluated
@@ -245,7 +245,7 @@ _SAVE = """
 """
 
 
-def _evaluate_chunk(sensor_ids: list[int]) -> int:
+def chunk_evaluate(sensor_ids: list[int]) -> int:
     """Evaluate the new readings of these sensors (sorted ids) in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_LOCK_PENDING, [array_literal(sensor_ids)])
