@@ -54,7 +54,7 @@ def warning_value_changed(*, warning_id: int) -> None:
 
 def _value_push_schedule(warning_id: int) -> None:
     # The one import that goes up: tasks import the services, which import
-    # this module (listed in pyproject.toml's warning-layers contract).
+    # this module (listed in pyproject.toml's app-layers contract).
     from warning.tasks import push_warning_value
 
     try:
