@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -72,9 +73,10 @@ def sensors_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
     Most severe first: each chunk is taken from the front of the queue
     (ranked by level when the readings were stored), so a Level I reading
     stored during a long drain is in the next chunk, not after the backlog.
-    Two drains take chunks side by side. A chunk that fails stays marked
-    in the database for the sweep, so a sensor that fails every time cannot
-    hold up the others.
+    Two drains take chunks side by side. A sensor whose evaluation fails
+    stays marked in the database for the sweep, and the rest of its chunk
+    is evaluated without it (``chunk_evaluate``), so a sensor that fails
+    every time cannot hold up the others.
     """
     deadline = time.monotonic() + budget_seconds
     evaluated = 0
@@ -245,8 +247,45 @@ _SAVE = """
 """
 
 
+# Failures that say nothing of one sensor: the chunk ends with them, as it
+# is, and the sweep evaluates its sensors again later.
+_TRANSIENT = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+
+
 def chunk_evaluate(sensor_ids: list[int]) -> int:
-    """Evaluate the new readings of these sensors (sorted ids) in one transaction."""
+    """Evaluate the new readings of these sensors (sorted ids) in one
+    transaction; returns transitions written.
+
+    Routing runs in this transaction (``warning.events``), so a warning is
+    never stored without its work orders. A failure that belongs to a sensor
+    (a receiver that raises for its warning, a bad rule) undoes the whole
+    chunk; the chunk is then evaluated again sensor by sensor, each in a
+    transaction of its own, so one sensor that fails every time holds up
+    no other. The one that fails is logged and left marked, its readings
+    unevaluated, for the sweep to try again. A lost connection, a deadlock
+    or the task's time limit (``_TRANSIENT``) end the chunk as they are.
+    """
+    try:
+        return _chunk_evaluate_at_once(sensor_ids)
+    except _TRANSIENT:
+        raise
+    except Exception:
+        if len(sensor_ids) == 1:
+            log.exception("Evaluation of sensor %s failed; its readings wait for the sweep", sensor_ids[0])
+            return 0
+        log.warning("A chunk of %d sensors failed; evaluating them one by one", len(sensor_ids), exc_info=True)
+    written = 0
+    for sensor_id in sensor_ids:
+        try:
+            written += _chunk_evaluate_at_once([sensor_id])
+        except _TRANSIENT:
+            raise
+        except Exception:
+            log.exception("Evaluation of sensor %s failed; its readings wait for the sweep", sensor_id)
+    return written
+
+
+def _chunk_evaluate_at_once(sensor_ids: list[int]) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_LOCK_PENDING, [array_literal(sensor_ids)])
         pending: dict[int, _Pending] = {}
