@@ -159,7 +159,7 @@ def chart_latencies(*, sensor_ids: list[int], repeats: int, start: datetime, end
     from django.db import connection
     from django.test import Client
 
-    from monitoring.selectors import _ROLLUP_SERIES, sensor_series
+    from monitoring.selectors import sensor_series, sensor_series_statement
     from organisation.roles import DUTY_OFFICER
 
     first_touch = []
@@ -201,7 +201,7 @@ def chart_latencies(*, sensor_ids: list[int], repeats: int, start: datetime, end
             cursor.fetchone()
             floor.append(time.perf_counter() - began)
         cursor.execute(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + _ROLLUP_SERIES.format(table="monitoring_hourrollup"),
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sensor_series_statement("hour"),
             [sensor_ids[-1], start, end],
         )
         plan = cursor.fetchone()[0][0]

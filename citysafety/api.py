@@ -32,6 +32,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from citysafety import errors
 
+# The fast list rows' helpers (DRF-free, for the pushes too), named here for the serializers.
+from citysafety.payloads import api_datetime as api_datetime
+from citysafety.payloads import choice_labels as choice_labels
+
 # The one table from the domain's errors to the API's status codes: an error
 # takes the status of its most specific class listed (TooLargeError is an
 # InvalidInputError, yet 413).
@@ -524,26 +528,3 @@ class ChoiceLabelField(serializers.CharField):
             labels = self._labels[language] = {choice: str(label) for choice, label in field.flatchoices}
         choice = getattr(value, self.choice_field)
         return labels.get(choice, str(choice))
-
-
-# --- Fast list rows --------------------------------------------------------
-#
-# A page of 50 work orders, each with its warning, sensor, rule and timeline,
-# is some 2,000 fields: DRF's generic field machinery spent more time on them
-# than the database on the page (bench/history.py). The list serializers of
-# the long lists build the same dicts with plain code; tests compare both
-# outputs field for field, so the serializer classes stay the one definition
-# of the shape (and of the OpenAPI schema).
-
-
-def api_datetime(value, zone) -> str | None:
-    """A datetime as DRF's DateTimeField gives it: in the current time zone, ISO 8601, "Z" for UTC."""
-    if value is None:
-        return None
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def choice_labels(model, field_name: str) -> dict:
-    """A model field's choice labels in the active language, by value."""
-    return {choice: str(label) for choice, label in model._meta.get_field(field_name).flatchoices}

@@ -25,7 +25,7 @@ from citysafety.errors import InvalidInputError
 from monitoring.models import Sensor, SensorStatus
 from monitoring.selectors import sensors_geojson
 from warning.models import Level
-from warning.silences import sensors_silenced_now
+from warning.silence_windows import sensors_silenced_now
 
 # On-screen width of a grid cell; a cluster's marker is at most ~46 px wide,
 # so neighbours rarely overlap.

@@ -8,6 +8,8 @@ class DispatchConfig(AppConfig):
     verbose_name = _("Dispatch")
 
     def ready(self) -> None:
+        # Imported here, not at the top: an app's config loads before any
+        # models can (Django's app registry), and ready() is where receivers connect.
         from django.db.models.signals import post_delete
 
         from dispatch.models import ReportPhoto

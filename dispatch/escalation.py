@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from dispatch import pushes
 from dispatch.models import (
     IN_HAND_STATUSES,
     EscalationStep,
@@ -351,9 +352,7 @@ def _escalate_one(order_id: int, steps: list[EscalationStep], now: datetime) -> 
             order.escalated_at = now
         order.save(update_fields=["escalation_deadline", "escalation_step", "escalated_at"])
     if taken:
-        from dispatch.services import push_work_orders  # services import this module
-
-        transaction.on_commit(lambda: push_work_orders(work_order_ids=[order_id]))
+        transaction.on_commit(lambda: pushes.push_work_orders(work_order_ids=[order_id]))
     return taken
 
 

@@ -1,6 +1,7 @@
 """Dispatch listens to the warning app: opened, worse and confirmed warnings are routed;
 false alarms stand their orders down; an incident follows its members."""
 
+from dispatch import services
 from warning.models import TransitionKind
 
 ROUTED_KINDS = {TransitionKind.OPENED, TransitionKind.ESCALATED, TransitionKind.REACTIVATED}
@@ -9,8 +10,6 @@ LEAVING_KINDS = {TransitionKind.CLOSED, TransitionKind.FALSE_ALARM}
 
 
 def route_warning(sender, *, warning, transition, **kwargs) -> None:
-    from dispatch import services
-
     if transition.kind == TransitionKind.REACTIVATED and warning.is_flapping and not _worse(transition):
         # A flapping warning comes back again and again at the level its
         # departments already handle: reopening their reported orders on

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, Q, QuerySet
 
+from dispatch import payloads
 from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
 from monitoring.models import Sensor
 from organisation.models import Department
@@ -91,7 +92,6 @@ def department_people(department_id: int) -> list[dict]:
 
 
 def work_order_payloads(work_order_ids: list[int]) -> list[dict]:
-    from dispatch.api.serializers import WorkOrderSerializer  # the API's shape is the push's shape
-
+    """The orders as the API and the pushes give them (``dispatch.payloads``), in id order."""
     orders = work_orders_with_details().filter(pk__in=work_order_ids).order_by("pk")
-    return list(WorkOrderSerializer(orders, many=True).data)
+    return payloads.work_order_rows(orders)

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
-from citysafety import after_commit, realtime
+from citysafety import after_commit
 from citysafety.db import retry_on_deadlock
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
-from dispatch import escalation, selectors
+from dispatch import escalation, pushes, selectors
 from dispatch.models import (
     FINISHED_STATUSES,
     ReportPhoto,
@@ -169,7 +169,7 @@ def _announce_after_commit(*, work_order_ids: list[int], level_one_warning_ids: 
 
 
 def _enqueue_announcement(items: list[tuple[str, int]]) -> None:
-    from dispatch import tasks  # tasks import this module
+    from dispatch import tasks  # tasks import this module (the tasks ↔ services cycle, in pyproject.toml)
 
     order_ids = [pk for kind, pk in items if kind == "order"]
     warning_ids = [pk for kind, pk in items if kind == "level1"]
@@ -835,12 +835,4 @@ def _person_name(user: AbstractBaseUser) -> str:
 
 def _push_after_commit(work_order_ids: list[int]) -> None:
     # The orders a transaction changed go out together, read in one go.
-    after_commit.collect("dispatch.push", work_order_ids, lambda ids: push_work_orders(work_order_ids=ids))
-
-
-def push_work_orders(*, work_order_ids: list[int]) -> None:
-    """Send each order as it now stands to its department and to duty officers."""
-    realtime.send_many(
-        ([realtime.DUTY_GROUP, realtime.department_group(payload["department"]["id"])], "work_order.changed", payload)
-        for payload in selectors.work_order_payloads(work_order_ids)
-    )
+    after_commit.collect("dispatch.push", work_order_ids, lambda ids: pushes.push_work_orders(work_order_ids=ids))

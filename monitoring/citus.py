@@ -12,6 +12,7 @@ On plain PostgreSQL none of this runs: ``installed()`` is False and the
 migration that calls ``distribute`` does nothing.
 """
 
+from django.db import connection as default_connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 # Sharded by sensor, all in one co-location group: a sensor's readings,
@@ -77,7 +78,5 @@ def _exists(cursor, table: str) -> bool:
 
 def _cursor(connection: BaseDatabaseWrapper | None):
     if connection is None:
-        from django.db import connection as default
-
-        connection = default
+        connection = default_connection
     return connection.cursor()

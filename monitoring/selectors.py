@@ -185,9 +185,14 @@ def sensor_series(*, sensor_id: int, start: datetime, end: datetime, resolution:
     two minutes. Times are ISO 8601 in UTC. Returned encoded (see above).
     """
     with connection.cursor() as cursor:
-        if resolution == "raw":
-            cursor.execute(_RAW_SERIES, [sensor_id, start, end])
-        else:
-            table = {"minute": "monitoring_minuterollup", "hour": "monitoring_hourrollup"}[resolution]
-            cursor.execute(_ROLLUP_SERIES.format(table=table), [sensor_id, start, end])
+        cursor.execute(sensor_series_statement(resolution), [sensor_id, start, end])
         return cursor.fetchone()[0]
+
+
+def sensor_series_statement(resolution: str) -> str:
+    """The statement ``sensor_series`` runs at this resolution; its parameters
+    are the sensor id, the start and the end (the bench explains it)."""
+    if resolution == "raw":
+        return _RAW_SERIES
+    table = {"minute": "monitoring_minuterollup", "hour": "monitoring_hourrollup"}[resolution]
+    return _ROLLUP_SERIES.format(table=table)

@@ -188,7 +188,7 @@ def _hand_over(sendings: list[tuple[int, Iterable[str]]]) -> int:
     finds it once the broker is back. Handing one over twice sends nothing
     twice: the sending locks the row and checks it was not sent yet.
     """
-    from notifications import tasks  # tasks import this module
+    from notifications import tasks  # tasks import this module (the tasks ↔ services cycle, in pyproject.toml)
 
     queued = []
     for pk, channels in sendings:
@@ -419,7 +419,7 @@ def _enqueue_webhooks(delivery_ids: list[int]) -> None:
 
 
 def _enqueue_webhook(delivery_id: int) -> None:
-    from notifications import tasks
+    from notifications import tasks  # tasks import this module (the tasks ↔ services cycle, in pyproject.toml)
 
     _enqueue(tasks.deliver_webhook, delivery_id)
 

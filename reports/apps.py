@@ -8,6 +8,8 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Reports")
 
     def ready(self) -> None:
+        # Imported here, not at the top: an app's config loads before any
+        # models can (Django's app registry), and ready() is where receivers connect.
         from reports.receivers import summarise_closed_warning
         from warning.events import warning_changed
 

@@ -475,7 +475,7 @@ class WarningTransitionInline(admin.TabularInline):
 
 @admin.register(Warning)
 class WarningAdmin(admin.ModelAdmin):
-    """Read-only: a warning's level and status change only in warning/services.py.
+    """Read-only: a warning's level and status change only in warning/transitions.py.
 
     Opening, escalation and recovery come from rule evaluation; closing is the
     duty officer's act on the warning page, with a disposal report.

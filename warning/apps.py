@@ -8,6 +8,8 @@ class WarningConfig(AppConfig):
     verbose_name = _("Warnings")
 
     def ready(self) -> None:
+        # Imported here, not at the top: an app's config loads before any
+        # models can (Django's app registry), and ready() is where receivers connect.
         from monitoring.events import readings_stored
         from warning.receivers import enqueue_evaluation
 

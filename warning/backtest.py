@@ -7,7 +7,7 @@ pandas and numpy, vectorised over every sensor at once: at one reading a
 minute, 100 sensors over 7 days is a million readings (``make
 bench-backtest`` measures each kind).
 
-The replay follows the live evaluation (``warning.services._apply_reading``):
+The replay follows the live evaluation (``warning.series.apply_reading``):
 - a warning opens at the first reading that reaches Level III or worse;
 - it escalates when a reading reaches a more severe level;
 - it recovers at the first reading past the dead band; a reading inside the

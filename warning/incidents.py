@@ -31,6 +31,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from monitoring.models import Sensor
+from warning import pushes
 from warning.models import Incident, TransitionKind, Warning, WarningStatus
 
 
@@ -181,9 +182,7 @@ def _push_members_after_commit(incident_id: int) -> None:
     )
 
     def push() -> None:
-        from warning.services import push_warning  # services imports this module
-
         for warning_id in ids:
-            push_warning(warning_id=warning_id)
+            pushes.push_warning(warning_id=warning_id)
 
     transaction.on_commit(push)

@@ -148,7 +148,7 @@ class ThresholdRule(models.Model):
             raise ValidationError(
                 {"sensor_type": _("Choose the sensor type this rule applies to, or a single sensor.")}
             )
-        from warning.rule_kinds import rule_errors  # rule_kinds imports this module
+        from warning.rule_kinds import rule_errors  # rule_kinds imports this module (listed in pyproject.toml)
 
         errors = rule_errors(self)
         if errors:
@@ -328,7 +328,7 @@ class Warning(models.Model):
         """
         if self.status != WarningStatus.ACTIVE:
             return None
-        from warning.evaluation import classify  # evaluation imports this module
+        from warning.evaluation import classify  # evaluation imports this module (listed in pyproject.toml)
 
         return classify(self.rule, self.last_value, in_warning=False)
 

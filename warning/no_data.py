@@ -26,19 +26,17 @@ from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
 
-from citysafety import realtime
 from monitoring.models import Gateway, Sensor
 from monitoring.services import array_literal
 from notifications import services as notifications
 from notifications.models import NotificationKind
 from organisation.selectors import city_centre_person_on_duty
-from warning import services, silences
+from warning import pushes, silences, transitions
 from warning.models import (
     GatewayOutage,
     RuleKind,
     Silence,
     ThresholdRule,
-    TransitionKind,
     Warning,
     WarningStatus,
 )
@@ -125,7 +123,7 @@ def sensors_warn_silent(*, now: datetime | None = None, limit: int = MAX_OPENED_
     outages_opened, outages_changed = _outages_open(gateways, now)
     pushed = sorted({*recovered, *outages_opened, *outages_changed})
     if pushed:
-        transaction.on_commit(lambda: outages_push(outage_ids=pushed))
+        transaction.on_commit(lambda: pushes.outages_push(outage_ids=pushed))
     return SweepResult(
         opened=opened,
         reactivated=reactivated,
@@ -176,20 +174,16 @@ def _sensors_warn(found: list[tuple[int, int, int, datetime, float | None]], now
             since = last_at + timedelta(seconds=rule.no_data_seconds)
             warning = open_warnings.get((sensor_id, rule_id))
             if warning is None:
-                services._open(sensors[sensor_id], rule, level, since, value if value is not None else 0.0)
+                transitions.open(sensors[sensor_id], rule, level, since, value if value is not None else 0.0)
                 opened += 1
             elif warning.status == WarningStatus.RECOVERED:
-                previous = warning.level
-                warning.status = WarningStatus.ACTIVE
-                warning.recovered_at = None
-                warning.level = min(previous, level)
-                services._record(warning, TransitionKind.REACTIVATED, previous, warning.level, None, since)
+                transitions.reactivate(warning, level, None, since)
                 reactivated += 1
             else:
                 continue
             touched.add(sensor_id)
         for sensor_id in sorted(touched):
-            services._refresh_sensor_level(sensor_id)
+            transitions.sensor_level_refresh(sensor_id)
     return opened, reactivated
 
 
@@ -294,13 +288,3 @@ def _outages_tell(
             data=data,
             link=link,
         )
-
-
-def outages_push(*, outage_ids: list[int]) -> None:
-    """Send these outages as they now stand to the duty officers' screens, in
-    one message: recovered ones too, so the screens drop them."""
-    from warning.api.outages import GatewayOutageSerializer  # the API's shape is the push's shape
-
-    outages = GatewayOutage.objects.filter(pk__in=outage_ids).select_related("gateway").order_by("id")
-    payload = {"outages": GatewayOutageSerializer(outages, many=True).data}
-    realtime.send([realtime.DUTY_GROUP], "gateway_outage.changed", payload)

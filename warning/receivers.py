@@ -4,6 +4,9 @@ import logging
 
 from django.db import transaction
 
+from warning import evaluation_queue, services
+from warning.tasks import drain_evaluation_queue
+
 log = logging.getLogger(__name__)
 
 
@@ -18,9 +21,6 @@ def enqueue_evaluation(sender, *, sensor_ids: set[int], latest: dict | None = No
 
 
 def _mark(sensor_ids: list[int], latest: dict | None) -> None:
-    from warning import evaluation_queue, services
-    from warning.tasks import drain_evaluation_queue
-
     try:
         if services.sensors_enqueue(sensor_ids=sensor_ids, latest=latest):
             try:

@@ -10,6 +10,7 @@ from monitoring.models import Sensor, SensorType
 from organisation.models import District
 from organisation.roles import is_duty_officer
 from warning.models import Incident, ThresholdRule, Warning, WarningStatus
+from warning.payloads import WarningSummaryRows
 
 
 def rules_for_sensors(sensors: list[Sensor]) -> dict[int, list[ThresholdRule]]:
@@ -177,11 +178,9 @@ def warning_payloads(warning_ids: list[int]) -> list[dict]:
     The pushes of a whole chunk of evaluation are built here at once. The
     incident and its asset are read apart: joined in, they made the query's
     nine tables cost the planner more (about 5 ms) than the query took to
-    run. The rows are the list's plain code (``WarningSummaryRows``), the
-    same fields as ``WarningSummarySerializer``.
+    run. The rows are ``warning.payloads.WarningSummaryRows``, which the
+    API's ``WarningSummarySerializer`` reuses.
     """
-    from warning.api.serializers import WarningSummaryRows  # the API's shape is the push's shape
-
     if not warning_ids:
         return []
     warnings = list(

@@ -1,6 +1,8 @@
-"""Every write of the warning app: evaluation of readings and warning state.
+"""Evaluation of readings: the queue, the drain and the chunks; closing a warning.
 
-A warning's level and status change here and nowhere else.
+A chunk locks its sensors, reads their new readings and hands each (sensor,
+rule)'s series to ``warning.series``; a warning's level and status change
+only in ``warning.transitions``.
 """
 
 import json
@@ -11,21 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.conf import settings
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from citysafety import after_commit, realtime
 from citysafety.errors import ConflictError, InvalidInputError, NotFoundError
-from monitoring.models import Reading, Sensor
+from monitoring.models import Sensor
 from monitoring.services import array_literal
-from warning import evaluation_queue, flapping, history, incidents, rule_kinds, selectors, silences
-from warning.evaluation import HOLD, NORMAL, classify, worse
-from warning.events import warning_changed
-from warning.models import RuleKind, ThresholdRule, TransitionKind, Warning, WarningStatus, WarningTransition
+from warning import evaluation_queue, flapping, pushes, rule_kinds, selectors, series, silence_windows, transitions
+from warning.evaluation import classify
+from warning.models import RuleKind, ThresholdRule, Warning, WarningStatus
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,10 @@ def sensors_evaluate(*, sensor_ids: list[int]) -> int:
     worker or the sweep evaluate nothing twice.
     """
     ids = sorted(set(sensor_ids))
-    transitions = 0
+    written = 0
     for start in range(0, len(ids), CHUNK_SIZE):
-        transitions += _evaluate_chunk(ids[start : start + CHUNK_SIZE])
-    return transitions
+        written += chunk_evaluate(ids[start : start + CHUNK_SIZE])
+    return written
 
 
 def sensors_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
@@ -74,9 +73,10 @@ def sensors_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
     Most severe first: each chunk is taken from the front of the queue
     (ranked by level when the readings were stored), so a Level I reading
     stored during a long drain is in the next chunk, not after the backlog.
-    Two drains take chunks side by side. A chunk that fails stays marked
-    in the database for the sweep, so a sensor that fails every time cannot
-    hold up the others.
+    Two drains take chunks side by side. A sensor whose evaluation fails
+    stays marked in the database for the sweep, and the rest of its chunk
+    is evaluated without it (``chunk_evaluate``), so a sensor that fails
+    every time cannot hold up the others.
     """
     deadline = time.monotonic() + budget_seconds
     evaluated = 0
@@ -84,7 +84,7 @@ def sensors_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
         chunk = evaluation_queue.sensors_take(CHUNK_SIZE)
         if not chunk:
             return evaluated
-        _evaluate_chunk(sorted(chunk))
+        chunk_evaluate(sorted(chunk))
         evaluated += len(chunk)
         if time.monotonic() > deadline:
             return evaluated
@@ -247,8 +247,45 @@ _SAVE = """
 """
 
 
-def _evaluate_chunk(sensor_ids: list[int]) -> int:
-    """Evaluate the new readings of these sensors (sorted ids) in one transaction."""
+# Failures that say nothing of one sensor: the chunk ends with them, as it
+# is, and the sweep evaluates its sensors again later.
+_TRANSIENT = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+
+
+def chunk_evaluate(sensor_ids: list[int]) -> int:
+    """Evaluate the new readings of these sensors (sorted ids) in one
+    transaction; returns transitions written.
+
+    Routing runs in this transaction (``warning.events``), so a warning is
+    never stored without its work orders. A failure that belongs to a sensor
+    (a receiver that raises for its warning, a bad rule) undoes the whole
+    chunk; the chunk is then evaluated again sensor by sensor, each in a
+    transaction of its own, so one sensor that fails every time holds up
+    no other. The one that fails is logged and left marked, its readings
+    unevaluated, for the sweep to try again. A lost connection, a deadlock
+    or the task's time limit (``_TRANSIENT``) end the chunk as they are.
+    """
+    try:
+        return _chunk_evaluate_at_once(sensor_ids)
+    except _TRANSIENT:
+        raise
+    except Exception:
+        if len(sensor_ids) == 1:
+            log.exception("Evaluation of sensor %s failed; its readings wait for the sweep", sensor_ids[0])
+            return 0
+        log.warning("A chunk of %d sensors failed; evaluating them one by one", len(sensor_ids), exc_info=True)
+    written = 0
+    for sensor_id in sensor_ids:
+        try:
+            written += _chunk_evaluate_at_once([sensor_id])
+        except _TRANSIENT:
+            raise
+        except Exception:
+            log.exception("Evaluation of sensor %s failed; its readings wait for the sweep", sensor_id)
+    return written
+
+
+def _chunk_evaluate_at_once(sensor_ids: list[int]) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_LOCK_PENDING, [array_literal(sensor_ids)])
         pending: dict[int, _Pending] = {}
@@ -291,7 +328,7 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
                 moved.append(state)
             else:
                 slow.append(state)
-        transitions = _evaluate_series(cursor, slow, rules, floor, pending) if slow else 0
+        written = _evaluate_series(cursor, slow, rules, floor, pending) if slow else 0
         moved += slow
         done = _caught_up(pending, states)
         cursor.execute(
@@ -304,7 +341,7 @@ def _evaluate_chunk(sensor_ids: list[int]) -> int:
                 array_literal(done),
             ],
         )
-    return transitions
+    return written
 
 
 def _states_in_effect(cursor, states: list[_State], rules_by_sensor: dict[int, list[ThresholdRule]]) -> list[_State]:
@@ -395,9 +432,9 @@ def _evaluate_series(
     """Evaluate reading by reading the states that may warn or hold an open
     warning; moves their watermarks; returns transitions written."""
     cursor.execute(_NEW_READINGS_LISTED, _window(states, rules, pending, floor))
-    series: dict[int, list[tuple[int, datetime, float]]] = {}
+    by_state: dict[int, list[tuple[int, datetime, float]]] = {}
     for n, reading_id, observed_at, value in cursor.fetchall():
-        series.setdefault(n, []).append((reading_id, observed_at, value))
+        by_state.setdefault(n, []).append((reading_id, observed_at, value))
     sensor_ids = sorted({state.sensor_id for state in states})
     # Only what evaluation and routing read: a sensor's location and texts
     # are not loaded.
@@ -408,8 +445,12 @@ def _evaluate_series(
         )
     }
     # Maintenance windows of the chunk's sensors over the readings' times: one query.
-    earliest = min((rows[0][1] for rows in series.values()), default=None)
-    windows = silences.silence_windows(sensor_ids, since=earliest, until=timezone.now()) if earliest is not None else {}
+    earliest = min((rows[0][1] for rows in by_state.values()), default=None)
+    windows = (
+        silence_windows.silence_windows(sensor_ids, since=earliest, until=timezone.now())
+        if earliest is not None
+        else {}
+    )
     open_warnings = {
         (w.sensor_id, w.rule_id): w
         for w in Warning.objects.select_for_update()
@@ -417,17 +458,17 @@ def _evaluate_series(
         .exclude(status=WarningStatus.CLOSED)
     }
     progress = rule_kinds_progress_load(cursor, states, rules)
-    transitions = 0
+    written = 0
     touched_sensors = set()
     now = timezone.now()
     for n, state in enumerate(states):
-        readings = series.get(n)
+        readings = by_state.get(n)
         if not readings:
             continue
         warning = open_warnings.get((state.sensor_id, state.rule_id))
         rule = rules[state.rule_id]
         window = windows.get(state.sensor_id)
-        warning, changed = _apply_series(
+        warning, changed = series.apply_series(
             sensors[state.sensor_id],
             rule,
             warning,
@@ -435,7 +476,7 @@ def _evaluate_series(
             newest_at=state.evaluated_through,
             now=now,
             progress=progress.get(state.pk),
-            silenced={reading_id for reading_id, at, _ in readings if silences.covers(window, at)},
+            silenced={reading_id for reading_id, at, _ in readings if silence_windows.covers(window, at)},
         )
         newest_at = readings[-1][1]
         if state.evaluated_through is None or newest_at > state.evaluated_through:
@@ -445,15 +486,15 @@ def _evaluate_series(
                 update_fields=["level", "status", "last_value", "peak_value", "last_observed_at", "recovered_at"]
             )
             if not changed:
-                warning_value_changed(warning_id=warning.pk)
+                pushes.warning_value_changed(warning_id=warning.pk)
         if changed:
             touched_sensors.add(state.sensor_id)
-            transitions += changed
+            written += changed
         state.last_reading_id = max(reading_id for reading_id, _, _ in readings)
     for sensor_id in sorted(touched_sensors):
-        _refresh_sensor_level(sensor_id)
+        transitions.sensor_level_refresh(sensor_id)
     rule_kinds_progress_save(cursor, progress)
-    return transitions
+    return written
 
 
 def rule_kinds_running(cursor, states: list[_State], rules: dict[int, ThresholdRule]) -> set[int]:
@@ -505,564 +546,6 @@ def _caught_up(pending: dict[int, _Pending], states: list[_State]) -> list[int]:
     return [sensor_id for sensor_id in pending if sensor_id not in behind]
 
 
-def _apply_reading(
-    sensor: Sensor,
-    rule: ThresholdRule,
-    warning: Warning | None,
-    observed_at: datetime,
-    value: float,
-    *,
-    progress: dict | None = None,
-    silenced: bool = False,
-) -> tuple[Warning | None, int]:
-    """Move the (sensor, rule) warning by one reading newer than any
-    evaluated; returns it and the transitions written.
-
-    ``progress``: a duration rule's runs (``rule_kinds.hold_advance``).
-    ``silenced``: the reading falls in a maintenance window (warning.silences):
-    the warning's values follow it and it may recover, but nothing opens,
-    escalates or comes back, so nothing is dispatched. A duration rule's
-    runs neither go on nor end on it: maintenance says nothing of how long
-    a condition held.
-    """
-    if silenced:
-        return _apply_silenced_reading(rule, warning, observed_at, value)
-    in_warning = warning is not None and warning.status == WarningStatus.ACTIVE
-    level = classify(rule, value, in_warning=in_warning)
-    if rule.holds and progress is not None:
-        lasted = rule_kinds.hold_advance(rule, progress, level, observed_at)
-        if level > 0:
-            # Not held long enough at any level: nothing opens or escalates yet.
-            level = lasted or HOLD
-
-    if warning is not None:
-        if observed_at >= warning.last_observed_at:
-            # The warning's last value only moves forward in time.
-            warning.last_value = value
-            warning.last_observed_at = observed_at
-        warning.peak_value = worse(rule, warning.peak_value, value)
-
-    if level == HOLD:
-        return warning, 0
-    if level == NORMAL:
-        if in_warning:
-            warning.status = WarningStatus.RECOVERED
-            warning.recovered_at = observed_at
-            _record(warning, TransitionKind.RECOVERED, warning.level, warning.level, value, observed_at)
-            return warning, 1
-        return warning, 0
-
-    if warning is None:
-        return _open(sensor, rule, level, observed_at, value), 1
-    if warning.status == WarningStatus.RECOVERED and _beyond_reactivation_window(warning, observed_at):
-        _close_superseded(warning, observed_at)
-        return _open(sensor, rule, level, observed_at, value), 2
-    if warning.status == WarningStatus.RECOVERED:
-        # The same incident flaring up again before anyone closed it: the
-        # open warning comes back, at the worse of its level and the new one.
-        previous = warning.level
-        warning.status = WarningStatus.ACTIVE
-        warning.recovered_at = None
-        warning.level = min(previous, level)
-        _record(warning, TransitionKind.REACTIVATED, previous, warning.level, value, observed_at)
-        return warning, 1
-    if level < warning.level:
-        return warning, _escalate(warning, level, observed_at, value)
-    return warning, 0
-
-
-def _apply_silenced_reading(
-    rule: ThresholdRule,
-    warning: Warning | None,
-    observed_at: datetime,
-    value: float,
-) -> tuple[Warning | None, int]:
-    """A reading newer than any evaluated, in a maintenance window (see ``_apply_reading``)."""
-    if warning is None:
-        return None, 0
-    warning.peak_value = worse(rule, warning.peak_value, value)
-    warning.last_value = value
-    warning.last_observed_at = observed_at
-    if warning.status == WarningStatus.ACTIVE and classify(rule, value, in_warning=True) == NORMAL:
-        warning.status = WarningStatus.RECOVERED
-        warning.recovered_at = observed_at
-        _record(warning, TransitionKind.RECOVERED, warning.level, warning.level, value, observed_at)
-        return warning, 1
-    return warning, 0
-
-
-def _beyond_reactivation_window(warning: Warning, observed_at: datetime) -> bool:
-    """A recovered warning firing again later than WARNING_REACTIVATION_WINDOW_SECONDS
-    after its recovery is a new event, not the same one flaring up (0: no limit)."""
-    seconds = settings.WARNING_REACTIVATION_WINDOW_SECONDS
-    return (
-        bool(seconds)
-        and warning.recovered_at is not None
-        and (observed_at - warning.recovered_at > timedelta(seconds=seconds))
-    )
-
-
-def _close_superseded(warning: Warning, observed_at: datetime) -> None:
-    """Close a recovered warning that a new one replaces; its work orders stay with it."""
-    note = _("Recovered for longer than the reactivation window; the condition came back as a new warning.")
-    warning.status = WarningStatus.CLOSED
-    warning.closed_at = timezone.now()
-    warning.disposal_note = note
-    _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, observed_at, note=note)
-    incidents.incident_member_closed(warning)
-
-
-def _apply_series(
-    sensor: Sensor,
-    rule: ThresholdRule,
-    warning: Warning | None,
-    readings: list[history.Point],
-    *,
-    newest_at: datetime | None,
-    now: datetime,
-    progress: dict | None = None,
-    silenced: set[int] | frozenset[int] = frozenset(),
-) -> tuple[Warning | None, int]:
-    """Move the (sensor, rule) warning by a state's new readings (in order of
-    observation); returns it and the transitions written.
-
-    ``newest_at`` is the newest observation already evaluated: readings up
-    to it arrived late (a gateway's buffer, a back-fill, an archive) and are
-    taken apart (``_apply_late_readings``; a duration or rate rule's in
-    ``_apply_rule_kind_series``). Of the others, an episode that began and
-    ended more than WARNING_HISTORICAL_AFTER_MINUTES ago (a gateway back
-    after days offline, an archive posted in order) is recorded as history;
-    the rest move the live warning reading by reading (``_apply_fresh``).
-
-    ``silenced``: the ids of readings in a maintenance window. Newer than
-    any evaluated, they move the live warning as ``_apply_reading`` says;
-    they are no evidence of the past, so they start, extend or end no
-    historical episode and late ones are left out (one within a historical
-    episode's time goes with it).
-    """
-    if warning is not None and (newest_at is None or warning.last_observed_at > newest_at):
-        newest_at = warning.last_observed_at
-    fresh_from = 0
-    if newest_at is not None:
-        while fresh_from < len(readings) and readings[fresh_from][1] <= newest_at:
-            fresh_from += 1
-    if rule.kind != RuleKind.THRESHOLD or rule.holds:
-        return _apply_rule_kind_series(
-            sensor, rule, warning, readings, fresh_from, now=now, progress=progress, silenced=silenced
-        )
-    changed = 0
-    late = [point for point in readings[:fresh_from] if point[0] not in silenced]
-    if late:
-        warning, changed = _apply_late_readings(sensor, rule, warning, late)
-    fresh = readings[fresh_from:]
-    if not fresh:
-        return warning, changed
-    warning, step = _apply_fresh(sensor, rule, warning, fresh, now=now, silenced=silenced)
-    return warning, changed + step
-
-
-def _apply_fresh(
-    sensor: Sensor,
-    rule: ThresholdRule,
-    warning: Warning | None,
-    fresh: list[history.Point],
-    *,
-    now: datetime,
-    progress: dict | None = None,
-    silenced: set[int] | frozenset[int],
-) -> tuple[Warning | None, int]:
-    """Readings newer than any evaluated (see ``_apply_series``), cut into
-    episodes with the rule's own semantics from the state it is in (the
-    open warning's level, a duration rule's runs in ``progress``).
-
-    ``progress`` comes out as the readings left it, history included: an
-    episode recorded as history ended on a normal reading, which ends
-    every run, so the live readings after it start afresh, as they would
-    have had each reading moved the live warning.
-    """
-    changed = 0
-    active = warning.level if warning is not None and warning.status == WarningStatus.ACTIVE else None
-    ended_before = now - timedelta(minutes=settings.WARNING_HISTORICAL_AFTER_MINUTES)
-    past: set[int] = set()
-    recoveries: set[int] = set()
-    heard = [point for point in fresh if point[0] not in silenced]
-    for episode in history.episodes(rule, heard, active_level=active, progress=progress):
-        if history.is_history(episode, ended_before=ended_before):
-            changed += _record_historical(sensor, rule, episode)
-            recoveries.add(heard[episode.last][0])
-            # A duration rule's event began with its run, before it opened.
-            since = episode.held_since or episode.opened_at
-            past.update(
-                reading_id
-                for reading_id, observed_at, _value in fresh
-                if since <= observed_at <= episode.last_observed_at
-            )
-    for reading_id, observed_at, value in fresh:
-        if reading_id in past:
-            if reading_id in recoveries and progress is not None:
-                progress.clear()
-            continue
-        warning, step = _apply_reading(
-            sensor, rule, warning, observed_at, value, progress=progress, silenced=reading_id in silenced
-        )
-        changed += step
-    _reading_id, observed_at, value = fresh[-1]
-    if warning is not None and observed_at > warning.last_observed_at:
-        # The newest reading was part of history: still the sensor's latest value.
-        warning.last_value, warning.last_observed_at = value, observed_at
-    return warning, changed
-
-
-def _apply_rule_kind_series(
-    sensor: Sensor,
-    rule: ThresholdRule,
-    warning: Warning | None,
-    readings: list[history.Point],
-    fresh_from: int,
-    *,
-    now: datetime,
-    progress: dict | None,
-    silenced: set[int] | frozenset[int],
-) -> tuple[Warning | None, int]:
-    """A duration, rate-of-change or no-data rule's new readings (see ``_apply_series``).
-
-    Durations and rates take the path of thresholds, each replayed with its
-    own semantics (``history.episodes``): a rate rule's values are already
-    the change over its window at each reading's time, computed from the
-    stored readings; a duration rule's fresh readings go on from the runs
-    in its state row, its late ones must hold within themselves
-    (``_apply_late_rule_kind``). A no-data rule is swept, not fed readings:
-    a reading only recovers its open warning.
-    """
-    fresh = readings[fresh_from:]
-    changed = 0
-    if rule.kind == RuleKind.NO_DATA:
-        for reading_id, observed_at, value in fresh:
-            warning, step = _apply_reading(sensor, rule, warning, observed_at, value, silenced=reading_id in silenced)
-            changed += step
-        return warning, changed
-    late = [point for point in readings[:fresh_from] if point[0] not in silenced]
-    if late:
-        changed += _apply_late_rule_kind(sensor, rule, warning, late)
-    if fresh:
-        warning, step = _apply_fresh(sensor, rule, warning, fresh, now=now, progress=progress, silenced=silenced)
-        changed += step
-    return warning, changed
-
-
-def _apply_late_rule_kind(
-    sensor: Sensor, rule: ThresholdRule, warning: Warning | None, late: list[history.Point]
-) -> int:
-    """A duration or rate rule's readings no newer than what was already
-    evaluated (in order of observation); returns the transitions written.
-
-    A late change of a rate rule within the open warning's span may raise
-    its level at its own time, as a threshold's reading would. A duration
-    rule's late readings cannot say how long the open warning's condition
-    held now, so they leave it alone, and its runs too: the live runs are
-    not theirs. The others are cut into episodes, a duration held within
-    the late readings alone, and each that ended is recorded as history.
-    Those within a closed warning's span belong to that event: a rate
-    rule's join it as a threshold's do (``_join_historical``), a duration
-    rule's are left out, one reading telling nothing of how long it held.
-    An episode still in warning at its last late reading ends at the next
-    stored reading when that one is normal (a duration rule's value is the
-    reading's own); a rate's is a change over readings not at hand, so it
-    is left.
-    """
-    opened_at = warning.opened_at if warning is not None else None
-    ended_at = warning.recovered_at if warning is not None else None
-    before = [p for p in late if opened_at is None or p[1] < opened_at]
-    within = [p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)]
-    after = [p for p in late if ended_at is not None and p[1] >= ended_at]
-    changed = 0
-    if not rule.holds:
-        changed += sum(_join_late(rule, warning, at, value) for _id, at, value in within)
-    groups = [before, after]
-    if any(classify(rule, value, in_warning=False) > 0 for _id, _at, value in before + after):
-        # Only a value in warning can belong to a closed warning's episode
-        # or start one: late normal readings cost no query.
-        if rule.holds:
-            groups = _outside_closed(sensor, rule, groups)
-        else:
-            *groups, joined = _join_historical(sensor, rule, before, after)
-            changed += joined
-    for group in groups:
-        for episode in history.episodes(rule, group):
-            if not episode.ended and rule.kind == RuleKind.THRESHOLD:
-                _end_at_following(sensor, rule, episode)
-            if episode.ended:
-                changed += _record_historical(sensor, rule, episode)
-    return changed
-
-
-def _outside_closed(
-    sensor: Sensor, rule: ThresholdRule, groups: list[list[history.Point]]
-) -> list[list[history.Point]]:
-    """``groups`` without the readings within a closed warning's span, each
-    cut where one was taken out: a run does not go on across an event."""
-    points = [point for group in groups for point in group]
-    past = list(_closed_spanning(sensor, rule, points).only("opened_at", "recovered_at", "last_observed_at"))
-    if not past:
-        return groups
-    left: list[list[history.Point]] = []
-    for group in groups:
-        kept: list[history.Point] = []
-        for point in group:
-            if any(_within(warning, point[1]) for warning in past):
-                if kept:
-                    left.append(kept)
-                kept = []
-            else:
-                kept.append(point)
-        if kept:
-            left.append(kept)
-    return left
-
-
-def _end_at_following(sensor: Sensor, rule: ThresholdRule, episode: history.Episode) -> bool:
-    """End an episode still in warning at its last late reading at the next
-    stored reading, when that one is normal; False when no reading follows."""
-    following = (
-        Reading.objects.filter(sensor_id=sensor.pk, observed_at__gt=episode.last_observed_at)
-        .order_by("observed_at")
-        .values_list("observed_at", "value")
-        .first()
-    )
-    if following is not None and classify(rule, following[1], in_warning=True) == NORMAL:
-        at, value = following
-        episode.steps.append(history.Step(TransitionKind.RECOVERED, episode.level, episode.level, value, at))
-        episode.ended = True
-        episode.last_value, episode.last_observed_at = value, at
-    return following is not None
-
-
-def _apply_late_readings(
-    sensor: Sensor, rule: ThresholdRule, warning: Warning | None, late: list[history.Point]
-) -> tuple[Warning | None, int]:
-    """Readings no newer than what was already evaluated (in order of observation).
-
-    Those within the open warning's span belong to it: they may raise its
-    level (at their own time), never recover it, and leave its latest value
-    alone; those within a closed warning's span belong to that one alike.
-    The others are cut into episodes, each recorded as history: an episode
-    still in warning at its last late reading ends at the next reading
-    evaluated before if that one was normal; if it was not, the episode ran
-    on into the open warning, which is then found to have begun earlier.
-    """
-    opened_at = warning.opened_at if warning is not None else None
-    ended_at = warning.recovered_at if warning is not None else None
-    before = [p for p in late if opened_at is None or p[1] < opened_at]
-    within = [p for p in late if opened_at is not None and p[1] >= opened_at and (ended_at is None or p[1] < ended_at)]
-    after = [p for p in late if ended_at is not None and p[1] >= ended_at]
-    changed = sum(_join_late(rule, warning, observed_at, value) for _id, observed_at, value in within)
-    if any(classify(rule, value, in_warning=False) > 0 for _id, _at, value in before + after):
-        # Only a value in warning can belong to a closed warning's episode
-        # or start one: late normal readings cost no query.
-        before, after, joined = _join_historical(sensor, rule, before, after)
-        changed += joined
-    for group, runs_into_warning in ((before, warning is not None), (after, False)):
-        for episode in history.episodes(rule, group):
-            if not episode.ended:
-                followed = _end_at_following(sensor, rule, episode)
-                if not episode.ended and followed and runs_into_warning:
-                    # Still in warning at the next reading evaluated before: the episode ran on into the open warning.
-                    changed += _warning_began_earlier(rule, warning, group[episode.first :])
-                    continue
-            changed += _record_historical(sensor, rule, episode)
-    return warning, changed
-
-
-def _join_historical(sensor: Sensor, rule: ThresholdRule, *groups: list[history.Point]) -> tuple:
-    """Take out of ``groups`` the late readings within a closed warning's
-    span (historical or closed by a person: from its opening to its
-    recovery, or to its last reading if it never recovered), raising its
-    peak and level at their time, silently: it is closed; returns the
-    groups left and the transitions written."""
-    points = [point for group in groups for point in group]
-    past = list(_closed_spanning(sensor, rule, points).select_for_update().order_by("opened_at"))
-    if not past:
-        return (*groups, 0)
-    changed = 0
-    touched = set()
-    left: list[list[history.Point]] = []
-    for group in groups:
-        kept = []
-        for point in group:
-            _id, observed_at, value = point
-            warning = next((w for w in past if _within(w, observed_at)), None)
-            if warning is None:
-                kept.append(point)
-                continue
-            touched.add(warning)
-            warning.peak_value = worse(rule, warning.peak_value, value)
-            level = classify(rule, value, in_warning=False)
-            if 0 < level < warning.level:
-                WarningTransition.objects.create(
-                    warning=warning,
-                    kind=TransitionKind.ESCALATED,
-                    from_level=warning.level,
-                    to_level=level,
-                    value=value,
-                    observed_at=observed_at,
-                )
-                warning.level = level
-                # It recovered from the worst level it reached.
-                warning.transitions.filter(kind=TransitionKind.RECOVERED).update(from_level=level, to_level=level)
-                changed += 1
-        left.append(kept)
-    for warning in touched:
-        warning.save(update_fields=["level", "peak_value"])
-    return (*left, changed)
-
-
-def _closed_spanning(sensor: Sensor, rule: ThresholdRule, points: list[history.Point]):
-    """The closed warnings of (sensor, rule) whose span (from its opening to
-    its recovery, or to its last reading if it never recovered) may hold one
-    of ``points``."""
-    earliest = min(at for _id, at, _value in points)
-    return Warning.objects.filter(
-        Q(recovered_at__gt=earliest) | Q(recovered_at__isnull=True, last_observed_at__gte=earliest),
-        sensor_id=sensor.pk,
-        rule_id=rule.pk,
-        status=WarningStatus.CLOSED,
-        opened_at__lte=max(at for _id, at, _value in points),
-    )
-
-
-def _within(warning: Warning, observed_at: datetime) -> bool:
-    if warning.recovered_at is not None:
-        return warning.opened_at <= observed_at < warning.recovered_at
-    return warning.opened_at <= observed_at <= warning.last_observed_at
-
-
-def _join_late(rule: ThresholdRule, warning: Warning, observed_at: datetime, value: float) -> int:
-    """A late reading of the open warning's own span: its peak, and its level at the reading's time."""
-    warning.peak_value = worse(rule, warning.peak_value, value)
-    level = classify(rule, value, in_warning=False)
-    if 0 < level < warning.level:
-        return _escalate(warning, level, observed_at, value)
-    return 0
-
-
-def _warning_began_earlier(rule: ThresholdRule, warning: Warning, points: list[history.Point]) -> int:
-    """Late readings in warning right before the open warning's first: it began with the first of them."""
-    _id, observed_at, value = points[0]
-    opened = warning.transitions.filter(kind=TransitionKind.OPENED).first()
-    if opened is not None:
-        opened.observed_at, opened.value = observed_at, value
-        opened.save(update_fields=["observed_at", "value"])
-    warning.opened_at, warning.first_value = observed_at, value
-    warning.save(update_fields=["opened_at", "first_value"])
-    return sum(_join_late(rule, warning, at, point_value) for _id, at, point_value in points)
-
-
-def _record_historical(sensor: Sensor, rule: ThresholdRule, episode: history.Episode) -> int:
-    """Record an episode of the past as a closed historical warning; returns
-    its transitions. No signal and no push: nothing is routed or dispatched
-    for an event that is over (``warning.history``)."""
-    warning = Warning.objects.create(
-        sensor=sensor,
-        rule=rule,
-        level=episode.level,
-        status=WarningStatus.CLOSED,
-        is_historical=True,
-        opened_at=episode.opened_at,
-        first_value=episode.first_value,
-        last_value=episode.last_value,
-        peak_value=episode.peak_value,
-        last_observed_at=episode.last_observed_at,
-        recovered_at=episode.ended_at,
-        closed_at=timezone.now(),
-    )
-    WarningTransition.objects.bulk_create(
-        WarningTransition(
-            warning=warning,
-            kind=step.kind,
-            from_level=step.from_level,
-            to_level=step.to_level,
-            value=step.value,
-            observed_at=step.observed_at,
-        )
-        for step in episode.steps
-    )
-    return len(episode.steps)
-
-
-def _open(sensor: Sensor, rule: ThresholdRule, level: int, observed_at: datetime, value: float) -> Warning:
-    warning = Warning.objects.create(
-        sensor=sensor,
-        rule=rule,
-        level=level,
-        status=WarningStatus.ACTIVE,
-        opened_at=observed_at,
-        first_value=value,
-        last_value=value,
-        peak_value=value,
-        last_observed_at=observed_at,
-    )
-    incidents.warning_group(warning)
-    _record(warning, TransitionKind.OPENED, None, level, value, observed_at)
-    return warning
-
-
-def _escalate(warning: Warning, level: int, observed_at: datetime, value: float) -> int:
-    previous = warning.level
-    warning.level = level
-    _record(warning, TransitionKind.ESCALATED, previous, level, value, observed_at)
-    return 1
-
-
-def _record(
-    warning: Warning,
-    kind: str,
-    from_level: int | None,
-    to_level: int,
-    value: float | None,
-    observed_at: datetime | None,
-    *,
-    actor: AbstractBaseUser | None = None,
-    note: str = "",
-) -> WarningTransition:
-    # Persist the warning first: receivers (routing) read its level from the
-    # database, and the transition row must describe a state that is stored.
-    warning.save()
-    transition = WarningTransition.objects.create(
-        warning=warning,
-        kind=kind,
-        from_level=from_level,
-        to_level=to_level,
-        value=value,
-        observed_at=observed_at,
-        actor=actor,
-        note=note,
-    )
-    mark_changed = False
-    if kind in flapping.FLIP_KINDS and observed_at is not None:
-        mark_changed = flapping.flapping_update(warning, observed_at)
-        if mark_changed:
-            warning.save(update_fields=["is_flapping", "flapping_since"])
-    # The push is registered before the receivers run: after the commit the
-    # duty officers' screens hear of the warning before anything routing
-    # does for it (pushes of work orders, the announcement's task).
-    if warning.is_flapping and not mark_changed and kind in flapping.FLIP_KINDS:
-        # A flapping warning's flips ride with its coalesced value pushes.
-        warning_value_changed(warning_id=warning.pk)
-    else:
-        warnings_push_after_commit(warning_ids=[warning.pk])
-    warning_changed.send(sender=Warning, warning=warning, transition=transition)
-    return transition
-
-
-def _refresh_sensor_level(sensor_id: int) -> None:
-    level = (
-        Warning.objects.filter(sensor_id=sensor_id, status=WarningStatus.ACTIVE)
-        .aggregate(level=Min("level"))
-        .get("level")
-    )
-    Sensor.objects.filter(pk=sensor_id).exclude(warning_level=level).update(warning_level=level)
-
-
 def warning_lock_open(*, warning_id: int) -> Warning:
     """Lock an open warning for a change, inside the caller's transaction."""
     warning = Warning.objects.select_for_update().filter(pk=warning_id).first()
@@ -1094,33 +577,8 @@ def warning_close(*, warning_id: int, user: AbstractBaseUser, note: str, close_a
         still_active = warning.status == WarningStatus.ACTIVE
         if still_active and not close_active:
             raise ConflictError(warning_still_active_message(warning))
-        warning.status = WarningStatus.CLOSED
-        warning.closed_at = timezone.now()
-        warning.closed_by = user
-        warning.disposal_note = note
-        warning.closed_while_active = still_active
-        _record(warning, TransitionKind.CLOSED, warning.level, warning.level, None, None, actor=user, note=note)
-        incidents.incident_member_closed(warning)
-        _refresh_sensor_level(warning.sensor_id)
+        transitions.close(warning, disposal_note=note, actor=user)
     return warning
-
-
-def push_warning(*, warning_id: int) -> None:
-    """Send the warning as it now stands to the duty officers' screens."""
-    push_warnings(warning_ids=[warning_id])
-
-
-def push_warnings(*, warning_ids: list[int]) -> None:
-    """Send the warnings as they now stand to the duty officers' screens (one query for all)."""
-    realtime.send_many(
-        ([realtime.DUTY_GROUP], "warning.changed", payload) for payload in selectors.warning_payloads(warning_ids)
-    )
-
-
-def warnings_push_after_commit(*, warning_ids: list[int]) -> None:
-    """Push the warnings once the transaction commits: every warning a
-    transaction changed goes out from one callback, read in one query."""
-    after_commit.collect("warning.push", warning_ids, lambda ids: push_warnings(warning_ids=ids))
 
 
 def warning_still_active_message(warning: Warning) -> str:
@@ -1152,48 +610,6 @@ def warning_still_active_message(warning: Warning) -> str:
     )
 
 
-# --- Value updates, coalesced ---------------------------------------------------
-# A level or status change is pushed at once (``_record``). A new value alone
-# is pushed at most once per warning per WARNING_VALUE_PUSH_SECONDS: the
-# first change of a quiet warning sets a Redis key (NX) and schedules one
-# push that long after; changes meanwhile find the key and ride along, since
-# the push reads the warning as it then stands. The push clears the key
-# before reading, so a change committed after that read starts a new window.
-VALUE_PUSH_KEY = "citysafety:warning:value-push:{}"
-# The key outlives a lost task by this long at most (a broker purge).
-VALUE_PUSH_KEY_SECONDS = 30
-
-
-def warning_value_changed(*, warning_id: int) -> None:
-    """After commit: have the warning's new value pushed, coalesced (see above)."""
-    transaction.on_commit(lambda: _value_push_schedule(warning_id))
-
-
-def _value_push_schedule(warning_id: int) -> None:
-    from warning.tasks import push_warning_value
-
-    try:
-        if evaluation_queue.client().set(VALUE_PUSH_KEY.format(warning_id), 1, nx=True, ex=VALUE_PUSH_KEY_SECONDS):
-            try:
-                push_warning_value.apply_async((warning_id,), countdown=settings.WARNING_VALUE_PUSH_SECONDS)
-            except Exception:
-                evaluation_queue.client().delete(VALUE_PUSH_KEY.format(warning_id))
-                raise
-    except Exception:
-        # Best effort, like every push: the screens resync from the API and
-        # the next change of the warning pushes it again.
-        log.warning("Could not schedule the value push of warning %s", warning_id, exc_info=True)
-
-
-def warning_value_push(*, warning_id: int) -> None:
-    """The scheduled push: open the next window, then send the warning as it stands."""
-    try:
-        evaluation_queue.client().delete(VALUE_PUSH_KEY.format(warning_id))
-    except Exception:
-        log.warning("Could not clear the value push window of warning %s", warning_id, exc_info=True)
-    push_warning(warning_id=warning_id)
-
-
 # --- Silences lifted, flapping marks cleared (the periodic sweep) ----------------
 
 
@@ -1208,7 +624,7 @@ def sensors_reevaluate_latest(*, sensor_ids: list[int]) -> int:
     ids = sorted(set(sensor_ids))
     if not ids:
         return 0
-    transitions = 0
+    written = 0
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT st.sensor_id, st.latest_value, st.latest_observed_at, s.sensor_type_id"
@@ -1247,13 +663,13 @@ def sensors_reevaluate_latest(*, sensor_ids: list[int]) -> int:
                 if warning is not None and warning.last_observed_at > observed_at:
                     continue  # a newer reading moved it already
                 # A change is saved by the transition it records; no change, nothing to save.
-                _warning, changed = _apply_reading(sensors[sensor_id], rule, warning, observed_at, value)
+                _warning, changed = series.apply_reading(sensors[sensor_id], rule, warning, observed_at, value)
                 if changed:
                     touched.add(sensor_id)
-                    transitions += changed
+                    written += changed
         for sensor_id in sorted(touched):
-            _refresh_sensor_level(sensor_id)
-    return transitions
+            transitions.sensor_level_refresh(sensor_id)
+    return written
 
 
 def warnings_flapping_clear(*, now: datetime | None = None) -> int:
@@ -1262,5 +678,5 @@ def warnings_flapping_clear(*, now: datetime | None = None) -> int:
     for warning_id in flapping.flapping_quiet_ids(now=now):
         if Warning.objects.filter(pk=warning_id, is_flapping=True).update(is_flapping=False, flapping_since=None):
             cleared += 1
-            push_warning(warning_id=warning_id)
+            pushes.push_warning(warning_id=warning_id)
     return cleared

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from warning import evaluation_queue, selectors, services, silences
+from warning import evaluation_queue, no_data, pushes, selectors, services, silences
 
 
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
@@ -30,14 +30,12 @@ def evaluate_pending_sensors() -> int:
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=60)
 def push_warning_value(warning_id: int) -> None:
     """The coalesced push of a warning's new value; a repeat sends the same state again."""
-    services.warning_value_push(warning_id=warning_id)
+    pushes.warning_value_push(warning_id=warning_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=180)
 def warn_silent_sensors() -> int:
     """The no-data sweep: warn of silent sensors, fold a silent gateway's into one outage."""
-    from warning import no_data
-
     return no_data.sensors_warn_silent().opened
 
 

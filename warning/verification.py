@@ -22,11 +22,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from citysafety import realtime
 from citysafety.db import retry_on_deadlock
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from organisation.roles import is_duty_officer
-from warning import selectors, services
+from warning import pushes, selectors, transitions
 from warning.models import (
     FalseAlarmReason,
     ThresholdRule,
@@ -64,7 +63,7 @@ def warning_confirm(*, warning_id: int, user: AbstractBaseUser, note: str = "") 
         warning.verification = VerificationStatus.CONFIRMED
         warning.verified_at = timezone.now()
         warning.verified_by = user
-        services._record(
+        transitions.record(
             warning, TransitionKind.CONFIRMED, warning.level, warning.level, None, None, actor=user, note=note
         )
         _push_after_commit(warning.pk)
@@ -96,30 +95,20 @@ def warning_false_alarm(*, warning_id: int, user: AbstractBaseUser, reason: str,
         warning.false_alarm_reason = reason
         warning.verified_at = now
         warning.verified_by = user
-        warning.closed_while_active = warning.status == WarningStatus.ACTIVE
-        warning.status = WarningStatus.CLOSED
-        warning.closed_at = now
-        warning.closed_by = user
-        warning.disposal_note = _("False alarm: %(reason)s.") % {"reason": label} + (f" {note}" if note else "")
-        services._record(
-            warning, TransitionKind.FALSE_ALARM, warning.level, warning.level, None, None, actor=user, note=note
+        transitions.close(
+            warning,
+            kind=TransitionKind.FALSE_ALARM,
+            disposal_note=_("False alarm: %(reason)s.") % {"reason": label} + (f" {note}" if note else ""),
+            actor=user,
+            note=note,
+            at=now,
         )
-        services._refresh_sensor_level(warning.sensor_id)
         _push_after_commit(warning.pk)
     return warning
 
 
 def _push_after_commit(warning_id: int) -> None:
-    transaction.on_commit(lambda: push_verification(warning_id=warning_id))
-
-
-def push_verification(*, warning_id: int) -> None:
-    """Send the warning's queue row to the duty officers: it joined the queue, or left it with a verdict."""
-    from warning.api.serializers import UnverifiedWarningSerializer  # the API's shape is the push's shape
-
-    warning = selectors.warnings_with_details().select_related("verified_by").filter(pk=warning_id).first()
-    if warning is not None:
-        realtime.send([realtime.DUTY_GROUP], "verification.changed", UnverifiedWarningSerializer(warning).data)
+    transaction.on_commit(lambda: pushes.push_verification(warning_id=warning_id))
 
 
 def _clean_note(note: str | None) -> str:

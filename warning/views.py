@@ -25,6 +25,7 @@ from monitoring.models import Gateway, Sensor, SensorType
 from organisation.models import District
 from organisation.roles import is_duty_officer
 from warning import selectors, silences, verification
+from warning.api.serializers import UnverifiedWarningSerializer
 from warning.models import FalseAlarmReason, Level, WarningStatus
 
 PAGE_SIZE = 50
@@ -132,8 +133,6 @@ def verification_queue(request: HttpRequest) -> HttpResponse:
     """研判: the warnings waiting for a duty officer's verdict, with their age, live."""
     if not is_duty_officer(request.user):
         raise PermissionDenied
-    from warning.api.serializers import UnverifiedWarningSerializer
-
     first = keyset_page(
         verification.unverified_warnings(request.user).select_related("verified_by"),
         field="opened_at",

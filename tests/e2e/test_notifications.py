@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from dispatch import escalation
 from dispatch.models import EscalationStep, WorkOrder
-from dispatch.services import push_work_orders
+from dispatch.pushes import push_work_orders
 from notifications.models import Notification
 from organisation.models import Department, DutyShift
 from tests.e2e.conftest import log_in

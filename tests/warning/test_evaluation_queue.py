@@ -95,13 +95,13 @@ def test_a_drain_evaluates_the_most_severe_first(rule, monkeypatch):
         stored(sensor, value)
     services.sensors_enqueue(sensor_ids=[quiet.pk, orange.pk, red.pk])
     order = []
-    evaluate_chunk = services._evaluate_chunk
+    evaluate_chunk = services.chunk_evaluate
 
     def spy(sensor_ids):
         order.extend(sensor_ids)
         return evaluate_chunk(sensor_ids)
 
-    monkeypatch.setattr(services, "_evaluate_chunk", spy)
+    monkeypatch.setattr(services, "chunk_evaluate", spy)
     monkeypatch.setattr(services, "CHUNK_SIZE", 1)
 
     assert services.sensors_drain() == 3
@@ -119,7 +119,7 @@ def test_a_level_one_reading_arriving_during_a_drain_goes_before_the_backlog(rul
     red = SensorFactory(sensor_type=rule.sensor_type)
     services.sensors_enqueue(sensor_ids=[s.pk for s in backlog])
     order = []
-    evaluate_chunk = services._evaluate_chunk
+    evaluate_chunk = services.chunk_evaluate
 
     def spy(sensor_ids):
         order.extend(sensor_ids)
@@ -129,7 +129,7 @@ def test_a_level_one_reading_arriving_during_a_drain_goes_before_the_backlog(rul
             services.sensors_enqueue(sensor_ids=[red.pk])
         return evaluate_chunk(sensor_ids)
 
-    monkeypatch.setattr(services, "_evaluate_chunk", spy)
+    monkeypatch.setattr(services, "chunk_evaluate", spy)
     monkeypatch.setattr(services, "CHUNK_SIZE", 1)
     # The gas leak is ranked when it is stored: the next chunk is taken
     # from the front of the queue, before the rest of the backlog.

@@ -10,7 +10,7 @@ from django.utils import timezone
 from monitoring.models import Reading
 from monitoring.services import readings_record_stored
 from tests.factories import SensorFactory, ThresholdRuleFactory
-from warning import services
+from warning import pushes, services
 from warning.models import TransitionKind, Warning, WarningStatus
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +91,8 @@ def test_a_flapping_warnings_flips_are_pushed_coalesced_not_one_by_one(
 ):
     settings.WARNING_FLAP_LIMIT = 2
     pushed, coalesced = [], []
-    monkeypatch.setattr(services, "push_warnings", lambda *, warning_ids: pushed.extend(warning_ids))
-    monkeypatch.setattr(services, "_value_push_schedule", lambda warning_id: coalesced.append(warning_id))
+    monkeypatch.setattr(pushes, "push_warnings", lambda *, warning_ids: pushed.extend(warning_ids))
+    monkeypatch.setattr(pushes, "_value_push_schedule", lambda warning_id: coalesced.append(warning_id))
 
     with django_capture_on_commit_callbacks(execute=True):
         feed(15.0, 5.0, 15.0)  # opened, recovered, reactivated: pushed (once, as it stands after the commit)

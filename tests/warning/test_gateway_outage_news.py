@@ -12,7 +12,6 @@ from organisation.models import DutyShift
 from organisation.roles import DUTY_OFFICER
 from tests.factories import GatewayFactory, SensorFactory, SensorTypeFactory, ThresholdRuleFactory, UserFactory
 from tests.warning.test_no_data import NO_DATA
-from warning import no_data
 from warning.models import GatewayOutage, Silence, WarningStatus
 from warning.no_data import sensors_warn_silent
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def pushes(monkeypatch) -> list[tuple[list[str], str, dict]]:
     sent = []
-    monkeypatch.setattr(no_data.realtime, "send", lambda groups, kind, payload: sent.append((groups, kind, payload)))
+    monkeypatch.setattr("citysafety.realtime.send", lambda groups, kind, payload: sent.append((groups, kind, payload)))
     return sent
 
 

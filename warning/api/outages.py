@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from organisation.permissions import IsDutyOfficer
 from warning.models import GatewayOutage, WarningStatus
+from warning.payloads import outage_row
 
 # A city has a few hundred gateways; more outages than this at once is a
 # city-wide failure, and the first ones say enough.
@@ -30,6 +31,10 @@ class GatewayOutageSerializer(serializers.ModelSerializer):
             "silent_sensors",
             "recovered_at",
         )
+
+    def to_representation(self, instance: GatewayOutage) -> dict:
+        # One shape for the list and the push (warning.pushes.outages_push).
+        return outage_row(instance)
 
 
 class GatewayOutageListView(APIView):

@@ -1,58 +1,21 @@
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models.manager import BaseManager
-from django.utils import timezone
 from rest_framework import serializers
 
-from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
-from warning.models import Direction, FalseAlarmReason, Level, ThresholdRule, Warning, WarningTransition
+from citysafety.api import ChoiceLabelField
+from warning.models import FalseAlarmReason, Warning, WarningTransition
 
-
-def display_name(user) -> str | None:
-    """How a person is named in timelines: full name, else user name.
-
-    A "full name" that is only the person's department's name (accounts
-    made for a department, as the demo's are) names nobody: the user name
-    does, and the department is shown beside it (``department_name``).
-    """
-    if user is None:
-        return None
-    full_name = user.get_full_name()
-    department = department_name(user)
-    if full_name and full_name != department:
-        return full_name
-    return user.get_username()
-
-
-def department_name(user) -> str | None:
-    """The name of the department the person works for (None for none)."""
-    if user is None:
-        return None
-    try:
-        return user.membership.department.name
-    except ObjectDoesNotExist:
-        return None
-
-
-def rule_lower_thresholds(rule: ThresholdRule) -> dict[str, float] | None:
-    """A band's low side; None for a rule with one side."""
-    if rule.direction != Direction.OUTSIDE:
-        return None
-    return {"1": rule.level1_lower_threshold, "2": rule.level2_lower_threshold, "3": rule.level3_lower_threshold}
-
-
-def incident_summary(warning: Warning) -> dict | None:
-    incident = warning.incident
-    if incident is None:
-        return None
-    asset = incident.asset
-    return {
-        "id": incident.pk,
-        "primary": incident.primary_id,
-        "asset": asset.name if asset else None,
-        # The primary before the last hand-over and how it left (a transition kind), or null.
-        "handed_over_from": incident.handed_over_from_id,
-        "handed_over_reason": incident.handed_over_reason or None,
-    }
+# The rows are built in warning.payloads (free of DRF, for the pushes too);
+# named here, where the API's callers have always found them.
+from warning.payloads import (
+    UnverifiedWarningRows,
+    WarningSummaryRows,
+    department_name,
+    display_name,
+    district_summary,
+    domain_summary,
+    incident_summary,
+    rule_summary,
+)
 
 
 class WarningSensorSerializer(serializers.Serializer):
@@ -66,61 +29,6 @@ class WarningSensorSerializer(serializers.Serializer):
 
     def get_location(self, sensor) -> list[float]:
         return [round(sensor.location.x, 6), round(sensor.location.y, 6)]
-
-
-class WarningSummaryRows:
-    """WarningSummarySerializer's output for many warnings, field for field, in plain code (citysafety.api)."""
-
-    def __init__(self) -> None:
-        self.zone = timezone.get_current_timezone()
-        self.levels = choice_labels(Warning, "level")
-        self.statuses = choice_labels(Warning, "status")
-        self.colours = {level.value: level.colour.name for level in Level}
-
-    def row(self, warning: Warning) -> dict:
-        sensor, rule, zone = warning.sensor, warning.rule, self.zone
-        sensor_type, district = sensor.sensor_type, sensor.district
-        location = sensor.location
-        return {
-            "id": warning.pk,
-            "level": warning.level,
-            "level_display": self.levels.get(warning.level, str(warning.level)),
-            "colour": self.colours[warning.level],
-            "current_level": warning.current_level,
-            "status": warning.status,
-            "status_display": self.statuses.get(warning.status, str(warning.status)),
-            "sensor": {
-                "id": sensor.pk,
-                "code": sensor.code,
-                "name": sensor.name,
-                "type": sensor_type.name,
-                "unit": sensor_type.unit,
-                "location": [round(location.x, 6), round(location.y, 6)],
-                "address": sensor.address,
-            },
-            "domain": {"code": sensor_type.domain.code, "name": sensor_type.domain.name},
-            "district": {"code": district.code, "name": district.name} if district else None,
-            "rule": {
-                "id": rule.pk,
-                "name": rule.name,
-                "kind": rule.kind,
-                "direction": rule.direction,
-                "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
-                "lower_thresholds": rule_lower_thresholds(rule),
-                "dead_band": rule.dead_band,
-            },
-            "opened_at": api_datetime(warning.opened_at, zone),
-            "first_value": float(warning.first_value),
-            "last_value": float(warning.last_value),
-            "peak_value": float(warning.peak_value),
-            "last_observed_at": api_datetime(warning.last_observed_at, zone),
-            "recovered_at": api_datetime(warning.recovered_at, zone),
-            "closed_at": api_datetime(warning.ended_at, zone),
-            "disposal_note": warning.disposal_note,
-            "is_historical": warning.is_historical,
-            "is_flapping": warning.is_flapping,
-            "incident": incident_summary(warning),
-        }
 
 
 class WarningSummaryListSerializer(serializers.ListSerializer):
@@ -191,24 +99,13 @@ class WarningSummarySerializer(serializers.ModelSerializer):
         return warning.colour
 
     def get_domain(self, warning) -> dict:
-        domain = warning.sensor.sensor_type.domain
-        return {"code": domain.code, "name": domain.name}
+        return domain_summary(warning.sensor.sensor_type.domain)
 
     def get_district(self, warning) -> dict | None:
-        district = warning.sensor.district
-        return {"code": district.code, "name": district.name} if district else None
+        return district_summary(warning.sensor.district)
 
     def get_rule(self, warning) -> dict:
-        rule = warning.rule
-        return {
-            "id": rule.pk,
-            "name": rule.name,
-            "kind": rule.kind,
-            "direction": rule.direction,
-            "thresholds": {"1": rule.level1_threshold, "2": rule.level2_threshold, "3": rule.level3_threshold},
-            "lower_thresholds": rule_lower_thresholds(rule),
-            "dead_band": rule.dead_band,
-        }
+        return rule_summary(warning.rule)
 
 
 class WarningTransitionSerializer(serializers.ModelSerializer):
@@ -279,27 +176,6 @@ class WarningDetailSerializer(VerificationFieldsMixin, WarningSummarySerializer)
 
     def get_closed_by(self, warning) -> str | None:
         return display_name(warning.closed_by)
-
-
-class UnverifiedWarningRows(WarningSummaryRows):
-    """UnverifiedWarningSerializer's output, field for field, in plain code."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.verifications = choice_labels(Warning, "verification")
-        self.reasons = choice_labels(Warning, "false_alarm_reason")
-
-    def row(self, warning: Warning) -> dict:
-        return {
-            **super().row(warning),
-            "verification": warning.verification,
-            "verification_display": self.verifications.get(warning.verification, str(warning.verification)),
-            "verification_requested_at": api_datetime(warning.verification_requested_at, self.zone),
-            "verified_at": api_datetime(warning.verified_at, self.zone),
-            "verified_by": display_name(warning.verified_by),
-            "false_alarm_reason": warning.false_alarm_reason,
-            "false_alarm_reason_display": self.reasons.get(warning.false_alarm_reason, str(warning.false_alarm_reason)),
-        }
 
 
 class UnverifiedWarningListSerializer(serializers.ListSerializer):
