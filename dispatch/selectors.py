@@ -57,6 +57,12 @@ def work_orders_with_details() -> QuerySet[WorkOrder]:
         Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor__membership__department")),
         "actions",
         "photos",
+        # The departments already on each warning, which a transfer cannot go to.
+        Prefetch(
+            "warning__work_orders",
+            queryset=WorkOrder.objects.only("id", "warning_id", "department_id"),
+            to_attr="orders_on_warning",
+        ),
     )
 
 

@@ -25,6 +25,7 @@ SENTENCES = {
     WorkOrderEventKind.TRANSFERRED: _("Transferred to %(department)s."),
     WorkOrderEventKind.TRANSFER_IN: _("Transferred here from %(department)s; acknowledge within %(minutes)s minutes."),
     WorkOrderEventKind.REDISPATCHED: _("Dispatched to the department again; acknowledge within %(minutes)s minutes."),
+    WorkOrderEventKind.SENT_BACK: _("Report again within %(minutes)s minutes."),
     WorkOrderEventKind.REMINDED: _(
         "%(minutes)s minutes past the deadline to %(stage)s: the department's person on duty was reminded (%(people)s)."
     ),

@@ -102,6 +102,17 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
         return event_sentence(event.kind, event.data)
 
 
+def departments_with_orders(order: WorkOrder) -> list[int]:
+    """The departments holding an order on the order's warning (any status: one order per department
+    and warning), which its transfer dialog does not offer. Ids only: pushed to every department's page."""
+    orders = getattr(order.warning, "orders_on_warning", None)
+    if orders is None:
+        return sorted(
+            set(WorkOrder.objects.filter(warning_id=order.warning_id).values_list("department_id", flat=True))
+        )
+    return sorted({item.department_id for item in orders})
+
+
 def _due(order: WorkOrder) -> tuple[str | None, datetime | None]:
     current = order.current_deadline()
     return current if current is not None else (None, None)
@@ -167,6 +178,7 @@ class WorkOrderListSerializer(serializers.ListSerializer):
                 "status_reason": order.status_reason,
                 "transferred_from": order_link(order.transferred_from),
                 "transferred_to": order_link(getattr(order, "transferred_to", None)),
+                "departments_with_orders": departments_with_orders(order),
                 "actions": [action_row(action, zone) for action in order.actions.all()],
                 "photos": [photo_row(photo, zone) for photo in order.photos.all()],
                 "warning": warnings.row(order.warning),
@@ -187,6 +199,9 @@ class WorkOrderSerializer(serializers.ModelSerializer):
         help_text="The response plan's actions for this department: the checklist."
     )
     photos = serializers.SerializerMethodField()
+    departments_with_orders = serializers.SerializerMethodField(
+        help_text="Ids of the departments that already hold a work order on this warning: it cannot be transferred to them."
+    )
     due_stage = serializers.SerializerMethodField(
         help_text="What the order must do next by a deadline: acknowledge, arrive (be on site) or report; null for none."
     )
@@ -225,6 +240,7 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "status_reason",
             "transferred_from",
             "transferred_to",
+            "departments_with_orders",
             "actions",
             "photos",
             "warning",
@@ -243,6 +259,10 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(OrderLinkSerializer(allow_null=True))
     def get_transferred_to(self, order) -> dict | None:
         return order_link(getattr(order, "transferred_to", None))
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_departments_with_orders(self, order) -> list[int]:
+        return departments_with_orders(order)
 
     @extend_schema_field(ActionSerializer(many=True))
     def get_actions(self, order) -> list[dict]:
