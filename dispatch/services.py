@@ -667,7 +667,8 @@ def work_order_transfer(*, work_order_id: int, user: AbstractBaseUser, departmen
             data={"department": department.name},
             status_reason=reason,
         )
-        _push_after_commit([order.pk, successor.pk])
+        # Every order of the warning: their transfer dialogs no longer offer the receiving department.
+        _push_after_commit(list(WorkOrder.objects.filter(warning_id=order.warning_id).values_list("pk", flat=True)))
         # The receiving department is told as of any order dispatched to it.
         _announce_after_commit(work_order_ids=[successor.pk])
     return successor

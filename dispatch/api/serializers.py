@@ -105,12 +105,10 @@ class WorkOrderEventSerializer(serializers.ModelSerializer):
 def departments_with_orders(order: WorkOrder) -> list[int]:
     """The departments holding an order on the order's warning (any status: one order per department
     and warning), which its transfer dialog does not offer. Ids only: pushed to every department's page."""
-    orders = getattr(order.warning, "orders_on_warning", None)
-    if orders is None:
-        return sorted(
-            set(WorkOrder.objects.filter(warning_id=order.warning_id).values_list("department_id", flat=True))
-        )
-    return sorted({item.department_id for item in orders})
+    known = getattr(order, "departments_on_warning", None)  # dispatch.selectors.work_orders_with_details
+    if known is None:
+        known = WorkOrder.objects.filter(warning_id=order.warning_id).values_list("department_id", flat=True)
+    return sorted(set(known))
 
 
 def _due(order: WorkOrder) -> tuple[str | None, datetime | None]:

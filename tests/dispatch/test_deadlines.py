@@ -243,11 +243,10 @@ def test_each_state_change_sets_its_deadlines_tells_the_holders_and_the_sweep_ch
         assert getattr(holder, field) == wanted, f"{name}: {field}"
     current = holder.current_deadline()
     assert (current[0] if current else None) == row.runs
-    told = sorted(
-        (n.kind, n.recipient.username)
-        for n in Notification.objects.filter(department_id=holder.department_id).select_related("recipient")
-    )
+    # Everyone told: the holders, and nobody of another department (a transfer's old department included).
+    told = sorted((n.kind, n.recipient.username) for n in Notification.objects.select_related("recipient"))
     assert told == sorted(row.told)
+    assert all(n.department_id == holder.department_id for n in Notification.objects.all())
     for notification in Notification.objects.all():
         # Each sentence fits its data (a mismatch would fall back to the kind's bare name).
         assert notification_text(notification.kind, notification.data) != NotificationKind(notification.kind).label
