@@ -94,3 +94,51 @@ def test_the_duty_officer_transfers_an_order_and_the_receiving_department_is_tol
     assert successor.arrive_deadline - successor.created_at == timedelta(minutes=60)
     assert successor.arrive_deadline > timezone.now()
     shoot(receiver, "04-receiver-acknowledged-on-site-by")
+
+
+def test_a_report_sent_back_runs_to_a_fresh_report_deadline_and_its_department_is_told(
+    daphne_server, celery_worker_process, new_context, shoot
+):
+    url = daphne_server.url
+    city = build_city()
+    gas = new_context().new_page()
+    log_in(gas, url, "gas")
+    expect_live(gas)
+
+    post_reading(url, city, 12.0)
+    warning = wait_for(lambda: Warning.objects.filter(sensor=city.sensor).first(), timeout=15, what="the warning")
+    order = wait_for(lambda: WorkOrder.objects.filter(warning=warning).first(), what="the work order")
+    card = gas.locator(f".wo-card[data-order-id='{order.pk}']")
+    card.locator("[data-action='acknowledge']").click()
+    expect(card).to_have_attribute("data-status", WorkOrderStatus.ACKNOWLEDGED)
+    card.locator("[data-action='on-site']").click()
+    expect(card).to_have_attribute("data-status", WorkOrderStatus.ON_SITE)
+    card.locator("textarea[name='report']").fill("已关闭上游阀门。")
+    card.locator("[data-action='report']").click()
+    expect(card).to_have_attribute("data-status", WorkOrderStatus.REPORTED)
+    label = card.locator("[data-deadline-label]")
+    expect(label).to_have_text("当前无时限")
+    unread = Notification.objects.filter(recipient=city.gas_staff).count()
+
+    duty = new_context().new_page()
+    log_in(duty, url, "duty")
+    duty.goto(f"{url}/work-orders/")
+    expect_live(duty)
+    theirs = duty.locator(f".wo-card[data-order-id='{order.pk}']")
+    theirs.locator("[data-action='send-back-open']").click()
+    theirs.locator("textarea[name='reason']").fill("请补充关阀位置照片")
+    theirs.locator("[data-action='send-back-send']").click()
+    expect(theirs).to_have_attribute("data-status", WorkOrderStatus.ON_SITE)
+
+    # The department: told (bell), and its card runs to the report deadline counted from the send-back.
+    expect(card).to_have_attribute("data-status", WorkOrderStatus.ON_SITE)
+    expect(gas.locator("#bell")).to_have_attribute("data-unread", str(unread + 1))
+    expect(label).to_have_attribute("data-deadline-label", "report")
+    expect(label).to_contain_text("反馈截止")
+    order.refresh_from_db()
+    expect(label).to_contain_text(timezone.localtime(order.report_deadline).strftime("%H:%M"))
+    expect(card.locator("[data-status-reason]")).to_contain_text("请补充关阀位置照片")
+    assert order.report_deadline > timezone.now() + timedelta(minutes=230)
+    notification = Notification.objects.get(recipient=city.gas_staff, kind=NotificationKind.REPORT_SENT_BACK)
+    assert notification.data["reason"] == "请补充关阀位置照片"
+    shoot(gas, "01-sent-back-report-by")
