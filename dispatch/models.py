@@ -116,6 +116,7 @@ DEADLINE_OF_STATUS = {
     WorkOrderStatus.ACKNOWLEDGED: "arrive",
     WorkOrderStatus.ON_SITE: "report",
 }
+# Each deadline's field, in the order an order meets them.
 DEADLINE_FIELDS = {"acknowledge": "ack_deadline", "arrive": "arrive_deadline", "report": "report_deadline"}
 
 
