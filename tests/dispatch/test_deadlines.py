@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from django.db.models import F
+from django.test import Client
 
 from dispatch import escalation, services
 from dispatch.api.serializers import WorkOrderSerializer
@@ -318,3 +319,20 @@ def test_the_order_names_the_departments_a_transfer_cannot_go_to(world):
 
     assert one["departments_with_orders"] == many["departments_with_orders"] == holders
     assert len(holders) == 3
+
+
+def test_the_api_refuses_a_transfer_to_a_holder_in_the_readers_language(world):
+    warning = world["reach"](world["city"]["gas_sensor"], 25.0)
+    order = WorkOrder.objects.get(warning=warning, department=world["department_a"])
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(world["duty"])
+
+    answer = client.post(
+        f"/api/v1/work-orders/{order.pk}/transfer/",
+        {"department": world["city"]["government"].pk, "reason": "转给区政府"},
+        content_type="application/json",
+    )
+
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == "Yaohai government已有该预警的工单。"
+    assert not WorkOrder.objects.filter(transferred_from=order).exists()
