@@ -7,7 +7,9 @@ runs twice, or a retried task, changes nothing.
 """
 
 import logging
+import operator
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,7 +20,8 @@ from django.utils import timezone
 
 from dispatch import pushes
 from dispatch.models import (
-    IN_HAND_STATUSES,
+    DEADLINE_FIELDS,
+    DEADLINE_OF_STATUS,
     EscalationStep,
     EscalationTarget,
     RoutingPolicy,
@@ -35,7 +38,8 @@ from warning.models import Level, Warning, WarningStatus
 
 log = logging.getLogger(__name__)
 
-# Without a routing policy for the level (as the acknowledgement's default in services).
+# Without a routing policy for the level.
+DEFAULT_ACK_MINUTES = 30
 DEFAULT_ARRIVE_MINUTES = 60
 DEFAULT_REPORT_MINUTES = 240
 # Orders looked at per sweep: the beat comes back for the rest.
@@ -45,6 +49,12 @@ EVENT_OF_TARGET = {
     EscalationTarget.DEPARTMENT_ON_DUTY: WorkOrderEventKind.REMINDED,
     EscalationTarget.DEPARTMENT_LEADER: WorkOrderEventKind.TO_LEADER,
     EscalationTarget.COMMAND_OFFICE: WorkOrderEventKind.TO_COMMAND,
+}
+# The steps that bring an order back to its department, and how the department is told.
+NOTIFICATION_OF_RETURN = {
+    WorkOrderEventKind.REDISPATCHED: NotificationKind.WORK_ORDER_REDISPATCHED,
+    WorkOrderEventKind.REOPENED: NotificationKind.WORK_ORDER_REDISPATCHED,
+    WorkOrderEventKind.SENT_BACK: NotificationKind.REPORT_SENT_BACK,
 }
 NOTIFICATION_OF_TARGET = {
     EscalationTarget.DEPARTMENT_ON_DUTY: NotificationKind.DEADLINE_REMINDER,
@@ -91,11 +101,24 @@ def command_office_on_duty(at: datetime) -> list[AbstractBaseUser]:
 # --- Announcements of routing ---------------------------------------------------
 
 
+def later_minutes(policy: RoutingPolicy | None) -> dict[str, int]:
+    """The minutes the policy gives to be on site and to report, by deadline field."""
+    return {
+        "arrive_deadline": policy.arrive_deadline_minutes if policy else DEFAULT_ARRIVE_MINUTES,
+        "report_deadline": policy.report_deadline_minutes if policy else DEFAULT_REPORT_MINUTES,
+    }
+
+
 def later_deadlines(policy: RoutingPolicy | None, now: datetime) -> dict[str, datetime]:
     """A new order's deadlines to be on site and to report, counted from dispatch like the acknowledgement's."""
-    arrive = policy.arrive_deadline_minutes if policy else DEFAULT_ARRIVE_MINUTES
-    report = policy.report_deadline_minutes if policy else DEFAULT_REPORT_MINUTES
-    return {"arrive_deadline": now + timedelta(minutes=arrive), "report_deadline": now + timedelta(minutes=report)}
+    return {field: now + timedelta(minutes=minutes) for field, minutes in later_minutes(policy).items()}
+
+
+def fresh_deadlines(policy: RoutingPolicy | None, now: datetime) -> dict[str, datetime]:
+    """The deadlines of an order dispatched now, or anew (transferred, dispatched again, reopened):
+    to acknowledge, to be on site and to report, from its policy, all counted from ``now``."""
+    ack = policy.ack_deadline_minutes if policy else DEFAULT_ACK_MINUTES
+    return {"ack_deadline": now + timedelta(minutes=ack), **later_deadlines(policy, now)}
 
 
 def _order_data(order: WorkOrder, warning: Warning) -> dict:
@@ -109,7 +132,9 @@ def _order_data(order: WorkOrder, warning: Warning) -> dict:
     }
 
 
-def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: list[int] = ()) -> int:
+def work_orders_announce(
+    *, work_order_ids: list[int], level_one_warning_ids: list[int] = (), event_ids: list[int] = ()
+) -> int:
     """Tell each new order's department (its person on duty and its own system);
     a Level I warning also reaches the city centre's leader on duty. Returns
     the notifications made.
@@ -123,6 +148,10 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
     or late, tells nobody twice. An order is told as it was routed (the
     level and deadline of its creation step), whatever happened to it
     since: acknowledged, escalated or stood down, it was dispatched.
+
+    ``event_ids`` are the steps that brought an order back to its department
+    (dispatched again, reopened, its report sent back): each is told to the
+    department holding it, keyed by the step, so a second return is news again.
     """
     now = timezone.now()
     orders = list(
@@ -138,9 +167,14 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
         .select_related("sensor__sensor_type__domain")
         .order_by("pk")
     )
-    if not orders and not warnings:
+    returns = list(
+        WorkOrderEvent.objects.filter(pk__in=event_ids, kind__in=list(NOTIFICATION_OF_RETURN))
+        .select_related("work_order__department", "work_order__warning__sensor")
+        .order_by("pk")
+    )
+    if not orders and not warnings and not returns:
         return 0
-    department_ids = {order.department_id for order in orders}
+    department_ids = {order.department_id for order in orders} | {step.work_order.department_id for step in returns}
     shifts = duty_shifts_at([*department_ids, *([None] if warnings else [])], now)
     members = _members_without_roster(department_ids - set(shifts))
     link = reverse("work-orders")
@@ -168,6 +202,30 @@ def work_orders_announce(*, work_order_ids: list[int], level_one_warning_ids: li
                 event="work_order.dispatched",
                 key=key,
                 payload=_webhook_payload(order, order.warning, now),
+            )
+        )
+    for step in returns:
+        order = step.work_order
+        key = f"wo:{order.pk}:{step.kind}:{step.pk}"
+        shift = shifts.get(order.department_id)
+        tellings.append(
+            notifications.Telling(
+                recipients=(shift.person_on_duty,) if shift else tuple(members.get(order.department_id, ())),
+                kind=NOTIFICATION_OF_RETURN[step.kind],
+                level=order.level,
+                key=key,
+                data={**_order_data(order, order.warning), "minutes": step.data.get("minutes"), "reason": step.note},
+                link=link,
+                department_id=order.department_id,
+            )
+        )
+        events.append(
+            notifications.WebhookEvent(
+                department_id=order.department_id,
+                level=order.level,
+                event=f"work_order.{step.kind}",
+                key=key,
+                payload=_webhook_payload(order, order.warning, now, reason=step.note),
             )
         )
     if warnings:
@@ -283,11 +341,10 @@ def _webhook_payload(order: WorkOrder, warning: Warning, now: datetime, **extra:
 
 
 def _overdue_filter(now: datetime) -> Q:
-    in_hand = Q(status__in=IN_HAND_STATUSES)
-    return (
-        Q(status=WorkOrderStatus.PENDING, ack_deadline__lt=now)
-        | (in_hand & Q(on_site_at__isnull=True, arrive_deadline__lt=now))
-        | (in_hand & Q(on_site_at__isnull=False, reported_at__isnull=True, report_deadline__lt=now))
+    """The orders past the deadline their status works to (``WorkOrder.current_deadline``)."""
+    return reduce(
+        operator.or_,
+        (Q(status=status, **{f"{DEADLINE_FIELDS[stage]}__lt": now}) for status, stage in DEADLINE_OF_STATUS.items()),
     )
 
 

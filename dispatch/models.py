@@ -106,8 +106,19 @@ FINISHED_STATUSES = (WorkOrderStatus.CLOSED, WorkOrderStatus.TRANSFERRED)
 
 
 # Statuses in which a department has the order in hand, working to its
-# on-site and report deadlines (an "on site" status counts when there is one).
+# on-site and report deadlines.
 IN_HAND_STATUSES = {WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE}
+
+# The deadline an order in each status works to (the escalation sweep and
+# the cards read it): pending → acknowledge, acknowledged → be on site,
+# on site → report; the other statuses have none.
+DEADLINE_OF_STATUS = {
+    WorkOrderStatus.PENDING: "acknowledge",
+    WorkOrderStatus.ACKNOWLEDGED: "arrive",
+    WorkOrderStatus.ON_SITE: "report",
+}
+# Each deadline's field, in the order an order meets them.
+DEADLINE_FIELDS = {"acknowledge": "ack_deadline", "arrive": "arrive_deadline", "report": "report_deadline"}
 
 
 class WorkOrder(models.Model):
@@ -191,16 +202,16 @@ class WorkOrder(models.Model):
         return f"WO-{self.pk} {self.department}"
 
     def current_deadline(self) -> tuple[str, datetime | None] | None:
-        """The deadline the order is working to now: ("acknowledge" | "arrive" | "report", when), or None."""
-        if self.status == WorkOrderStatus.PENDING:
-            return "acknowledge", self.ack_deadline
-        if self.status not in IN_HAND_STATUSES:
+        """The deadline the order is working to now: ("acknowledge" | "arrive" | "report", when), or None.
+
+        Read from the status alone: an order comes back (a report sent back,
+        a warning that flares up again) with its earlier on-site and report
+        times still recorded, and then works to its fresh deadline.
+        """
+        stage = DEADLINE_OF_STATUS.get(self.status)
+        if stage is None:
             return None
-        if self.on_site_at is None:
-            return "arrive", self.arrive_deadline
-        if self.reported_at is None:
-            return "report", self.report_deadline
-        return None
+        return stage, getattr(self, DEADLINE_FIELDS[stage])
 
 
 class WorkOrderEventKind(ChoiceSet, models.TextChoices):

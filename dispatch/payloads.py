@@ -60,6 +60,15 @@ def assignee_row(user) -> dict | None:
     return None if user is None else {"id": user.pk, "name": user.get_full_name() or user.get_username()}
 
 
+def departments_with_orders(order: WorkOrder) -> list[int]:
+    """The departments holding an order on the order's warning (any status: one order per department
+    and warning), which its transfer dialog does not offer. Ids only: pushed to every department's page."""
+    known = getattr(order, "departments_on_warning", None)  # dispatch.selectors.work_orders_with_details
+    if known is None:
+        known = WorkOrder.objects.filter(warning_id=order.warning_id).values_list("department_id", flat=True)
+    return sorted(set(known))
+
+
 def due(order: WorkOrder) -> tuple[str | None, datetime | None]:
     """What the order must do next by a deadline, and that deadline; (None, None) for nothing."""
     current = order.current_deadline()
@@ -125,6 +134,7 @@ def work_order_rows(orders: Iterable[WorkOrder]) -> list[dict]:
             "status_reason": order.status_reason,
             "transferred_from": order_link(order.transferred_from),
             "transferred_to": order_link(getattr(order, "transferred_to", None)),
+            "departments_with_orders": departments_with_orders(order),
             "actions": [action_row(action, zone) for action in order.actions.all()],
             "photos": [photo_row(photo, zone, order.warning.sensor.location) for photo in order.photos.all()],
             "warning": warnings.row(order.warning),

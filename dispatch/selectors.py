@@ -2,7 +2,8 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet
 
 from dispatch import payloads
 from dispatch.models import RoutingPolicy, WorkOrder, WorkOrderEvent
@@ -45,19 +46,31 @@ def routed_departments(policies: list[RoutingPolicy], sensor: Sensor) -> dict[in
 
 
 def work_orders_with_details() -> QuerySet[WorkOrder]:
-    return WorkOrder.objects.select_related(
-        "department",
-        "warning__sensor__sensor_type__domain",
-        "warning__sensor__district",
-        "warning__rule",
-        "warning__closed_by",
-        "assignee",
-        "transferred_from__department",
-        "transferred_to__department",
-    ).prefetch_related(
-        Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor__membership__department")),
-        "actions",
-        "photos",
+    return (
+        WorkOrder.objects.select_related(
+            "department",
+            "warning__sensor__sensor_type__domain",
+            "warning__sensor__district",
+            "warning__rule",
+            "warning__closed_by",
+            "assignee",
+            "transferred_from__department",
+            "transferred_to__department",
+        )
+        .prefetch_related(
+            Prefetch("events", queryset=WorkOrderEvent.objects.select_related("actor__membership__department")),
+            "actions",
+            "photos",
+        )
+        .annotate(
+            # The departments already on each order's warning, which its transfer cannot go to:
+            # read with the rows (no query more for the page).
+            departments_on_warning=ArraySubquery(
+                WorkOrder.objects.filter(warning_id=OuterRef("warning_id"))
+                .order_by("department_id")
+                .values("department_id")
+            )
+        )
     )
 
 

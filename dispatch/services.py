@@ -18,6 +18,8 @@ from citysafety.db import retry_on_deadlock
 from citysafety.errors import ConflictError, InvalidInputError, NotAllowedError, NotFoundError
 from dispatch import escalation, pushes, selectors
 from dispatch.models import (
+    DEADLINE_FIELDS,
+    DEADLINE_OF_STATUS,
     FINISHED_STATUSES,
     ReportPhoto,
     ResponsePlanAction,
@@ -39,7 +41,7 @@ from warning.models import Level, VerificationStatus, Warning, WarningStatus
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ACK_DEADLINE_MINUTES = 30
+DEFAULT_ACK_DEADLINE_MINUTES = escalation.DEFAULT_ACK_MINUTES
 
 # The states in which a department still works on an order.
 IN_HAND = (WorkOrderStatus.PENDING, WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.ON_SITE)
@@ -103,8 +105,7 @@ def _route(warning: Warning, policies: list[RoutingPolicy]) -> list[WorkOrder]:
     own_policy = next((p for p in policies if p.level == warning.level), None)
     minutes = own_policy.ack_deadline_minutes if own_policy else DEFAULT_ACK_DEADLINE_MINUTES
     now = timezone.now()
-    deadline = now + timedelta(minutes=minutes)
-    later_deadlines = escalation.later_deadlines(own_policy, now)
+    deadlines = escalation.fresh_deadlines(own_policy, now)
     # A department whose order was transferred away keeps it: it is not routed a second one.
     existing = {
         order.department_id: order
@@ -113,11 +114,15 @@ def _route(warning: Warning, policies: list[RoutingPolicy]) -> list[WorkOrder]:
         .exclude(status=WorkOrderStatus.CLOSED)
         .select_related("department")
     }
-    changed = [
-        order.pk
-        for order in existing.values()
-        if order.status != WorkOrderStatus.TRANSFERRED and _follow_warning(order, warning, now, deadline, minutes)
-    ]
+    changed, reopened = [], []
+    for order in existing.values():
+        if order.status == WorkOrderStatus.TRANSFERRED:
+            continue
+        moved, reopening = _follow_warning(order, warning, now, deadlines, minutes)
+        if moved:
+            changed.append(order.pk)
+        if reopening is not None:
+            reopened.append(reopening)
     new = [department for department_id, department in due.items() if department_id not in existing]
     created = WorkOrder.objects.bulk_create(
         WorkOrder(
@@ -125,8 +130,7 @@ def _route(warning: Warning, policies: list[RoutingPolicy]) -> list[WorkOrder]:
             department=department,
             level=warning.level,
             created_at=now,
-            ack_deadline=deadline,
-            **later_deadlines,
+            **deadlines,
         )
         for department in new
     )
@@ -149,13 +153,18 @@ def _route(warning: Warning, policies: list[RoutingPolicy]) -> list[WorkOrder]:
     _announce_after_commit(
         work_order_ids=[order.pk for order in created],
         level_one_warning_ids=[warning.pk] if warning.level == Level.I and (created or changed) else [],
+        event_ids=reopened,
     )
     _push_after_commit([*changed, *(order.pk for order in created)])
     return created
 
 
-def _announce_after_commit(*, work_order_ids: list[int], level_one_warning_ids: list[int]) -> None:
-    """Have the new orders' departments (and, for Level I, the city centre) told after the commit.
+def _announce_after_commit(
+    *, work_order_ids: list[int], level_one_warning_ids: list[int] = (), event_ids: list[int] = ()
+) -> None:
+    """Have the new orders' departments (and, for Level I, the city centre) told after the commit;
+    ``event_ids``: the timeline steps that brought an order back to its department (dispatched
+    again, reopened, report sent back), told to the department that holds it now.
 
     Everything one transaction routed goes to one task (a chunk of
     evaluation routes many warnings), enqueued after the warnings' pushes.
@@ -164,7 +173,11 @@ def _announce_after_commit(*, work_order_ids: list[int], level_one_warning_ids: 
     evaluation's. A notification's key makes the telling happen once, so
     the task may run again.
     """
-    items = [("order", pk) for pk in work_order_ids] + [("level1", pk) for pk in level_one_warning_ids]
+    items = (
+        [("order", pk) for pk in work_order_ids]
+        + [("level1", pk) for pk in level_one_warning_ids]
+        + [("event", pk) for pk in event_ids]
+    )
     after_commit.collect("dispatch.announce", items, _enqueue_announcement)
 
 
@@ -173,23 +186,40 @@ def _enqueue_announcement(items: list[tuple[str, int]]) -> None:
 
     order_ids = [pk for kind, pk in items if kind == "order"]
     warning_ids = [pk for kind, pk in items if kind == "level1"]
+    event_ids = [pk for kind, pk in items if kind == "event"]
     try:
-        tasks.announce_work_orders.delay(order_ids, warning_ids)
+        tasks.announce_work_orders.delay(order_ids, warning_ids, event_ids)
     except Exception:
         # The broker is down: telling late beats telling nobody. The
         # commit is done; this process tells them now.
         log.warning("Could not enqueue the announcement of %d work orders; telling now", len(order_ids), exc_info=True)
-        escalation.work_orders_announce(work_order_ids=order_ids, level_one_warning_ids=warning_ids)
+        escalation.work_orders_announce(
+            work_order_ids=order_ids, level_one_warning_ids=warning_ids, event_ids=event_ids
+        )
 
 
-def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: int) -> bool:
-    """Update one existing open order for a worse or flared-up warning; True if it changed."""
+def _follow_warning(
+    order: WorkOrder, warning: Warning, now: datetime, deadlines: dict[str, datetime], minutes: int
+) -> tuple[bool, int | None]:
+    """Update one existing open order for a worse or flared-up warning.
+
+    ``deadlines``: those of an order dispatched now at the warning's level.
+    Returns whether the order changed, and the reopening step to tell its
+    department of (None if it was not reopened).
+    """
     changed = False
+    reopened = None
     if warning.level < order.level:
         order.level = warning.level
-        if order.status == WorkOrderStatus.PENDING and deadline < order.ack_deadline:
-            # Not yet acknowledged: the worse level's shorter deadline applies.
-            order.ack_deadline = deadline
+        # The worse level's shorter deadlines apply to the steps still ahead
+        # (a step already taken keeps the deadline it was measured against).
+        stages = list(DEADLINE_FIELDS)
+        stage = DEADLINE_OF_STATUS.get(order.status)
+        for name in stages[stages.index(stage) :] if stage else []:
+            field = DEADLINE_FIELDS[name]
+            current = getattr(order, field)
+            if current is None or deadlines[field] < current:
+                setattr(order, field, deadlines[field])
         WorkOrderEvent.objects.create(
             work_order=order,
             kind=WorkOrderEventKind.ESCALATED,
@@ -202,19 +232,21 @@ def _follow_warning(order: WorkOrder, warning: Warning, now, deadline, minutes: 
         )
         changed = True
     if order.status in (WorkOrderStatus.REPORTED, WorkOrderStatus.VERIFIED) and warning.status == WarningStatus.ACTIVE:
+        # Back to the department: every deadline starts again now.
         order.status = WorkOrderStatus.PENDING
-        order.ack_deadline = deadline
+        for field, due in deadlines.items():
+            setattr(order, field, due)
         order.is_overdue = False
-        WorkOrderEvent.objects.create(
+        reopened = WorkOrderEvent.objects.create(
             work_order=order,
             kind=WorkOrderEventKind.REOPENED,
             created_at=now,
             data={"minutes": minutes},
-        )
+        ).pk
         changed = True
     if changed:
-        order.save(update_fields=["level", "status", "ack_deadline", "is_overdue"])
-    return changed
+        order.save(update_fields=["level", "status", "is_overdue", *deadlines])
+    return changed, reopened
 
 
 def _add_plan_actions(order: WorkOrder, *, domain_id: int, level: int, kind: str) -> None:
@@ -248,8 +280,13 @@ def _add_plan_actions_to_new(orders: list[WorkOrder], *, domain_id: int, level: 
     )
 
 
-def _ack_minutes(warning: Warning) -> int:
-    policy = RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level=warning.level).first()
+def _policy_at(warning: Warning, level: int) -> RoutingPolicy | None:
+    """The policy of the warning's domain at ``level``: an order's own level (an incident's
+    orders may stand at a worse level than the warning they hang on)."""
+    return RoutingPolicy.objects.filter(domain_id=warning.sensor.sensor_type.domain_id, level=level).first()
+
+
+def _ack_minutes(policy: RoutingPolicy | None) -> int:
     return policy.ack_deadline_minutes if policy else DEFAULT_ACK_DEADLINE_MINUTES
 
 
@@ -605,14 +642,16 @@ def work_order_transfer(*, work_order_id: int, user: AbstractBaseUser, departmen
             )
         now = timezone.now()
         warning = Warning.objects.select_related("sensor__sensor_type").get(pk=order.warning_id)
-        minutes = _ack_minutes(warning)
+        policy = _policy_at(warning, order.level)
+        minutes = _ack_minutes(policy)
+        # A new order for its new department: every deadline counts from the transfer.
         successor = WorkOrder.objects.create(
             warning=warning,
             department=department,
             level=order.level,
             created_at=now,
-            ack_deadline=now + timedelta(minutes=minutes),
             transferred_from=order,
+            **escalation.fresh_deadlines(policy, now),
         )
         WorkOrderEvent.objects.create(
             work_order=successor,
@@ -634,7 +673,10 @@ def work_order_transfer(*, work_order_id: int, user: AbstractBaseUser, departmen
             data={"department": department.name},
             status_reason=reason,
         )
-        _push_after_commit([order.pk, successor.pk])
+        # Every order of the warning: their transfer dialogs no longer offer the receiving department.
+        _push_after_commit(list(WorkOrder.objects.filter(warning_id=order.warning_id).values_list("pk", flat=True)))
+        # The receiving department is told as of any order dispatched to it.
+        _announce_after_commit(work_order_ids=[successor.pk])
     return successor
 
 
@@ -646,20 +688,24 @@ def work_order_redispatch(*, work_order_id: int, user: AbstractBaseUser, note: s
         if order.status != WorkOrderStatus.RETURNED:
             raise _refusal(order, _("Only a returned work order can be dispatched again."))
         now = timezone.now()
-        minutes = _ack_minutes(Warning.objects.select_related("sensor__sensor_type").get(pk=order.warning_id))
-        _move(
+        warning = Warning.objects.select_related("sensor__sensor_type").get(pk=order.warning_id)
+        policy = _policy_at(warning, order.level)
+        minutes = _ack_minutes(policy)
+        # Dispatched anew: every deadline counts from now, not from the first dispatch.
+        event = _move(
             order,
             WorkOrderStatus.PENDING,
             user,
             note.strip(),
             now,
             data={"minutes": minutes},
-            ack_deadline=now + timedelta(minutes=minutes),
             is_overdue=False,
             acknowledged_at=None,
             on_site_at=None,
+            **escalation.fresh_deadlines(policy, now),
         )
         _push_after_commit([order.pk])
+        _announce_after_commit(work_order_ids=[], event_ids=[event.pk])
     return order
 
 
@@ -677,16 +723,22 @@ def work_order_verify(*, work_order_id: int, user: AbstractBaseUser, accept: boo
         if accept:
             _move(order, WorkOrderStatus.VERIFIED, user, reason, now, verified_at=now)
         else:
-            # Back on site: the department reports again, its text still there to amend.
-            _move(
+            # Back on site: the department reports again, its text still there to amend, by a
+            # fresh report deadline counted from now (the first one has likely passed).
+            warning = Warning.objects.select_related("sensor__sensor_type").get(pk=order.warning_id)
+            minutes = escalation.later_minutes(_policy_at(warning, order.level))["report_deadline"]
+            event = _move(
                 order,
                 WorkOrderStatus.ON_SITE,
                 user,
                 reason,
                 now,
+                data={"minutes": minutes},
                 event=WorkOrderEventKind.SENT_BACK,
                 status_reason=reason,
+                report_deadline=now + timedelta(minutes=minutes),
             )
+            _announce_after_commit(work_order_ids=[], event_ids=[event.pk])
         _push_after_commit([order.pk])
     return order
 
@@ -785,13 +837,13 @@ def _move(
     data: dict | None = None,
     event: WorkOrderEventKind | None = None,
     **fields: object,
-) -> None:
+) -> WorkOrderEvent:
     """Move a locked order to ``status``, writing ``fields`` with it, and add the step to its timeline."""
     order.status = status
     for name, value in fields.items():
         setattr(order, name, value)
     order.save(update_fields=["status", *fields])
-    WorkOrderEvent.objects.create(
+    return WorkOrderEvent.objects.create(
         work_order=order,
         kind=event or _EVENT_OF_MOVE[status],
         actor=actor,

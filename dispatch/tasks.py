@@ -23,6 +23,11 @@ def escalate_overdue_work_orders() -> int:
     time_limit=120,
     soft_time_limit=100,
 )
-def announce_work_orders(work_order_ids: list[int], level_one_warning_ids: list[int]) -> int:
-    """Tell the departments of the work orders one transaction routed (the notification keys make a retry harmless)."""
-    return escalation.work_orders_announce(work_order_ids=work_order_ids, level_one_warning_ids=level_one_warning_ids)
+def announce_work_orders(
+    work_order_ids: list[int], level_one_warning_ids: list[int], event_ids: list[int] | None = None
+) -> int:
+    """Tell the departments of the work orders one transaction routed, or brought back to them
+    (``event_ids``, optional for tasks queued before it existed); the notification keys make a retry harmless."""
+    return escalation.work_orders_announce(
+        work_order_ids=work_order_ids, level_one_warning_ids=level_one_warning_ids, event_ids=event_ids or []
+    )

@@ -40,6 +40,11 @@ SENTENCES = {
         "Transferred here from %(department)s; acknowledge within %(minutes)s minutes.",
         "minutes",
     ),
+    WorkOrderEventKind.SENT_BACK: ngettext_lazy(
+        "Report again within %(minutes)s minute.",
+        "Report again within %(minutes)s minutes.",
+        "minutes",
+    ),
     WorkOrderEventKind.REDISPATCHED: ngettext_lazy(
         "Dispatched to the department again; acknowledge within %(minutes)s minute.",
         "Dispatched to the department again; acknowledge within %(minutes)s minutes.",
@@ -67,6 +72,7 @@ PLURAL_BY = {
     WorkOrderEventKind.REPORTED: "photos",
     WorkOrderEventKind.TRANSFER_IN: "minutes",
     WorkOrderEventKind.REDISPATCHED: "minutes",
+    WorkOrderEventKind.SENT_BACK: "minutes",
     WorkOrderEventKind.REMINDED: "minutes",
     WorkOrderEventKind.TO_LEADER: "minutes",
     WorkOrderEventKind.TO_COMMAND: "minutes",

@@ -27,6 +27,14 @@ SENTENCES = {
         "New %(level)s work order WO-%(order)s for %(department)s: %(sensor)s. Acknowledge within %(minutes)s minutes.",
         "minutes",
     ),
+    NotificationKind.WORK_ORDER_REDISPATCHED: _(
+        "Work order WO-%(order)s (%(level)s, %(sensor)s) is back with %(department)s. "
+        "Acknowledge within %(minutes)s minutes."
+    ),
+    NotificationKind.REPORT_SENT_BACK: _(
+        "The report on work order WO-%(order)s of %(department)s (%(level)s, %(sensor)s) was sent back "
+        '("%(reason)s"). Report again within %(minutes)s minutes.'
+    ),
     NotificationKind.DEADLINE_REMINDER: _(
         "Reminder: work order WO-%(order)s of %(department)s (%(level)s, %(sensor)s) is past its deadline to %(stage)s."
     ),

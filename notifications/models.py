@@ -26,6 +26,8 @@ LEVEL_CHOICES = [(1, _("Level I")), (2, _("Level II")), (3, _("Level III"))]
 
 class NotificationKind(ChoiceSet, models.TextChoices):
     WORK_ORDER_DISPATCHED = "dispatched", _("Work order dispatched")
+    WORK_ORDER_REDISPATCHED = "redispatched", _("Work order dispatched again")
+    REPORT_SENT_BACK = "sent_back", _("Report sent back")
     DEADLINE_REMINDER = "reminder", _("Deadline reminder")
     ESCALATED_TO_LEADER = "to_leader", _("Escalated to the leader on duty")
     ESCALATED_TO_COMMAND = "to_command", _("Escalated to the city command office")
@@ -36,6 +38,8 @@ class NotificationKind(ChoiceSet, models.TextChoices):
     colours = nonmember(
         {
             "WORK_ORDER_DISPATCHED": BLUE,
+            "WORK_ORDER_REDISPATCHED": BLUE,
+            "REPORT_SENT_BACK": AMBER,
             "DEADLINE_REMINDER": AMBER,
             "ESCALATED_TO_LEADER": RED,
             "ESCALATED_TO_COMMAND": RED,

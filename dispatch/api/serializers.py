@@ -8,7 +8,15 @@ from citysafety.api import ChoiceLabelField
 from dispatch.models import WorkOrder, WorkOrderEvent
 
 # The rows are built in dispatch.payloads (free of DRF, for the pushes too).
-from dispatch.payloads import action_row, assignee_row, due, order_link, photo_row, work_order_rows
+from dispatch.payloads import (
+    action_row,
+    assignee_row,
+    departments_with_orders,
+    due,
+    order_link,
+    photo_row,
+    work_order_rows,
+)
 from dispatch.timeline import event_sentence
 from warning.api.serializers import WarningSummarySerializer, department_name, display_name
 
@@ -100,6 +108,9 @@ class WorkOrderSerializer(serializers.ModelSerializer):
         help_text="The response plan's actions for this department: the checklist."
     )
     photos = serializers.SerializerMethodField()
+    departments_with_orders = serializers.SerializerMethodField(
+        help_text="Ids of the departments that already hold a work order on this warning: it cannot be transferred to them."
+    )
     due_stage = serializers.SerializerMethodField(
         help_text="What the order must do next by a deadline: acknowledge, arrive (be on site) or report; null for none."
     )
@@ -138,6 +149,7 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "status_reason",
             "transferred_from",
             "transferred_to",
+            "departments_with_orders",
             "actions",
             "photos",
             "warning",
@@ -156,6 +168,10 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(OrderLinkSerializer(allow_null=True))
     def get_transferred_to(self, order) -> dict | None:
         return order_link(getattr(order, "transferred_to", None))
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_departments_with_orders(self, order) -> list[int]:
+        return departments_with_orders(order)
 
     @extend_schema_field(ActionSerializer(many=True))
     def get_actions(self, order) -> list[dict]:

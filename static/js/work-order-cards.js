@@ -23,7 +23,9 @@
     return order.status === "pending" ? order.ack_deadline : null;
   }
 
+  /** Which deadline runs, as the order's state says (`due_stage`); none once it is reported, returned or handed on. */
   function dueLabel(order) {
+    if (dueAt(order) == null) return gettext("No deadline running");
     if (order.due_stage === "arrive") return gettext("On site by");
     if (order.due_stage === "report") return gettext("Report by");
     return gettext("Acknowledge by");
@@ -93,10 +95,11 @@
   function deadlineState(order, now) {
     const due = dueAt(order);
     if (due == null) {
-      return {
-        text: order.acknowledged_at ? t(gettext("Acknowledged %(time)s"), { time: fmt.short(order.acknowledged_at) }) : "–",
-        cls: "d-done",
-      };
+      const reported = order.reported_at && (order.status === "reported" || order.status === "verified");
+      let text = "–";
+      if (reported) text = t(gettext("Reported %(time)s"), { time: fmt.short(order.reported_at) });
+      else if (order.acknowledged_at) text = t(gettext("Acknowledged %(time)s"), { time: fmt.short(order.acknowledged_at) });
+      return { text, cls: "d-done" };
     }
     const left = new Date(due).getTime() - now;
     if (left < 0 || order.is_overdue) return { text: t(gettext("Overdue by %(time)s"), { time: fmt.duration(left) }), cls: "d-over" };
@@ -209,7 +212,7 @@
             ${
               order.status === "closed"
                 ? html`<div class="wo-fact"><span class="f-label">${gettext("Closed at")}</span><span class="f-value" title="${fmt.dateTime(order.closed_at)}">${fmt.short(order.closed_at)}</span></div>`
-                : html`<div class="wo-fact"><span class="f-label">${dueLabel(order)} ${fmt.short(dueAt(order) || order.ack_deadline)}</span><span class="f-value deadline ${deadline.cls}" data-deadline-for="${order.id}">${deadline.text}</span></div>`
+                : html`<div class="wo-fact"><span class="f-label" data-deadline-label="${order.due_stage || ""}">${dueLabel(order)}${dueAt(order) ? ` ${fmt.short(dueAt(order))}` : ""}</span><span class="f-value deadline ${deadline.cls}" data-deadline-for="${order.id}">${deadline.text}</span></div>`
             }
           </div>
           ${this.showContact ? contactLine(order.department) : ""}
@@ -338,7 +341,7 @@
             ? html`<label class="wo-field"><span class="f-label">${gettext("Transfer to")}</span>
                 <select class="select select-sm" name="department" data-draft-for="${order.id}" data-transfer-department="${order.id}">
                   <option value="">${gettext("Choose a department")}</option>
-                  ${this.departments.filter((d) => d.id !== order.department.id).map((d) => html`<option value="${d.id}" ${String(draft.department) === String(d.id) ? "selected" : ""}>${d.name}</option>`)}
+                  ${this.transferChoices(order).map((d) => html`<option value="${d.id}" ${String(draft.department) === String(d.id) ? "selected" : ""}>${d.name}</option>`)}
                 </select></label>`
             : ""
         }
@@ -349,6 +352,12 @@
           <button type="button" class="btn btn-sm" data-action="reason-cancel" data-order-id="${order.id}">${gettext("Cancel")}</button>
         </div>
       </div>`;
+    }
+
+    /** The departments an order can go to: none that already holds an order on its warning (the API refuses those too). */
+    transferChoices(order) {
+      const holding = new Set([order.department.id, ...(order.departments_with_orders || [])]);
+      return this.departments.filter((d) => !holding.has(d.id));
     }
 
     actions(order) {

@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone, translation
+from django.utils import translation
 
 from dispatch import escalation, services
 from dispatch.api.serializers import WorkOrderSerializer
@@ -165,7 +165,7 @@ def test_acknowledging_ends_the_chase_and_the_on_site_deadline_starts_its_own(ci
 def test_an_order_on_site_works_to_its_report_deadline(city, reach, staff_a, steps):
     order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
     services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    WorkOrder.objects.filter(pk=order.pk).update(on_site_at=timezone.now())
+    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
     order.refresh_from_db()
 
     assert order.current_deadline() == ("report", order.report_deadline)
