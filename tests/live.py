@@ -95,6 +95,8 @@ def child_env() -> dict[str, str]:
             # readiness that stops its own worker finds no other one fresh.
             "HEARTBEAT_SECONDS": "3600",
             "HEARTBEAT_STALE_SECONDS": "7200",
+            # Tests scrape /metrics of the servers they start over the loopback.
+            "METRICS_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
     )
     return env

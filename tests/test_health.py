@@ -6,7 +6,7 @@ started, watched beating, and stopped.
 
 import signal
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -270,3 +270,48 @@ def test_a_process_that_says_it_is_cut_off_skips_its_beats_until_it_is_back():
 
     assert rows_while_cut_off == [0, 0, 0]
     assert Heartbeat.objects.get(name="bridge-x").stopped_at is not None
+
+
+# --- /api/v1/health/ for the banner -----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_health_api_refuses_a_visitor_who_is_not_signed_in(client):
+    assert client.get("/api/v1/health/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_health_api_tells_the_duty_officer_which_process_is_down_and_since_when(client, duty_officer):
+    all_beating()
+    stopped = timezone.now()
+    Heartbeat.objects.filter(kind=ProcessKind.WORKER).update(stopped_at=stopped)
+    client.force_login(duty_officer)
+
+    answer = client.get("/api/v1/health/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+
+    assert answer["ok"] is False
+    kinds = {item["kind"]: item for item in answer["processes"]}
+    assert kinds["worker"]["state"] == "stopped"
+    assert datetime.fromisoformat(kinds["worker"]["since"]) == stopped
+    assert kinds["worker"]["label"] == "Celery 工作进程"
+    assert "预警" in kinds["worker"]["message"]
+    assert kinds["beat"] == kinds["beat"] | {"state": "ok", "message": "", "since": None}
+
+
+@pytest.mark.django_db
+def test_department_staff_read_the_same_platform_state_and_nothing_of_any_department(client, staff_a, staff_b):
+    all_beating()
+    answers = []
+    for person in (staff_a, staff_b):
+        client.force_login(person)
+        response = client.get("/api/v1/health/")
+        assert response.status_code == 200
+        answers.append(response.json())
+
+    assert answers[0]["ok"] is answers[1]["ok"] is True
+    assert [item["kind"] for item in answers[0]["processes"]] == ["worker", "beat", "mqtt_bridge"]
+    for answer in answers:
+        text = str(answer)
+        assert "gas-company" not in text
+        assert "water-company" not in text
+        assert set(answer) == {"ok", "processes"}
