@@ -12,6 +12,8 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
@@ -30,13 +32,18 @@ class RequestIdMiddleware:
         sent = request.headers.get(HEADER, "")
         request_id = sent if _PLAUSIBLE.fullmatch(sent) else uuid.uuid4().hex
         request.request_id = request_id
-        token = current.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            current.reset(token)
+        # Not reset on the way out: Django logs the response's status (a 404,
+        # a 500) after the middleware has returned. request_finished resets it.
+        current.set(request_id)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+@receiver(request_finished)
+def _forget_request_id(sender, **kwargs) -> None:
+    # A WSGI worker thread serves the next request with the same context.
+    current.set(None)
 
 
 class RequestIdFilter(logging.Filter):
