@@ -9,6 +9,8 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
@@ -315,3 +317,23 @@ def test_department_staff_read_the_same_platform_state_and_nothing_of_any_depart
         assert "gas-company" not in text
         assert "water-company" not in text
         assert set(answer) == {"ok", "processes"}
+
+
+# --- The compose health checks' command ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_check_heartbeat_passes_a_beating_process_and_fails_a_stale_one_naming_it(settings):
+    settings.HEARTBEAT_STALE_SECONDS = 60
+    heartbeat_record(kind=ProcessKind.BEAT, name="beat@box-1")
+    call_command("check_heartbeat", "beat", "--name", "beat@box-1")
+    call_command("check_heartbeat", "beat")
+
+    Heartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=5))
+
+    with pytest.raises(CommandError, match="beat 'beat@box-1' is stale since"):
+        call_command("check_heartbeat", "beat", "--name", "beat@box-1")
+    with pytest.raises(CommandError, match="beat@box-1"):
+        call_command("check_heartbeat", "beat")
+    with pytest.raises(CommandError, match="never reported"):
+        call_command("check_heartbeat", "beat", "--name", "beat@box-2")
