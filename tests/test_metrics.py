@@ -2,9 +2,11 @@
 
 import ipaddress
 import json
+import re
 import shutil
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,6 +16,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from citysafety import realtime
+from citysafety.heartbeats import heartbeat_record
+from citysafety.models import ProcessKind
 from dispatch.models import WorkOrder, WorkOrderStatus
 from notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.factories import SensorFactory, ThresholdRuleFactory
@@ -229,3 +233,24 @@ def test_promtool_accepts_the_metrics(client, gateway, metrics_token, department
 
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert b"citysafety_readings_ingested_total" in text
+
+
+@pytest.mark.django_db
+def test_the_grafana_dashboard_reads_only_metrics_the_platform_exports(client, gateway, metrics_token, department_a):
+    dashboard = json.loads(
+        (Path(__file__).resolve().parent.parent / "deploy/grafana/citysafety-operations.json").read_text()
+    )
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bcitysafety_[a-z_]+", target["expr"])
+    }
+    sensor = SensorFactory(code="GAS-0001", gateway=gateway)
+    now = timezone.now().isoformat()
+    post_batch(client, gateway, [{"sensor": sensor.code, "observed_at": now, "value": 1.0}, {"sensor": "NONE"}])
+    heartbeat_record(kind=ProcessKind.WORKER, name="worker-1")
+    exported = {name for name, _labels in scrape(client)}
+
+    assert len(used) >= 9
+    assert used <= exported, used - exported
