@@ -9,7 +9,7 @@ the MQTT bridge; each check is named in the answer with its state and age.
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
@@ -108,7 +108,7 @@ def _processes(kind: ProcessKind, rows: list[Heartbeat], now: datetime) -> Check
         if row.stopped_at:
             state, since = STOPPED, row.stopped_at
         elif age > stale_after:
-            state, since = STALE, row.beat_at + timezone.timedelta(seconds=stale_after)
+            state, since = STALE, row.beat_at + timedelta(seconds=stale_after)
         else:
             state, since = OK, None
         processes.append(
@@ -132,8 +132,9 @@ def _processes(kind: ProcessKind, rows: list[Heartbeat], now: datetime) -> Check
     names = ", ".join(process.name for process in down)
     detail = _("%(process)s not running: %(names)s.") % {"process": kind.label, "names": names}
     # Since when the kind as a whole is down: the moment its last process went.
+    last_gone = max(down, key=lambda process: process.since or "")
     return Check(
-        str(kind), newest.state, required, age=newest.age, since=newest.since, detail=detail, processes=processes
+        str(kind), last_gone.state, required, age=newest.age, since=last_gone.since, detail=detail, processes=processes
     )
 
 

@@ -337,3 +337,42 @@ def test_check_heartbeat_passes_a_beating_process_and_fails_a_stale_one_naming_i
         call_command("check_heartbeat", "beat")
     with pytest.raises(CommandError, match="never reported"):
         call_command("check_heartbeat", "beat", "--name", "beat@box-2")
+
+
+@pytest.mark.django_db
+def test_a_kind_is_down_since_its_last_process_went(client, settings):
+    settings.HEARTBEAT_STALE_SECONDS = 60
+    all_beating()
+    now = timezone.now()
+    heartbeat_record(kind=ProcessKind.WORKER, name="worker-2")
+    # worker-2 stopped cleanly 45 s ago; worker-1, killed, last beat 90 s
+    # ago and went stale 30 s ago: the kind has been down for 30 s.
+    Heartbeat.objects.filter(name="worker-1").update(beat_at=now - timedelta(seconds=90))
+    Heartbeat.objects.filter(name="worker-2").update(
+        beat_at=now - timedelta(seconds=45), stopped_at=now - timedelta(seconds=45)
+    )
+
+    _status, answer = readyz(client)
+
+    worker = answer["checks"]["worker"]
+    assert worker["state"] == "stale"
+    assert worker["since"] == (now - timedelta(seconds=30)).isoformat()
+    assert "worker-2, worker-1" in worker["detail"]
+
+
+@pytest.mark.django_db
+def test_heartbeats_are_listed_read_only_in_the_admin(admin_client_en):
+    heartbeat_record(kind=ProcessKind.BEAT, name="beat@box-1")
+
+    page = admin_client_en.get("/admin/citysafety/heartbeat/")
+
+    assert page.status_code == 200
+    assert "beat@box-1" in page.content.decode()
+    assert admin_client_en.get("/admin/citysafety/heartbeat/add/").status_code == 403
+
+
+@pytest.fixture
+def admin_client_en(client, admin_user):
+    client.force_login(admin_user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
