@@ -87,7 +87,7 @@ def _redis() -> None:
 
 def _broker() -> None:
     with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=PROBE_TIMEOUT)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -4,6 +4,7 @@ The processes are real: a Celery worker, Celery beat and the MQTT bridge are
 started, watched beating, and stopped.
 """
 
+import functools
 import signal
 import uuid
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
+from citysafety.celery import app
 from citysafety.heartbeats import Pacemaker, heartbeat_record
 from citysafety.models import Heartbeat, ProcessKind
 from tests.live import VENV_BIN, start, wait_for
@@ -376,3 +378,16 @@ def admin_client_en(client, admin_user):
     client.force_login(admin_user)
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
+
+
+@pytest.mark.django_db
+def test_a_broker_out_of_reach_fails_readiness_at_once(client, monkeypatch):
+    all_beating()
+    elsewhere = functools.partial(app.connection_for_write, "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app, "connection_for_write", elsewhere)
+
+    status, answer = readyz(client)
+
+    assert status == 503
+    assert answer["checks"]["broker"]["state"] == "failing"
+    assert answer["checks"]["redis"]["state"] == "ok"
