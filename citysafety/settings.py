@@ -5,6 +5,7 @@ the environment is parsed strictly and a bad one stops the process with a
 message naming it (``DEBUG=maybe`` is an error, not False).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -453,10 +454,8 @@ if unknown := set(READINESS_REQUIRED) - set(READINESS_CHECKS):
 # networks (CIDR, comma-separated); with neither set it is refused to all.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 try:
-    import ipaddress as _ipaddress
-
     METRICS_ALLOWED_NETWORKS = [
-        _ipaddress.ip_network(network.strip(), strict=False)
+        ipaddress.ip_network(network.strip(), strict=False)
         for network in env.list("METRICS_ALLOWED_NETWORKS", default=[])
     ]
 except ValueError as _error:
