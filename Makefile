@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup services stop status bench bench-backtest bench-history bench-rollups bench-map bench-no-data lint format messages clean
+.PHONY: help run test setup services stop status backup restore bench bench-backtest bench-history bench-rollups bench-map bench-no-data lint format messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -42,6 +42,12 @@ bench-no-data: ## the no-data sweep over 100,000 sensors, one gateway silent (QU
 
 bench-map: ## the one map at 10,000 and 100,000 sensors in headless Chromium (BENCH_ARGS=--help)
 	@BENCH_MODULE=bench.map bash scripts/bench.sh
+
+backup: ## the database in pg_dump's custom format, to var/backups/<db>-<UTC time>.dump (BACKUP_DIR, BACKUP_KEEP)
+	@bash scripts/backup.sh
+
+restore: ## restore a dump into a new database: make restore FILE=var/backups/….dump DB=citysafety_restored
+	@bash scripts/restore.sh "$(FILE)" "$(DB)"
 
 lint: ## ruff check and ruff format --check
 	@bash scripts/lint.sh

@@ -5,6 +5,7 @@ the environment is parsed strictly and a bad one stops the process with a
 message naming it (``DEBUG=maybe`` is an error, not False).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -433,3 +434,54 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Operations: health, heartbeats, metrics, logs --------------------------
+
+# The project package keeps the background processes' heartbeats (models.py).
+INSTALLED_APPS += ["citysafety"]
+# Each background process (worker, beat, MQTT bridge) writes its heartbeat
+# this often; readiness calls it stale once it is older than the second value.
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=15.0)
+HEARTBEAT_STALE_SECONDS = env.float("HEARTBEAT_STALE_SECONDS", default=60.0)
+if HEARTBEAT_SECONDS <= 0 or HEARTBEAT_STALE_SECONDS <= HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("HEARTBEAT_SECONDS must be positive and below HEARTBEAT_STALE_SECONDS.")
+# Checks whose failure makes /readyz answer 503; the others are reported only.
+READINESS_CHECKS = ("database", "redis", "broker", "worker", "beat", "mqtt_bridge")
+READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=list(READINESS_CHECKS))
+if unknown := set(READINESS_REQUIRED) - set(READINESS_CHECKS):
+    raise ImproperlyConfigured(
+        f"READINESS_REQUIRED names unknown checks {sorted(unknown)}; known: {', '.join(READINESS_CHECKS)}."
+    )
+# /metrics: Prometheus reads it with this bearer token, or from these
+# networks (CIDR, comma-separated); with neither set it is refused to all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network.strip(), strict=False)
+        for network in env.list("METRICS_ALLOWED_NETWORKS", default=[])
+    ]
+except ValueError as _error:
+    raise ImproperlyConfigured(
+        f"METRICS_ALLOWED_NETWORKS: {_error} (write networks like 10.0.0.0/8,127.0.0.1)."
+    ) from None
+# Each app's contribution to /metrics, read from the database at scrape time.
+METRICS_COLLECTORS = [
+    "citysafety.metrics.platform_metrics",
+    "monitoring.metrics.collect",
+    "warning.metrics.collect",
+    "dispatch.metrics.collect",
+    "notifications.metrics.collect",
+    "dispatch.live_metrics.collect",
+]
+# First of all: every log line of a request carries its id; the probes and
+# /metrics answer before the host check and the HTTPS redirect.
+MIDDLEWARE[:0] = ["citysafety.request_id.RequestIdMiddleware", "citysafety.probes.ProbeMiddleware"]
+# Log lines: "plain" text for a person at a terminal, or "json" (one object a
+# line, with the request id) for a log collector.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
+LOGGING["formatters"]["json"] = {"()": "citysafety.logformat.JsonFormatter"}
+LOGGING.setdefault("filters", {})["request_id"] = {"()": "citysafety.request_id.RequestIdFilter"}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+LOGGING["handlers"]["console"]["filters"] = ["request_id"]

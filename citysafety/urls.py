@@ -9,6 +9,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from citysafety.api import NoSuchEndpoint
+from citysafety.health_api import HealthView
 
 api_v1 = [
     path("", include("monitoring.api.urls")),
@@ -16,6 +17,7 @@ api_v1 = [
     path("", include("dispatch.api.urls")),
     path("", include("reports.api.urls")),
     path("", include("notifications.api.urls")),
+    path("health/", HealthView.as_view(), name="api-health"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: what no endpoint takes. Paths without their final slash are

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from citysafety import tallies
 from citysafety.errors import InvalidInputError, OverloadedError, TooLargeError
 from citysafety.tables import RowError
 from monitoring import imports
@@ -241,6 +242,7 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
     if not items:
         raise InvalidInputError("The batch is empty: send at least one reading.")
     if len(items) > settings.INGEST_MAX_BATCH:
+        tallies.readings_counted(gateway=gateway.code, accepted=0, refused=len(items))
         raise TooLargeError(
             f"The batch holds {len(items)} readings; at most {settings.INGEST_MAX_BATCH} are accepted at once."
         )
@@ -264,6 +266,7 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
         max_age=timedelta(days=settings.INGEST_MAX_AGE_DAYS),
     )
     if not batch.rows:
+        tallies.readings_counted(gateway=gateway.code, accepted=0, refused=len(batch.errors))
         return IngestResult(accepted=0, duplicates=batch.duplicates_in_batch, errors=batch.errors)
 
     now = timezone.now()
@@ -286,6 +289,8 @@ def readings_ingest(*, gateway: Gateway, batch: object) -> IngestResult:
             Gateway.objects.filter(pk=gateway.pk).update(last_seen_at=now)
 
     duplicates = batch.duplicates_in_batch + len(batch.rows) - accepted
+    # After the commit, for /metrics: the readings ingested and refused per gateway.
+    tallies.readings_counted(gateway=gateway.code, accepted=accepted, refused=len(batch.errors))
     return IngestResult(accepted=accepted, duplicates=duplicates, errors=batch.errors)
 
 

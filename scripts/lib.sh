@@ -26,7 +26,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 # postgresql-15-partman: pg_partman, which keeps the readings' partitions.
 RUN_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-partman libgdal32 redis-server mosquitto gettext)
-TEST_PACKAGES=("${RUN_PACKAGES[@]}" chromium fonts-noto-cjk docker-compose)
+# prometheus: promtool, which checks what /metrics answers.
+TEST_PACKAGES=("${RUN_PACKAGES[@]}" chromium fonts-noto-cjk docker-compose prometheus)
 
 if [[ -t 2 ]]; then
     _BOLD=$'\033[1m' _RED=$'\033[31m' _RESET=$'\033[0m'

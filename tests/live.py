@@ -91,6 +91,12 @@ def child_env() -> dict[str, str]:
             # A webhook's retries follow each other within a second.
             "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
             "PYTHONUNBUFFERED": "1",
+            # One heartbeat at start, then none for an hour: a test of
+            # readiness that stops its own worker finds no other one fresh.
+            "HEARTBEAT_SECONDS": "3600",
+            "HEARTBEAT_STALE_SECONDS": "7200",
+            # Tests scrape /metrics of the servers they start over the loopback.
+            "METRICS_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
     )
     return env

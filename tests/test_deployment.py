@@ -401,3 +401,19 @@ def test_ci_runs_the_same_command_as_a_developer():
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
     assert "make test" in text
+
+
+def test_the_compose_health_checks_ask_the_platforms_own_probes_and_heartbeats(compose_services):
+    def check(service: str) -> str:
+        return " ".join(compose_services[service]["healthcheck"]["test"])
+
+    assert "http://127.0.0.1:8000/healthz" in check("web")
+    assert "http://127.0.0.1:8001/healthz" in check("api")
+    assert "check_heartbeat worker --name celery@$$HOSTNAME" in check("worker")
+    assert "check_heartbeat beat --name beat@$$HOSTNAME" in check("beat")
+    assert "check_heartbeat mqtt_bridge --name citysafety-bridge" in check("mqtt-bridge")
+    # ("$$" is the compose file's escape: the container's shell reads $HOSTNAME.)
+    # JSON log lines for the log collector; metrics closed until configured.
+    environment = compose_services["web"]["environment"]
+    assert environment["LOG_FORMAT"] == "json"
+    assert environment["METRICS_TOKEN"] == ""

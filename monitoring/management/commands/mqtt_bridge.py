@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from citysafety.heartbeats import Pacemaker
+from citysafety.models import ProcessKind
 from monitoring.bridge import Bridge, BrokerAddress
 
 
@@ -53,6 +55,12 @@ class Command(BaseCommand):
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: bridge.stop())
-        bridge.run()
+        # Fresh only while connected to the broker: a bridge that cannot reach
+        # it ingests nothing, and readiness must say so.
+        pacemaker = Pacemaker(kind=ProcessKind.MQTT_BRIDGE, name=client_id, alive=bridge.client.is_connected).start()
+        try:
+            bridge.run()
+        finally:
+            pacemaker.stop()
         if bridge.failure:
             raise CommandError(bridge.failure)
