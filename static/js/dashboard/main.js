@@ -8,6 +8,7 @@
  *   list.js    the side column: open warnings, counters, filters, gateway outages, evaluation lag
  *   detail.js  a warning's detail panel, its work orders, closing
  *   live.js    the socket: pushed changes, resync after (re)connecting
+ *   health.js  the red banner while the worker, beat or the MQTT bridge has stopped
  * A new map layer goes beside layers.js (imported here), a panel beside detail.js.
  */
 import { state } from "./state.js";
@@ -15,6 +16,7 @@ import { map, refreshMap, loadDistricts } from "./layers.js";
 import { render } from "./list.js";
 import { select } from "./detail.js";
 import { live, resync, loadWarningsEarly } from "./live.js";
+import { checkHealth, watchHealth } from "./health.js";
 
 // The map, the district outlines and a first list need no socket: ask for them at once.
 // The city's totals (a pass over every sensor) come with the read after connecting.
@@ -24,5 +26,6 @@ loadDistricts().catch(() => {
   /* the resync after connecting tries again */
 });
 live.start();
+watchHealth();
 
-window.citysafetyDashboard = { state, map, select, resync, render, refreshMap };
+window.citysafetyDashboard = { state, map, select, resync, render, refreshMap, checkHealth };

@@ -24,6 +24,8 @@ export const MAP_LIVE_REFRESH_MS = 1000;
 export const VIEW_PADDING = 0.2;
 // A click on a cluster zooms to its members, no closer than street level.
 export const CLUSTER_ZOOM_IN_MAX = 16;
+// How often the page asks whether the worker, beat and the MQTT bridge still run.
+export const HEALTH_CHECK_MS = 30000;
 // How often the page asks whether evaluation lags behind.
 export const BACKLOG_CHECK_MS = 5000;
 // A failed resync is tried again after this long.
