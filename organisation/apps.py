@@ -6,3 +6,8 @@ class OrganisationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "organisation"
     verbose_name = _("Organisation")
+
+    def ready(self) -> None:
+        from organisation import signin
+
+        signin.connect()
