@@ -432,7 +432,7 @@ LOGGING = {
 
 INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
 # Axes first: it refuses a locked-out person before any password is checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["organisation.backends.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 # After messages (the idle sign-out leaves one); the idle check before the
 # second factor: a stale session is signed out, not asked for a code.
 _messages = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware")

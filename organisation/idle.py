@@ -34,6 +34,13 @@ def session_touch(session: SessionBase, *, now: float) -> None:
         session[LAST_SEEN] = int(now)
 
 
+def session_start(sender: object, request: HttpRequest | None, **kwargs: object) -> None:
+    """The clock starts at sign-in, which writes the session anyway; the
+    requests of the next minute then write nothing."""
+    if request is not None and hasattr(request, "session"):
+        session_touch(request.session, now=time.time())
+
+
 class IdleTimeoutMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

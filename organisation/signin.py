@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
+from organisation.idle import session_start
 from organisation.second_factor import second_factor_required
 
 
@@ -62,4 +63,5 @@ def _reset_after_password(sender: object, request: HttpRequest | None, user: Abs
 
 
 def connect() -> None:
+    user_logged_in.connect(session_start, dispatch_uid="organisation.idle.session_start")
     user_logged_in.connect(_reset_after_password, dispatch_uid="organisation.signin.reset_after_password")
