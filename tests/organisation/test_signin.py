@@ -69,8 +69,7 @@ def test_four_wrong_passwords_still_let_the_right_one_in_and_forget_the_failures
     assert not AccessAttempt.objects.filter(username="duty").exists()
 
 
-@pytest.mark.django_db
-def test_the_lockout_is_set_by_environment(monkeypatch):
+def test_the_lockout_is_set_by_environment():
     """AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES reach axes (read in a fresh interpreter)."""
     env = {"AXES_FAILURE_LIMIT": "3", "AXES_COOLOFF_MINUTES": "45", "AXES_LOCKOUT_PARAMETERS": "user_or_address"}
     code = (
@@ -324,11 +323,6 @@ def test_the_setup_page_shows_only_the_signed_in_persons_own_key(client, duty_of
     assert base64.b32encode(mine.bin_key).decode().rstrip("=") == "".join(page.context["secret_groups"])
 
 
-def test_the_second_factor_is_off_by_default_in_development(settings):
-    assert settings.DEBUG is False or settings.OTP_REQUIRED_ROLES == []
-
-
-@pytest.mark.django_db
 def test_otp_required_roles_follows_debug_and_the_environment():
     import os
 
