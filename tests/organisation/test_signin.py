@@ -23,6 +23,7 @@ from freezegun import freeze_time
 from demo.catalogue import DEPARTMENT_PASSWORD, USERS
 from organisation.idle import LAST_SEEN
 from organisation.roles import ADMINISTRATOR, DUTY_OFFICER
+from organisation.second_factor import second_factor_missing
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -379,3 +380,19 @@ def test_the_websocket_refuses_a_stale_session_and_one_owing_its_code(daphne_ser
     session[LAST_SEEN] -= 31 * 60
     session.save()
     assert opened(key) == 4401
+
+
+def test_a_socket_session_owes_its_code_until_it_is_given(client, duty_officer, staff_a, otp_on):
+    """What organisation.sockets refuses: the daphne of the test above asks no code."""
+    device = TOTPDevice.objects.create(user=duty_officer, name="phone", confirmed=True)
+    sign_in(client, "duty")
+    session = SessionStore(session_key=client.cookies["sessionid"].value)
+    assert second_factor_missing(duty_officer, session)
+
+    client.post(reverse("otp-verify"), {"code": code_of(device)}, **ENGLISH)
+    session = SessionStore(session_key=client.cookies["sessionid"].value)
+    assert not second_factor_missing(duty_officer, session)
+    # Someone else's verified session does not stand for this person.
+    assert second_factor_missing(UserFactory(username="duty2", roles=[DUTY_OFFICER]), session)
+    # Department staff owe nothing.
+    assert not second_factor_missing(staff_a, SessionStore())
