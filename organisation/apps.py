@@ -8,6 +8,8 @@ class OrganisationConfig(AppConfig):
     verbose_name = _("Organisation")
 
     def ready(self) -> None:
-        from organisation import signin
+        # Django's way for receivers: signin reaches models (axes, django_otp),
+        # which cannot be imported before the app registry is ready.
+        from organisation import signin  # noqa: PLC0415
 
         signin.connect()
