@@ -10,6 +10,6 @@ class OrganisationConfig(AppConfig):
     def ready(self) -> None:
         # Django's way for receivers: signin reaches models (axes, django_otp),
         # which cannot be imported before the app registry is ready.
-        from organisation import signin  # noqa: PLC0415
+        from organisation import signin
 
         signin.connect()
