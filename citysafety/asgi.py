@@ -14,10 +14,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from citysafety.routing import websocket_urlpatterns  # noqa: E402
+from organisation.sockets import SignInSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(SignInSocketMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

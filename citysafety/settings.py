@@ -7,6 +7,7 @@ message naming it (``DEBUG=maybe`` is an error, not False).
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -201,12 +202,7 @@ CHANNEL_LAYERS = {
 
 # --- Auth -----------------------------------------------------------------
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+# Password policy, lockout, idle timeout and second factor: "Sign-in" at the end.
 # Messages in the session, not a cookie: the admin shows a new gateway token
 # in one, and it must not travel in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -485,3 +481,85 @@ LOGGING["formatters"]["json"] = {"()": "citysafety.logformat.JsonFormatter"}
 LOGGING.setdefault("filters", {})["request_id"] = {"()": "citysafety.request_id.RequestIdFilter"}
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 LOGGING["handlers"]["console"]["filters"] = ["request_id"]
+
+# --- Sign-in (等保 2.0 level 3: failure handling, session timeout, second factor) ---
+
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+# Axes first: it refuses a locked-out person before any password is checked.
+AUTHENTICATION_BACKENDS = ["organisation.backends.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# After messages (the idle sign-out leaves one); the idle check before the
+# second factor: a stale session is signed out, not asked for a code.
+_messages = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware")
+MIDDLEWARE[_messages + 1 : _messages + 1] = [
+    "django_otp.middleware.OTPMiddleware",
+    "organisation.idle.IdleTimeoutMiddleware",
+    "organisation.second_factor.SecondFactorMiddleware",
+]
+# Last, so it sees what the login views answered.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+
+# Failed sign-ins before a lockout, and how long it lasts (every failure
+# while locked restarts it). Locked by the pair (username, address): a
+# person's typos do not lock out colleagues behind the operations centre's
+# one NAT address, and nobody elsewhere can lock the duty officer out during
+# an emergency by guessing at their name. AXES_LOCKOUT_PARAMETERS=user_or_address
+# locks each separately instead (stricter, but open to that denial of service).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=30)
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1.")
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+_LOCKOUT_PARAMETERS = {
+    "user_and_address": [["username", "ip_address"]],
+    "user_or_address": ["username", "ip_address"],
+}
+_lockout_by = env.str("AXES_LOCKOUT_PARAMETERS", default="user_and_address")
+if _lockout_by not in _LOCKOUT_PARAMETERS:
+    raise ImproperlyConfigured(f"AXES_LOCKOUT_PARAMETERS={_lockout_by!r}: use user_and_address or user_or_address.")
+AXES_LOCKOUT_PARAMETERS = _LOCKOUT_PARAMETERS[_lockout_by]
+# Failures are forgotten after the whole sign-in, second factor included
+# (organisation.signin.signin_completed), not after the password alone.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "organisation.views.locked_out"
+# The address is REMOTE_ADDR (django-ipware is not installed): a header the
+# client could forge never decides whose failures count. Behind a proxy every
+# client shares its address, which the pair above makes harmless.
+AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+
+# A session unused this long is signed out on its next request (0: never).
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+
+# Password policy: Django's validators, a minimum length and two kinds of
+# character (letters, digits, other signs).
+PASSWORD_MIN_LENGTH = env.int("PASSWORD_MIN_LENGTH", default=10)
+PASSWORD_MIN_CHARACTER_CLASSES = env.int("PASSWORD_MIN_CHARACTER_CLASSES", default=2)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "organisation.passwords.CharacterClassValidator",
+        "OPTIONS": {"min_classes": PASSWORD_MIN_CHARACTER_CLASSES},
+    },
+]
+
+# Roles that sign in with a TOTP code as well (organisation.roles names).
+# Administrators and duty officers in production; nobody in development and
+# the demo (scripts/run.sh sets it empty) unless set.
+_otp_roles = os.environ.get("OTP_REQUIRED_ROLES")
+if _otp_roles is None:
+    OTP_REQUIRED_ROLES = [] if DEBUG else ["administrator", "duty_officer"]
+else:
+    OTP_REQUIRED_ROLES = [role.strip() for role in _otp_roles.split(",") if role.strip()]
+_unknown_roles = set(OTP_REQUIRED_ROLES) - {"administrator", "duty_officer", "department_staff"}
+if _unknown_roles:
+    raise ImproperlyConfigured(f"OTP_REQUIRED_ROLES names unknown roles: {', '.join(sorted(_unknown_roles))}.")
+# The issuer shown in the authenticator app.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="CitySafety")
+# Wrong codes count towards axes' lockout; django-otp's own growing delay
+# would refuse the right code after a typo with no message to say why.
+OTP_TOTP_THROTTLE_FACTOR = 0

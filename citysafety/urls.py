@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from citysafety.api import NoSuchEndpoint
 from citysafety.health_api import HealthView
+from organisation import views as organisation_views
 
 api_v1 = [
     path("", include("monitoring.api.urls")),
@@ -35,6 +36,9 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The second factor of OTP_REQUIRED_ROLES, after the password.
+    path("login/code/", organisation_views.otp_verify, name="otp-verify"),
+    path("login/code/setup/", organisation_views.otp_setup, name="otp-setup"),
     # Admin and API docs pages have no icon link; browsers ask for this one.
     path("favicon.ico", lambda request: redirect(static("img/logo.svg"), permanent=True)),
     path("work-orders/", include("dispatch.urls")),

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from citysafety.errors import InvalidInputError, TooLargeError
 from citysafety.tables import RowError, table_format, table_read
@@ -219,3 +220,23 @@ def _parse_date(value: str) -> date | None:
         return date(*map(int, match.groups()))
     except ValueError:
         return None
+
+
+def totp_device_prepare(*, user: AbstractBaseUser) -> TOTPDevice:
+    """The device this person is setting up: made once, so that reloading the
+    set-up page shows the secret already scanned."""
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk").first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+    return device
+
+
+def totp_device_confirm(*, device: TOTPDevice, token: str) -> bool:
+    """Confirm the device with a code it produced; False when the code is wrong."""
+    with transaction.atomic():
+        if not device.verify_token(token):
+            return False
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    return True

@@ -14,6 +14,7 @@
 #   SIMULATOR=1      0 runs without the reading simulator
 #   SIMULATOR_ARGS   extra simulate_readings options, e.g. "--incident gas_leak"
 #   STOP_TIMEOUT=20  seconds a process gets to stop before it is killed
+#   OTP_REQUIRED_ROLES=  roles asked for a TOTP code; none in the demo
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +29,9 @@ DB_CONN_MAX_AGE="${DB_CONN_MAX_AGE:-60}"
 # sent over http). Without DEBUG Django needs a secret key: one is made on
 # the first run and kept in var/, so sessions survive a restart.
 export DEBUG="${DEBUG:-0}" HTTPS_ONLY="${HTTPS_ONLY:-0}"
+# The demo's logins have no authenticator app behind them: no second factor
+# unless asked for (set but empty; production's default is on).
+export OTP_REQUIRED_ROLES="${OTP_REQUIRED_ROLES-}"
 if [[ -z "${SECRET_KEY:-}" ]]; then
     mkdir -p "$VAR"
     if [[ ! -s "$VAR/secret_key" ]]; then
