@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
@@ -9,6 +10,42 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from citysafety import errors
+
+# The most of a refused body read and thrown away (see below). A batch of
+# INGEST_MAX_BATCH readings is some 100 KB; the largest mistake seen, 200,000
+# readings, 19 MB. Beyond this the client is cut off unread: reading more
+# would hold a sync worker for as long as the client cares to send.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+_DRAIN_CHUNK = 256 * 1024
+
+
+class DrainUnreadBodyMiddleware:
+    """Read the rest of a request's body that the answer did not need, before answering.
+
+    A WSGI server closes the connection after the answer (gunicorn's sync
+    workers always do); body bytes still unread in the socket then make the
+    kernel reset the connection, and a client still sending (Python's urllib,
+    requests) gets "broken pipe" instead of the 413 or 400 it was sent: only
+    clients that read while they send (curl) see it. Read to its end, the
+    body is gone before the answer leaves. ASGI servers (daphne) read the
+    whole body before the application runs, so there is nothing to drain.
+    Outermost, so that it runs after every other middleware has answered.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # request.body replaces the stream with the bytes it read: nothing left.
+        stream = request.__dict__.get("_stream")
+        if isinstance(stream, LimitedStream) and stream._pos < stream.limit:
+            if stream.limit - stream._pos > DRAIN_MAX_BYTES:
+                response["Connection"] = "close"
+            else:
+                while stream.read(_DRAIN_CHUNK):
+                    pass
+        return response
 
 
 class DatabaseUnavailableMiddleware:
