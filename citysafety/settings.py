@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "citysafety.middleware.DrainUnreadBodyMiddleware",
+    # Before every middleware that reads or writes the body: it compresses last.
+    "citysafety.middleware.ApiCompressionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

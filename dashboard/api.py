@@ -1,7 +1,5 @@
 """The one map's sensor layer over the REST API (``/api/v1/map/sensors/``)."""
 
-from django.utils.decorators import method_decorator
-from django.views.decorators.gzip import gzip_page
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -13,9 +11,8 @@ from dashboard import selectors
 from monitoring.selectors import sensors_visible_to
 
 
-# Compressed: a view of 600 sensors is ~250 KB of JSON and ~25 KB gzipped.
-# Nothing secret rides in it beside attacker-chosen text, so BREACH does not apply.
-@method_decorator(gzip_page, name="dispatch")
+# Compressed, as every large API answer (citysafety.middleware.ApiCompressionMiddleware):
+# a view of 600 sensors is ~250 KB of JSON and ~25 KB gzipped.
 class SensorClusterView(APIView):
     """The sensors in the map's view: one by one when few, else clustered on a grid.
 
