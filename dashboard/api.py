@@ -28,7 +28,7 @@ class SensorClusterView(APIView):
                 "bbox",
                 {"type": "string", "pattern": r"^[^,]+,[^,]+,[^,]+,[^,]+$"},
                 required=True,
-                description="west,south,east,north in degrees (WGS 84), west < east and south < north",
+                description="west,south,east,north in degrees (WGS 84), west <= east and south <= north",
             ),
             OpenApiParameter(
                 "zoom",
