@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from citysafety.api import ChoiceLabelField, api_datetime, choice_labels
+from citysafety.api import ChoiceLabelField, NullableIntegerField, api_datetime, choice_labels
 from dispatch.models import ReportPhoto, WorkOrder, WorkOrderAction, WorkOrderEvent
 from dispatch.timeline import event_sentence
 from warning.api.serializers import WarningSummaryRows, WarningSummarySerializer, department_name, display_name
@@ -301,10 +301,8 @@ class ReportSerializer(serializers.Serializer):
     cause = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
     actions_taken = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
     result = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
-    people_sent = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100000, default=None)
-    vehicles_sent = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=100000, default=None
-    )
+    people_sent = NullableIntegerField(required=False, min_value=0, max_value=100000, default=None)
+    vehicles_sent = NullableIntegerField(required=False, min_value=0, max_value=100000, default=None)
     done_actions = IdListField(
         child=serializers.IntegerField(),
         required=False,
@@ -323,9 +321,7 @@ class TransferSerializer(ReasonSerializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.IntegerField(
-        allow_null=True, help_text="A person of the order's department; null for nobody."
-    )
+    assignee = NullableIntegerField(help_text="A person of the order's department; null for nobody.")
 
 
 class VerifySerializer(serializers.Serializer):
