@@ -25,8 +25,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
-from rest_framework.utils import html
 from rest_framework.response import Response
+from rest_framework.utils import html
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
