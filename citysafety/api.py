@@ -485,8 +485,15 @@ class KeysetPagination(BasePagination):
                 "name": "cursor",
                 "required": False,
                 "in": "query",
-                "description": "The position of a page: take it from the next or previous link of the page before.",
-                "schema": {"type": "string"},
+                "description": (
+                    "The position of a page: take it from the next or previous link of the page before (a cursor"
+                    " this server did not sign for this list, or one over a day old, is a 400 naming cursor)."
+                ),
+                "schema": {
+                    "type": "string",
+                    "maxLength": CURSOR_MAX_LENGTH,
+                    "pattern": f"^({_CURSOR_SHAPE.pattern})?$",
+                },
             },
             {
                 "name": "page_size",

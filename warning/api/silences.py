@@ -63,11 +63,10 @@ class SilenceSerializer(serializers.ModelSerializer):
 
 
 class SilenceCreateSerializer(serializers.Serializer):
-    """Exactly one target (sensor, gateway, district, sensor_type); a target given empty is not given.
+    """A silence to set: exactly one target (sensor, gateway, district, sensor_type); one given as "" is not given."""
 
-    Checked here, before the model's constraint ``silence_one_target``: its
-    refusal names the constraint, not the fields a client must change.
-    """
+    # The one target is checked here, before the model's constraint
+    # silence_one_target: its refusal names the constraint, not the fields.
 
     # allow_blank: the schema then allows "", which is taken as "no sensor".
     sensor = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="A sensor's code.")
@@ -76,8 +75,9 @@ class SilenceCreateSerializer(serializers.Serializer):
         slug_field="code", queryset=District.objects.defer("boundary"), required=False
     )
     sensor_type = serializers.SlugRelatedField(slug_field="code", queryset=SensorType.objects.all(), required=False)
-    # Not blank, as the model demands: the schema says so (minLength 1).
+    # Not blank, as the model demands; min_length says so in the schema.
     reason = serializers.CharField(
+        min_length=1,
         max_length=4000,
         error_messages={"blank": gettext_lazy("Say why the warnings are silenced (e.g. the maintenance work).")},
     )
