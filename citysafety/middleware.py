@@ -1,7 +1,16 @@
 from collections.abc import Callable
+from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -9,6 +18,7 @@ from django.middleware.gzip import GZipMiddleware
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from citysafety import errors
 
@@ -85,6 +95,80 @@ class ApiCompressionMiddleware(GZipMiddleware):
         ):
             return response
         return super().process_response(request, response)
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /api/, every error is the documented JSON error, ``{"detail": "…"}``.
+
+    DRF answers what its views refuse; this answers what Django refuses
+    around them, as HTML pages otherwise: a form over Django's limits (too
+    many fields or files, too large), a malformed request, a host the
+    settings do not allow (refused by a middleware before any view), a 500.
+    With DEBUG on, a 500 keeps Django's page with its traceback.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and not response.streaming
+            and response.get("Content-Type", "").split(";")[0] != "application/json"
+            and not (response.status_code >= 500 and settings.DEBUG)
+        ):
+            return _json_error(response.status_code, _message_for_status(response.status_code))
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, TooManyFieldsSent):
+            limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            message = ngettext(
+                "The form has too many fields: at most %(max)d field.",
+                "The form has too many fields: at most %(max)d fields.",
+                limit,
+            ) % {"max": limit}
+        elif isinstance(exception, TooManyFilesSent):
+            limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+            message = ngettext(
+                "The form has too many files: at most %(max)d file.",
+                "The form has too many files: at most %(max)d files.",
+                limit,
+            ) % {"max": limit}
+        elif isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            message = ngettext(
+                "The request body is too large: at most %(max)d byte besides uploaded files.",
+                "The request body is too large: at most %(max)d bytes besides uploaded files.",
+                limit,
+            ) % {"max": limit}
+        elif isinstance(exception, SuspiciousOperation | BadRequest):
+            message = _message_for_status(400)
+        else:
+            return None
+        return _json_error(400, message)
+
+
+def _message_for_status(status: int) -> str:
+    if status == 400:
+        return _("The request could not be read: check its body, its headers and the server's address.")
+    if status == 413:
+        return _("The request body is too large.")
+    if status >= 500:
+        return _("The server failed to answer this request; try again shortly.")
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:  # a status Python does not name
+        reason = ""
+    return _("The server refused this request (%(status)d %(reason)s).") % {"status": status, "reason": reason}
+
+
+def _json_error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"detail": message}, status=status)
 
 
 class DatabaseUnavailableMiddleware:

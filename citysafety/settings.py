@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "citysafety.middleware.DrainUnreadBodyMiddleware",
     # Before every middleware that reads or writes the body: it compresses last.
     "citysafety.middleware.ApiCompressionMiddleware",
+    # Outside every middleware that may refuse a request with an HTML page.
+    "citysafety.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
