@@ -50,12 +50,12 @@ class DrainUnreadBodyMiddleware:
         response = self.get_response(request)
         # request.body replaces the stream with the bytes it read: nothing left.
         stream = request.__dict__.get("_stream")
-        if isinstance(stream, LimitedStream) and stream._pos < stream.limit:
-            if stream.limit - stream._pos > DRAIN_MAX_BYTES:
-                response["Connection"] = "close"
-            else:
-                while stream.read(_DRAIN_CHUNK):
-                    pass
+        # Past the bound the server closes the connection unread, as before.
+        # (No "Connection: close" header: WSGI forbids an application to set
+        # one, and runserver's wsgiref enforces it.)
+        if isinstance(stream, LimitedStream) and 0 < stream.limit - stream._pos <= DRAIN_MAX_BYTES:
+            while stream.read(_DRAIN_CHUNK):
+                pass
         return response
 
 
