@@ -6,6 +6,7 @@ documented shape, or a 5xx.
 """
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -278,5 +279,11 @@ def test_the_schema_documents_each_filter_with_the_values_it_takes():
     assert series["resolution"]["schema"]["enum"] == ["hour", "minute", "raw"]
     sensor_map = query_parameters(paths, "/api/v1/map/sensors/")
     assert sensor_map["bbox"]["required"]
+    # Four numbers, no more: "west,south,east,north" as words is refused by the schema too.
+    assert re.fullmatch(sensor_map["bbox"]["schema"]["pattern"], "117.1,31.7,117.5,32")
+    assert not re.fullmatch(sensor_map["bbox"]["schema"]["pattern"], "w,s,e,n")
+    cursor = warnings["cursor"]["schema"]
+    assert cursor["maxLength"] == 512
+    assert not re.fullmatch(cursor["pattern"], "gateway_code")
     assert sensor_map["zoom"]["required"]
     assert (sensor_map["zoom"]["schema"]["minimum"], sensor_map["zoom"]["schema"]["maximum"]) == (0, 22)
