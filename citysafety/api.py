@@ -26,6 +26,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import html
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -492,8 +493,15 @@ class KeysetPagination(BasePagination):
                 "name": "cursor",
                 "required": False,
                 "in": "query",
-                "description": "The position of a page: take it from the next or previous link of the page before.",
-                "schema": {"type": "string"},
+                "description": (
+                    "The position of a page: take it from the next or previous link of the page before (a cursor"
+                    " this server did not sign for this list, or one over a day old, is a 400 naming cursor)."
+                ),
+                "schema": {
+                    "type": "string",
+                    "maxLength": CURSOR_MAX_LENGTH,
+                    "pattern": f"^({_CURSOR_SHAPE.pattern})?$",
+                },
             },
             {
                 "name": "page_size",
@@ -503,6 +511,24 @@ class KeysetPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
             },
         ]
+
+
+class NullableIntegerField(serializers.IntegerField):
+    """A whole number or null, in a JSON body or a form alike.
+
+    A form (multipart, urlencoded) has no spelling of null: an empty value
+    is null (as DRF reads it), and so is the word ``null``, which clients
+    that write a form from the schema send for it (schemathesis does).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def get_value(self, dictionary):
+        value = super().get_value(dictionary)
+        if html.is_html_input(dictionary) and value == "null":
+            return None
+        return value
 
 
 class ChoiceLabelField(serializers.CharField):

@@ -69,6 +69,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "citysafety.middleware.DrainUnreadBodyMiddleware",
+    # Before every middleware that reads or writes the body: it compresses last.
+    "citysafety.middleware.ApiCompressionMiddleware",
+    # Outside every middleware that may refuse a request with an HTML page.
+    "citysafety.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -226,7 +231,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
 if not DEBUG:
     # Serves collected static files when DEBUG is off (daphne serves none).
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    # Right after SecurityMiddleware, as whitenoise asks.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

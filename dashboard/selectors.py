@@ -96,9 +96,11 @@ def map_view_parse(params: Mapping[str, str]) -> MapView:
     # A map that wraps past ±180° asks for more than the world; clamp it.
     west, east = max(west, -180.0), min(east, 180.0)
     south, north = max(south, -90.0), min(north, 90.0)
-    if not (west < east and south < north):
+    # A box of no width or height (a point, a line) is a view, if an empty
+    # one: the schema allows it, and refusing it would refuse what it allows.
+    if not (west <= east and south <= north):
         raise InvalidInputError(
-            _("bbox must have west < east and south < north, within -180..180 and -90..90."), field="bbox"
+            _("bbox must have west <= east and south <= north, within -180..180 and -90..90."), field="bbox"
         )
     raw_zoom = params.get("zoom")
     if raw_zoom is None or raw_zoom == "":

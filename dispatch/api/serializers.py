@@ -4,7 +4,7 @@ from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from citysafety.api import ChoiceLabelField
+from citysafety.api import ChoiceLabelField, NullableIntegerField
 from dispatch.models import WorkOrder, WorkOrderEvent
 
 # The rows are built in dispatch.payloads (free of DRF, for the pushes too).
@@ -235,10 +235,8 @@ class ReportSerializer(serializers.Serializer):
     cause = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
     actions_taken = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
     result = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
-    people_sent = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100000, default=None)
-    vehicles_sent = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=100000, default=None
-    )
+    people_sent = NullableIntegerField(required=False, min_value=0, max_value=100000, default=None)
+    vehicles_sent = NullableIntegerField(required=False, min_value=0, max_value=100000, default=None)
     done_actions = IdListField(
         child=serializers.IntegerField(),
         required=False,
@@ -257,9 +255,7 @@ class TransferSerializer(ReasonSerializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.IntegerField(
-        allow_null=True, help_text="A person of the order's department; null for nobody."
-    )
+    assignee = NullableIntegerField(help_text="A person of the order's department; null for nobody.")
 
 
 class VerifySerializer(serializers.Serializer):

@@ -20,7 +20,8 @@ extend_schema_serializer(many=False)(ReadingBatchSerializer)
 
 
 class ReadingSerializer(serializers.Serializer):
-    sensor = serializers.CharField(help_text="Sensor code")
+    # As the sensor's code is: ingestion refuses the item otherwise (422).
+    sensor = serializers.CharField(min_length=1, max_length=40, help_text="Sensor code")
     observed_at = serializers.DateTimeField(
         help_text=(
             "ISO 8601 with a time zone; at most INGEST_MAX_FUTURE_SECONDS ahead of the server clock and "

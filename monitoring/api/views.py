@@ -161,7 +161,11 @@ class SensorSeriesView(APIView):
             OpenApiParameter(
                 "start",
                 OpenApiTypes.DATETIME,
-                description="ISO 8601 with its zone, before end; default: a day before end",
+                description=(
+                    "ISO 8601 with its zone, before end; default: a day before end. A series spans at most "
+                    + ", ".join(f"{span.days} days ({name})" for name, span in selectors.SERIES_MAX_SPAN.items())
+                    + ": a longer one is a 400 naming resolution."
+                ),
             ),
             OpenApiParameter(
                 "end", OpenApiTypes.DATETIME, description="ISO 8601 with its zone, excluded; default: now"

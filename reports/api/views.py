@@ -25,7 +25,12 @@ class ResponseTimesView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "start", OpenApiTypes.DATE, description="First day, YYYY-MM-DD (30 days before `end` by default)."
+                "start",
+                OpenApiTypes.DATE,
+                description=(
+                    "First day, YYYY-MM-DD (30 days before `end` by default); not after `end`, and at most"
+                    f" {performance.MAX_PERIOD_DAYS} days before it (else a 400 naming start)."
+                ),
             ),
             OpenApiParameter("end", OpenApiTypes.DATE, description="Last day included, YYYY-MM-DD (today by default)."),
             OpenApiParameter("by", str, enum=list(GROUPINGS), description="Group by (department by default)."),

@@ -191,8 +191,8 @@ def test_anonymous_visitors_get_no_map(client):
         ({"bbox": "117,31,118", "zoom": "11"}, "bbox", "four numbers"),
         ({"bbox": "117,31,east,32", "zoom": "11"}, "bbox", "must be a number"),
         ({"bbox": "117,31,nan,32", "zoom": "11"}, "bbox", "finite"),
-        ({"bbox": "118,31,117,32", "zoom": "11"}, "bbox", "west < east"),
-        ({"bbox": "117,32,118,31", "zoom": "11"}, "bbox", "south < north"),
+        ({"bbox": "118,31,117,32", "zoom": "11"}, "bbox", "west <= east"),
+        ({"bbox": "117,32,118,31", "zoom": "11"}, "bbox", "south <= north"),
         ({"bbox": CITY}, "zoom", "zoom="),
         ({"bbox": CITY, "zoom": "near"}, "zoom", "must be a number"),
         ({"bbox": CITY, "zoom": "40"}, "zoom", "between 0 and 22"),
@@ -218,3 +218,13 @@ def test_a_view_that_wraps_past_the_date_line_is_clamped_not_refused(client, dut
     body = get_map(client, bbox="-540,-100,540,100", zoom=0)
 
     assert body["in_view"] == 1
+
+
+@pytest.mark.parametrize("bbox", ["0,0,0,0", "117.3,31.85,117.3,31.85", "117.3,31.8,117.3,31.9"])
+def test_a_view_of_no_width_or_height_is_answered_not_refused(client, duty_officer, bbox):
+    SensorFactory(location=Point(117.3, 31.85, srid=4326))
+    client.force_login(duty_officer)
+
+    body = get_map(client, bbox=bbox, zoom=22)
+
+    assert body["in_view"] == (0 if bbox == "0,0,0,0" else 1)

@@ -211,3 +211,28 @@ def test_a_work_order_id_that_is_not_a_number_is_a_404(client, staff_a):
     client.force_login(staff_a)
     assert client.post("/api/v1/work-orders/abc/acknowledge/", {}, content_type="application/json").status_code == 404
     assert client.get("/api/v1/work-orders/abc/").status_code == 404
+
+
+def test_a_report_posted_as_a_form_takes_null_for_its_counts(client, orders, staff_a):
+    client.force_login(staff_a)
+    client.post(f"/api/v1/work-orders/{orders['a'].pk}/acknowledge/", {}, content_type="application/json")
+    client.post(f"/api/v1/work-orders/{orders['a'].pk}/on-site/", {}, content_type="application/json")
+
+    # A multipart form, as the test client sends a dict: null has no other spelling there.
+    response = client.post(
+        f"/api/v1/work-orders/{orders['a'].pk}/report/",
+        {"report": "Valve closed", "people_sent": "", "vehicles_sent": "null"},
+    )
+
+    assert response.status_code == 200, response.content
+    order = WorkOrder.objects.get(pk=orders["a"].pk)
+    assert (order.people_sent, order.vehicles_sent) == (None, None)
+
+
+def test_unassigning_in_a_form_takes_null(client, orders, duty_officer):
+    client.force_login(duty_officer)
+
+    response = client.post(f"/api/v1/work-orders/{orders['a'].pk}/assign/", {"assignee": "null"})
+
+    assert response.status_code == 200, response.content
+    assert WorkOrder.objects.get(pk=orders["a"].pk).assignee_id is None

@@ -61,7 +61,7 @@ def test_department_staff_silence_their_own_sensor_only(client, staff_a, sensors
     )
 
     assert own.status_code == 201, own.content
-    assert other.status_code == 404
+    assert other.status_code == 400
     assert district.status_code == 403
     assert "one sensor at a time" in district.json()["detail"]
     assert list(Silence.objects.values_list("sensor__code", flat=True)) == ["GAS-A"]
@@ -103,3 +103,70 @@ def test_a_silence_ending_before_it_starts_is_a_400_saying_what_to_change(client
 
 def test_anonymous_callers_get_nothing(client):
     assert client.get(URL).status_code in {401, 403}
+
+
+def test_a_silence_naming_one_target_and_the_others_empty_covers_that_one(client, duty_officer, sensors):
+    client.force_login(duty_officer)
+
+    response = client.post(
+        URL,
+        {"sensor": "GAS-A", "gateway": None, "district": "", "sensor_type": "", "reason": "Work", "ends_at": later()},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["target"]["kind"] == "sensor"
+
+
+@pytest.mark.parametrize("two", [False, True], ids=["no target", "two targets"])
+def test_a_silence_of_no_target_or_two_is_refused_naming_the_fields(client, duty_officer, sensors, two):
+    client.force_login(duty_officer)
+    targets = {"sensor": "GAS-A", "district": sensors["a"].district.code} if two else {"district": ""}
+
+    response = client.post(URL, {**targets, "reason": "Work", "ends_at": later()}, content_type="application/json")
+
+    assert response.status_code == 400
+    message = response.json()["non_field_errors"][0]
+    assert "silence_one_target" not in message
+    for field in ("sensor", "gateway", "district", "sensor_type"):
+        assert field in message
+    assert not Silence.objects.exists()
+
+
+def test_a_silence_of_an_unknown_or_unseen_sensor_is_a_field_error(client, staff_a, sensors):
+    client.force_login(staff_a)
+
+    for code in ("NO-SUCH", "WATER-B"):
+        response = client.post(
+            URL, {"sensor": code, "reason": "x", "ends_at": later()}, content_type="application/json"
+        )
+
+        assert response.status_code == 400, response.content
+        assert response.json() == {"sensor": [f"No sensor with code {code} among the sensors you may silence."]}
+    assert not Silence.objects.exists()
+
+
+def test_a_silence_posted_as_a_form_takes_empty_and_null_targets_as_absent(client, duty_officer, sensors):
+    client.force_login(duty_officer)
+
+    response = client.post(
+        URL, {"sensor": "GAS-A", "gateway": "", "district": "", "reason": "Valve work", "ends_at": later()}
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["target"]["code"] == "GAS-A"
+
+
+def test_the_chinese_refusal_of_two_targets_is_chinese(client, duty_officer, sensors):
+    client.force_login(duty_officer)
+
+    response = client.post(
+        URL,
+        {"sensor": "GAS-A", "district": sensors["a"].district.code, "reason": "x", "ends_at": later()},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+
+    assert response.status_code == 400
+    assert "约束" not in response.json()["non_field_errors"][0]
+    assert "sensor_type" in response.json()["non_field_errors"][0]

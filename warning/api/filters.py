@@ -12,10 +12,12 @@ class OpenedRangeForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean()
         after, before = cleaned.get("opened_after"), cleaned.get("opened_before")
-        if after is not None and before is not None and before <= after:
+        # Equal bounds are an empty range, [t, t), answered with no warning;
+        # the schema allows them. Only a range that runs backwards is a mistake.
+        if after is not None and before is not None and before < after:
             self.add_error(
                 "opened_before",
-                _("opened_before (%(before)s) must come after opened_after (%(after)s): no warning lies between.")
+                _("opened_before (%(before)s) must not come before opened_after (%(after)s): no warning lies between.")
                 % {"before": before.isoformat(), "after": after.isoformat()},
             )
         return cleaned
@@ -58,7 +60,9 @@ class WarningFilter(StrictFilterSet):
     opened_before = django_filters.IsoDateTimeFilter(
         field_name="opened_at",
         lookup_expr="lt",
-        help_text=gettext_lazy("Opened before: ISO 8601 date and time with its zone, after opened_after"),
+        help_text=gettext_lazy(
+            "Opened before: ISO 8601 date and time with its zone, not before opened_after (equal: an empty range)"
+        ),
     )
 
     class Meta:

@@ -8,6 +8,7 @@ district or a sensor type is the whole city's business.
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from citysafety.api import error_response
-from citysafety.errors import NotAllowedError
+from citysafety.errors import InvalidInputError, NotAllowedError
 from monitoring.models import Gateway, SensorType
 from monitoring.selectors import sensors_visible_to
 from organisation.models import District
@@ -62,15 +63,50 @@ class SilenceSerializer(serializers.ModelSerializer):
 
 
 class SilenceCreateSerializer(serializers.Serializer):
-    sensor = serializers.CharField(required=False, help_text="A sensor's code.")
+    """A silence to set: exactly one target (sensor, gateway, district, sensor_type); one given as "" is not given."""
+
+    # The one target is checked here, before the model's constraint
+    # silence_one_target: its refusal names the constraint, not the fields.
+
+    # allow_blank: the schema then allows "", which is taken as "no sensor".
+    sensor = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="A sensor's code.")
     gateway = serializers.SlugRelatedField(slug_field="code", queryset=Gateway.objects.all(), required=False)
     district = serializers.SlugRelatedField(
         slug_field="code", queryset=District.objects.defer("boundary"), required=False
     )
     sensor_type = serializers.SlugRelatedField(slug_field="code", queryset=SensorType.objects.all(), required=False)
-    reason = serializers.CharField(allow_blank=True)
+    # Not blank, as the model demands; min_length says so in the schema.
+    reason = serializers.CharField(
+        min_length=1,
+        max_length=4000,
+        error_messages={"blank": gettext_lazy("Say why the warnings are silenced (e.g. the maintenance work).")},
+    )
     starts_at = serializers.DateTimeField(required=False, help_text="Empty: now.")
     ends_at = serializers.DateTimeField()
+
+    def to_internal_value(self, data):
+        # A form sends every field it has, the unused targets as ""; a JSON
+        # client may send null. Either way that target is not named. (A plain
+        # dict also spares form bodies DRF's HTML-form reading of "".)
+        if hasattr(data, "items"):
+            data = {key: value for key, value in data.items() if not (key in Silence.TARGETS and value in ("", None))}
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict) -> dict:
+        named = [target for target in Silence.TARGETS if attrs.get(target) is not None]
+        if not named:
+            raise serializers.ValidationError(
+                _("Name what to silence: one of sensor, gateway, district or sensor_type.")
+            )
+        if len(named) > 1:
+            raise serializers.ValidationError(
+                _(
+                    "A silence covers one thing: name only one of sensor, gateway, district or sensor_type"
+                    " (this request names %(named)s)."
+                )
+                % {"named": ", ".join(named)}
+            )
+        return attrs
 
 
 class SilenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -86,6 +122,11 @@ class SilenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         request=SilenceCreateSerializer,
         responses={201: SilenceSerializer, 403: error_response("Department staff may silence only their own sensors.")},
+        description=(
+            "Silence a sensor, a gateway, a district or a sensor type until ``ends_at``. Name exactly one of"
+            ' sensor, gateway, district and sensor_type (one given as "" counts as not given): another number of'
+            " targets, an unknown code, or ends_at not after starts_at is a 400 naming the field."
+        ),
     )
     def create(self, request):
         """Silence a sensor, a gateway, a district or a sensor type until ``ends_at``."""
@@ -95,7 +136,13 @@ class SilenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         code = data.pop("sensor", None)
         sensor = None
         if code is not None:
-            sensor = get_object_or_404(sensors_visible_to(request.user), code=code)
+            # A sensor the caller may not see is refused as unknown: its existence is not theirs to learn.
+            sensor = sensors_visible_to(request.user).filter(code=code).first()
+            if sensor is None:
+                raise InvalidInputError(
+                    _("No sensor with code %(code)s among the sensors you may silence.") % {"code": code},
+                    field="sensor",
+                )
         if not is_duty_officer(request.user) and (
             sensor is None or any(data.get(k) for k in ("gateway", "district", "sensor_type"))
         ):
