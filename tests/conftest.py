@@ -9,12 +9,10 @@ from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
 from tests.factories import DepartmentFactory, UserFactory
 
 pytest.register_assert_rewrite("tests.live")
-from tests.live import use_test_redis  # noqa: E402
 
+# Its pytest_configure starts this process's Redis and points the broker and
+# the channel layer at it, before any test module is imported.
 pytest_plugins = ["tests.live"]
-
-# Everything this process enqueues or pushes goes to the tests' own Redis DB.
-use_test_redis()
 
 
 def _flush_retrying_a_deadlock(flush):
