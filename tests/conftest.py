@@ -6,6 +6,7 @@ from django.test import TransactionTestCase
 
 from monitoring.services import gateway_create
 from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
+from tests.cities import GasCity, build_gas_city
 from tests.factories import DepartmentFactory, UserFactory
 
 pytest.register_assert_rewrite("tests.live")
@@ -92,3 +93,9 @@ def gateway(db):
     gateway, token = gateway_create(code="gw-test", name="Test gateway")
     gateway.token = token
     return gateway
+
+
+@pytest.fixture
+def gas_city(db) -> GasCity:
+    """Gas in the Yaohai district, Level III routed to the sensor's owner (tests/cities.py)."""
+    return build_gas_city()
