@@ -16,6 +16,7 @@ collision the private servers avoid.
 """
 
 import atexit
+import fcntl
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -113,6 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # The xdist controller runs no test: its workers start their own.
     controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
     if controller:
+        # The workers inherit it: it names this run's template database lock.
+        os.environ[RUN_VARIABLE] = uuid.uuid4().hex
         return
     if WORKER or not os.environ.get("TEST_REDIS_URL"):
         if shutil.which("redis-server") is None:
@@ -130,6 +134,81 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _private_redis is not None:
         _private_redis.stop()
+    run = os.environ.get(RUN_VARIABLE)
+    if run and not hasattr(config, "workerinput"):
+        # The controller outlives every worker: nobody clones the template any more.
+        _drop_database(template_database_name())
+        Path(tempfile.gettempdir(), f"citysafety-tests-{run}.lock").unlink(missing_ok=True)
+
+
+# --- One migration for all the workers ----------------------------------------------
+#
+# Each worker needs a test database. Migrating one per worker costs as many
+# full migrations as there are workers, on two cores; the first worker that
+# needs one migrates a template, and every worker's database is PostgreSQL's
+# copy of it (CREATE DATABASE ... TEMPLATE), after which Django's migrate
+# finds nothing left to apply.
+
+RUN_VARIABLE = "CITYSAFETY_TEST_RUN"
+
+
+def template_database_name() -> str:
+    """Named for the database the run's databases are named for, not for the run: a
+    killed run's template is replaced by the next, never left to pile up."""
+    name = settings.DATABASES["default"]["NAME"]
+    return f"test_{name}_template"
+
+
+def _drop_database(name: str) -> None:
+    # psycopg2 itself: pytest-django blocks the ORM's connections outside tests.
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    admin = psycopg2.connect(
+        dbname="postgres",
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or "5432",
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def use_a_template_database(*, keepdb: bool) -> None:
+    """Under xdist, make this worker's test database a copy of the run's template,
+    migrating the template first if no worker has yet (the lock orders them)."""
+    run = os.environ.get(RUN_VARIABLE)
+    if not WORKER or not run or keepdb:
+        return
+    template = template_database_name()
+    lock = Path(tempfile.gettempdir(), f"citysafety-tests-{run}.lock")
+    with lock.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        if handle.read() != template:
+            _migrate_template(template)
+            handle.write(template)
+            handle.flush()
+    connection.settings_dict["TEST"]["TEMPLATE"] = template
+
+
+def _migrate_template(template: str) -> None:
+    test = connection.settings_dict["TEST"]
+    name, test_name = connection.settings_dict["NAME"], test.get("NAME")
+    test["NAME"] = template
+    try:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    finally:
+        # create_test_db points the connection at what it created; the
+        # worker's own database is still to be made.
+        connections.close_all()
+        settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = name
+        test["NAME"] = test_name
 
 
 def redis_url_for_tests() -> str:

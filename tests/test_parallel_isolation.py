@@ -1,6 +1,7 @@
-"""The suite runs under pytest-xdist: each worker has a test database, a Redis
-server, MQTT topics and a folder for its servers' logs of its own, and no
-browser test hides outside tests/e2e (where its Playwright fixtures live)."""
+"""The suite runs under pytest-xdist: each worker has a test database (a copy
+of one migrated template), a Redis server, MQTT topics and a folder for its
+servers' logs of its own, and no browser test hides outside tests/e2e (where
+its Playwright fixtures live)."""
 
 import json
 import os
@@ -10,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from django.db import connection
 
 from tests.live import ROOT
 
@@ -26,8 +29,14 @@ from tests import live
 
 
 @pytest.mark.parametrize("n", range(4))
-def test_probe(n, django_db_modify_db_settings):
+def test_probe(n, db):
     import redis
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database(), count(*) FROM django_migrations")
+        database, migrations = cursor.fetchone()
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [database.rsplit("_", 1)[0] + "%"])
+        databases = sorted(row[0] for row in cursor.fetchall())
 
     url = live.redis_url_for_tests()
     # The broker and the channel layer of this process use it too.
@@ -38,7 +47,10 @@ def test_probe(n, django_db_modify_db_settings):
         "worker": os.environ["PYTEST_XDIST_WORKER"],
         "redis": url,
         "seen": redis.Redis.from_url(url).get("probe").decode(),
-        "database": connection.settings_dict["TEST"]["NAME"] or "test_" + connection.settings_dict["NAME"],
+        "database": database,
+        "migrations": migrations,
+        "databases": databases,
+        "template": connection.settings_dict["TEST"].get("TEMPLATE"),
         "mqtt": settings.MQTT_TOPIC_PREFIX,
         "child_mqtt": live.child_env()["MQTT_TOPIC_PREFIX"],
         "artifacts": str(live.ARTIFACTS),
@@ -51,14 +63,20 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_each_xdist_worker_has_its_own_redis_database_name_and_topics(tmp_path):
+def test_each_xdist_worker_has_its_own_redis_database_and_topics(tmp_path, db):
     probe = tmp_path / "test_probe.py"
     probe.write_text(PROBE)
+    # The suite's own conftest: its hooks and fixtures, tests/live.py with them.
+    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
     out = tmp_path / "out"
     out.mkdir()
     # An outer worker's id must not make the inner controller think it is a worker.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    # Databases of the inner run's own, beside this run's.
+    base = urlsplit(os.environ.get("DATABASE_URL") or "postgis://postgres@127.0.0.1:5432/citysafety")
+    inner = f"{base.path.strip('/')}_probe"
     env.update(
+        DATABASE_URL=base._replace(path=f"/{inner}").geturl(),
         PROBE_OUT=str(out),
         # Named explicitly, and still not shared by the workers.
         TEST_REDIS_URL="redis://127.0.0.1:6379/9",
@@ -66,7 +84,7 @@ def test_each_xdist_worker_has_its_own_redis_database_name_and_topics(tmp_path):
     )
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "pytest", "-p", "tests.live", "-n", "2", "-p", "no:cacheprovider"),
+            *(sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider"),
             *("--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "-q", str(probe)),
         ],
         cwd=ROOT,
@@ -84,7 +102,11 @@ def test_each_xdist_worker_has_its_own_redis_database_name_and_topics(tmp_path):
 
     for worker, entry in by_worker.items():
         assert entry["seen"] == worker
-        assert entry["database"].endswith(f"_{worker}")
+        assert entry["database"] == f"test_{inner}_{worker}"
+        # A copy of the template, migrated once, with every migration recorded.
+        assert entry["template"] == f"test_{inner}_template"
+        assert f"test_{inner}_template" in entry["databases"]
+        assert entry["migrations"] > 0
         assert entry["mqtt"] == entry["child_mqtt"] == f"probe/gateways-{worker}"
         assert Path(entry["artifacts"]) == ROOT / "test-artifacts" / worker
         assert urlsplit(entry["redis"]).port != 6379, "a private server, not the machine's Redis"
@@ -92,8 +114,12 @@ def test_each_xdist_worker_has_its_own_redis_database_name_and_topics(tmp_path):
     assert len({entry["database"] for entry in by_worker.values()}) == 2
     # Every probe of a worker saw the same Redis: one server per worker, for its whole session.
     assert all(entry["redis"] == by_worker[entry["worker"]]["redis"] for entry in seen)
-    # The servers stop with their worker.
+    assert by_worker["gw0"]["migrations"] == by_worker["gw1"]["migrations"]
+    # The servers stop with their worker, and the databases with the run.
     assert not any(listening(urlsplit(entry["redis"]).port) for entry in by_worker.values())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"test_{inner}%"])
+        assert cursor.fetchall() == []
 
 
 def test_browser_tests_live_in_tests_e2e():
