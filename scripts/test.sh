@@ -25,7 +25,7 @@ export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
 read -r -a extra <<<"${PYTEST_ARGS:-}"
 
-unit_workers="${TEST_WORKERS:-4}"
+unit_workers="${TEST_WORKERS:-2}"
 e2e_workers="${E2E_WORKERS:-2}"
 # xdist's default scheduling deals the first tests out one to each worker;
 # tests/conftest.py puts the longest first, so they start side by side.
