@@ -5,7 +5,15 @@
 # run; the result fails when either fails, and "no tests collected" (pytest's
 # exit code 5) is a failure too.
 #
+# Each call spreads its tests over pytest-xdist workers; every worker has its
+# own test database, Redis server, MQTT topics and servers (tests/live.py).
+# Many tests wait on real processes (daphne, Celery, Chromium) rather than
+# compute, so more workers than cores pay off: docs/testing.md has the
+# measurements behind the defaults.
+#
 #   PYTEST_ARGS   extra arguments for both pytest calls, e.g. "-x -k ingest"
+#   TEST_WORKERS  workers for the tests without a browser (0: no xdist)
+#   E2E_WORKERS   workers for the browser tests (0: no xdist)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,13 +25,19 @@ export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
 read -r -a extra <<<"${PYTEST_ARGS:-}"
 
-log "pytest -m 'not e2e'"
-unit=0
-"$VENV/bin/pytest" -m "not e2e" "${extra[@]}" </dev/null || unit=$?
+unit_workers="${TEST_WORKERS:-2}"
+e2e_workers="${E2E_WORKERS:-2}"
+# xdist's default scheduling deals the first tests out one to each worker;
+# tests/conftest.py puts the longest first, so they start side by side.
+spread=(--dist load --durations=25)
 
-log "pytest -m e2e"
+log "pytest -m 'not e2e' -n $unit_workers"
+unit=0
+"$VENV/bin/pytest" -m "not e2e" -n "$unit_workers" "${spread[@]}" "${extra[@]}" </dev/null || unit=$?
+
+log "pytest -m e2e -n $e2e_workers"
 e2e=0
-"$VENV/bin/pytest" -m e2e "${extra[@]}" </dev/null || e2e=$?
+"$VENV/bin/pytest" -m e2e -n "$e2e_workers" "${spread[@]}" "${extra[@]}" </dev/null || e2e=$?
 
 describe() {
     case "$1" in

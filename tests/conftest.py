@@ -6,15 +6,15 @@ from django.test import TransactionTestCase
 
 from monitoring.services import gateway_create
 from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
+from tests.cities import GasCity, build_gas_city
 from tests.factories import DepartmentFactory, UserFactory
 
 pytest.register_assert_rewrite("tests.live")
-from tests.live import use_test_redis  # noqa: E402
+from tests.live import use_a_template_database  # noqa: E402
 
+# Its pytest_configure starts this process's Redis and points the broker and
+# the channel layer at it, before any test module is imported.
 pytest_plugins = ["tests.live"]
-
-# Everything this process enqueues or pushes goes to the tests' own Redis DB.
-use_test_redis()
 
 
 def _flush_retrying_a_deadlock(flush):
@@ -37,6 +37,33 @@ def _flush_retrying_a_deadlock(flush):
 
 
 TransactionTestCase._fixture_teardown = _flush_retrying_a_deadlock(TransactionTestCase._fixture_teardown)
+
+# The longest modules (`--durations` shows them), started first under xdist:
+# its default scheduling deals the first tests out one to each worker, so
+# each of these starts at once on a worker of its own instead of holding one
+# worker alone at the end of the run.
+RUN_FIRST = (
+    "tests/test_api_schema.py",
+    "tests/monitoring/test_partition_migration.py",
+    "tests/test_migrations.py",
+    "tests/test_parallel_isolation.py",
+    "tests/integration/test_mqtt.py",
+    "tests/e2e/test_make_run.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return
+    first = {module: rank for rank, module in enumerate(RUN_FIRST)}
+    items.sort(key=lambda item: first.get(item.nodeid.split("::")[0], len(first)))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_keepdb, django_db_blocker):
+    """Under xdist, every worker's test database is a copy of one migrated template (tests/live.py)."""
+    with django_db_blocker.unblock():
+        use_a_template_database(keepdb=django_db_keepdb)
 
 
 @pytest.fixture(autouse=True)
@@ -94,3 +121,9 @@ def gateway(db):
     gateway, token = gateway_create(code="gw-test", name="Test gateway")
     gateway.token = token
     return gateway
+
+
+@pytest.fixture
+def gas_city(db) -> GasCity:
+    """Gas in the Yaohai district, Level III routed to the sensor's owner (tests/cities.py)."""
+    return build_gas_city()

@@ -1,16 +1,30 @@
-"""Real processes for integration tests: daphne, gunicorn and a Celery worker.
+"""Real processes for integration tests: Redis, daphne, gunicorn and a Celery worker.
 
-They run against the test database (whose name pytest-django decides) and a
-Redis database of their own, so a developer's ``make run`` on the same
-machine neither feeds nor eats the tests' tasks. Tests that use them must
-commit their data: ``@pytest.mark.django_db(transaction=True)``.
+They run against the test database (whose name pytest-django decides, with
+the xdist worker's id appended under ``pytest -n``) and a Redis server of
+their own, so a developer's ``make run``, another pytest run on the same
+machine and the other workers of this run neither feed nor eat the tests'
+tasks. Tests that use them must commit their data:
+``@pytest.mark.django_db(transaction=True)``.
+
+Each pytest process that runs tests (the only one, or each xdist worker)
+starts a private ``redis-server`` on a free port when it configures, and
+stops it when it ends; ``TEST_REDIS_URL`` replaces it in a run without
+xdist (a CI without redis-server, or a developer's choice). Under xdist it
+is ignored: one Redis database shared by the workers is exactly the
+collision the private servers avoid.
 """
 
+import atexit
+import fcntl
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +32,201 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-ARTIFACTS = ROOT / "test-artifacts"
+# "gw0", "gw1"... in an xdist worker; empty in a run without xdist.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+# Shared by every worker: files named for their test (the browser tests'
+# screenshots) cannot collide and are easier to find in one place.
+ARTIFACTS_ROOT = ROOT / "test-artifacts"
+# This process's own: the servers' logs and uploads carry fixed names.
+ARTIFACTS = ARTIFACTS_ROOT / WORKER if WORKER else ARTIFACTS_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server for this pytest process alone: nothing saved, nothing shared."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="citysafety-tests-redis-"))
+        self.popen: subprocess.Popen | None = None
+        self.url = ""
+        # free_port() only proposes a port: another process may take it
+        # before redis-server binds it, so a few tries.
+        for _ in range(5):
+            port = free_port()
+            if self._start(port):
+                self.url = f"redis://127.0.0.1:{port}/0"
+                return
+        log = (self.folder / "redis.log").read_text(errors="replace")
+        self.stop()
+        raise pytest.UsageError(f"could not start a private redis-server for the tests:\n{log[-2000:]}")
+
+    def _start(self, port: int) -> bool:
+        import redis
+
+        with (self.folder / "redis.log").open("w") as log:
+            self.popen = subprocess.Popen(
+                [
+                    *("redis-server", "--bind", "127.0.0.1", "--port", str(port)),
+                    *("--save", "", "--appendonly", "no", "--dir", str(self.folder)),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline and self.popen.poll() is None:
+                try:
+                    if client.ping():
+                        return True
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+        finally:
+            client.close()
+        self.stop()
+        return False
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_private_redis: PrivateRedis | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _private_redis
+    # The xdist controller runs no test: its workers start their own.
+    controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    if controller:
+        # The workers inherit it: it names this run's template database lock.
+        os.environ[RUN_VARIABLE] = uuid.uuid4().hex
+        return
+    if WORKER or not os.environ.get("TEST_REDIS_URL"):
+        if shutil.which("redis-server") is None:
+            raise pytest.UsageError("the tests start a redis-server of their own: install redis-server (`make setup`)")
+        _private_redis = PrivateRedis()
+        atexit.register(_private_redis.stop)
+    if WORKER:
+        # The session's servers and bridges subscribe to topics of this worker alone.
+        prefix = f"{os.environ.get('MQTT_TOPIC_PREFIX', settings.MQTT_TOPIC_PREFIX)}-{WORKER}"
+        os.environ["MQTT_TOPIC_PREFIX"] = settings.MQTT_TOPIC_PREFIX = prefix
+    # Everything this process enqueues or pushes goes to the tests' own Redis.
+    use_test_redis()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _private_redis is not None:
+        _private_redis.stop()
+    run = os.environ.get(RUN_VARIABLE)
+    if run and not hasattr(config, "workerinput"):
+        # The controller outlives every worker: nobody clones the template any more.
+        _drop_database(template_database_name())
+        Path(tempfile.gettempdir(), f"citysafety-tests-{run}.lock").unlink(missing_ok=True)
+
+
+# --- One migration for all the workers ----------------------------------------------
+#
+# Each worker needs a test database. Migrating one per worker costs as many
+# full migrations as there are workers, on two cores; the first worker that
+# needs one migrates a template, and every worker's database is PostgreSQL's
+# copy of it (CREATE DATABASE ... TEMPLATE), after which Django's migrate
+# finds nothing left to apply.
+
+RUN_VARIABLE = "CITYSAFETY_TEST_RUN"
+
+
+def template_database_name() -> str:
+    """Named for the database the run's databases are named for, not for the run: a
+    killed run's template is replaced by the next, never left to pile up."""
+    name = settings.DATABASES["default"]["NAME"]
+    return f"test_{name}_template"
+
+
+def _drop_database(name: str) -> None:
+    # psycopg2 itself: pytest-django blocks the ORM's connections outside tests.
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    admin = psycopg2.connect(
+        dbname="postgres",
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or "5432",
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def use_a_template_database(*, keepdb: bool) -> None:
+    """Under xdist, make this worker's test database a copy of the run's template,
+    migrating the template first if no worker has yet (the lock orders them)."""
+    run = os.environ.get(RUN_VARIABLE)
+    if not WORKER or not run or keepdb:
+        return
+    template = template_database_name()
+    lock = Path(tempfile.gettempdir(), f"citysafety-tests-{run}.lock")
+    with lock.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        if handle.read() != template:
+            _migrate_template(template)
+            handle.write(template)
+            handle.flush()
+    connection.settings_dict["TEST"]["TEMPLATE"] = template
+
+
+def _migrate_template(template: str) -> None:
+    test = connection.settings_dict["TEST"]
+    name, test_name = connection.settings_dict["NAME"], test.get("NAME")
+    test["NAME"] = template
+    try:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    finally:
+        # create_test_db points the connection at what it created; the
+        # worker's own database is still to be made.
+        connections.close_all()
+        settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = name
+        test["NAME"] = test_name
 
 
 def redis_url_for_tests() -> str:
+    if _private_redis is not None:
+        return _private_redis.url
     explicit = os.environ.get("TEST_REDIS_URL")
     if explicit:
         return explicit
     parts = urlsplit(settings.REDIS_URL)
     return urlunsplit((parts.scheme, parts.netloc, "/9", "", ""))
+
+
+def spare_redis_url(database: int) -> str:
+    """Another database of the tests' Redis server, which the session's
+    processes never use: for a stack of its own (`make run`), or for commands
+    that must be able to enqueue but whose tasks nobody should run."""
+    parts = urlsplit(redis_url_for_tests())
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", "", ""))
 
 
 def use_test_redis() -> None:
@@ -58,12 +254,6 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"Timed out after {timeout} s waiting for {what or condition}")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def child_env() -> dict[str, str]:
@@ -121,7 +311,7 @@ class Process:
 
 
 def start(name: str, args: list[str], env: dict[str, str] | None = None) -> Process:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
     handle = log.open("w")
     popen = subprocess.Popen(

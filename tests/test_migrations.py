@@ -10,6 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from tests.live import spare_redis_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The last release before departments and districts moved into the
@@ -146,8 +148,8 @@ def _manage(cwd: Path, database_url: str, *args: str) -> str:
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "citysafety.settings",
         "DEBUG": "1",
-        # No task may leave this test: nothing listens on this Redis database.
-        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        # No task may leave this test: nothing listens on this database of the tests' Redis.
+        "REDIS_URL": spare_redis_url(15),
     }
     done = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False

@@ -14,10 +14,7 @@ from organisation.roles import DEPARTMENT_STAFF
 from tests.factories import (
     DistrictFactory,
     RiskDomainFactory,
-    RoutingPolicyFactory,
     SensorFactory,
-    SensorTypeFactory,
-    ThresholdRuleFactory,
     UserFactory,
 )
 from warning import services as warning_services
@@ -62,13 +59,9 @@ def page_config(response, element_id: str) -> dict:
 
 
 @pytest.fixture
-def orders_for_two_departments(department_a, department_b):
+def orders_for_two_departments(department_a, department_b, gas_city):
     """A Level III warning on a sensor of each department, routed to its owner."""
-    gas = RiskDomainFactory(code="gas", name="Gas")
-    methane = SensorTypeFactory(code="methane", domain=gas)
-    ThresholdRuleFactory(sensor_type=methane)
-    RoutingPolicyFactory(domain=gas, level=3, include_sensor_owner=True, ack_deadline_minutes=30)
-    district = DistrictFactory(code="340102", name="Yaohai")
+    methane, district = gas_city.methane, gas_city.district
     sensor_a = SensorFactory(
         code="GAS-A-17", name="Valve well A-17", sensor_type=methane, district=district, owner_department=department_a
     )

@@ -16,7 +16,6 @@ from organisation.models import DepartmentKind, DutyShift
 from organisation.roles import DEPARTMENT_STAFF, DUTY_OFFICER
 from tests.factories import (
     DepartmentFactory,
-    DistrictFactory,
     RiskDomainFactory,
     RoutingPolicyFactory,
     SensorFactory,
@@ -29,22 +28,18 @@ from warning.models import Warning, WarningStatus
 
 
 @pytest.fixture
-def city(db, department_a, department_b):
-    gas = RiskDomainFactory(code="gas", name="Gas")
+def city(department_a, department_b, gas_city):
+    gas, methane, district = gas_city.domain, gas_city.methane, gas_city.district
     water = RiskDomainFactory(code="water_supply", name="Water supply")
-    district = DistrictFactory(code="340102", name="Yaohai")
     government = DepartmentFactory(
         code="yaohai-government", name="Yaohai government", kind=DepartmentKind.DISTRICT_GOVERNMENT, district=district
     )
     bureau = DepartmentFactory(code="housing-bureau", name="Housing bureau", kind=DepartmentKind.INDUSTRY)
     command = DepartmentFactory(code="command-office", name="Command office", kind=DepartmentKind.COMMAND_OFFICE)
-    RoutingPolicyFactory(domain=gas, level=3, include_sensor_owner=True, ack_deadline_minutes=30)
     RoutingPolicyFactory(
         domain=gas, level=2, departments=[bureau], include_district_government=True, ack_deadline_minutes=20
     )
     RoutingPolicyFactory(domain=gas, level=1, departments=[command], ack_deadline_minutes=15)
-    methane = SensorTypeFactory(code="methane", domain=gas)
-    ThresholdRuleFactory(sensor_type=methane)
     gas_sensor = SensorFactory(code="GAS-0001", sensor_type=methane, district=district, owner_department=department_a)
     pressure = SensorTypeFactory(code="water-pressure", name="Water pressure", domain=water, unit="MPa")
     ThresholdRuleFactory(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.live import ARTIFACTS
+from tests.live import ARTIFACTS_ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -22,7 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-gpu",
 ]
-SCREENSHOTS = ARTIFACTS / "e2e"
+# Named for their test, so every xdist worker may write them side by side.
+SCREENSHOTS = ARTIFACTS_ROOT / "e2e"
 PASSWORD = "pass-word-123"
 
 expect.set_options(timeout=10_000)

@@ -25,15 +25,12 @@ from monitoring.models import Sensor
 from monitoring.services import gateway_create
 from organisation.models import DepartmentKind
 from organisation.roles import DEPARTMENT_STAFF, DUTY_OFFICER
+from tests.cities import build_gas_city
 from tests.e2e.conftest import log_in
 from tests.factories import (
     DepartmentFactory,
-    DistrictFactory,
-    RiskDomainFactory,
     RoutingPolicyFactory,
     SensorFactory,
-    SensorTypeFactory,
-    ThresholdRuleFactory,
     UserFactory,
 )
 from tests.live import wait_for
@@ -58,16 +55,13 @@ class City:
 
 def build_city() -> City:
     """Hefei practice for gas: III → owner, II → + district government, I → + command office."""
-    gas = RiskDomainFactory(code="gas", name="燃气")
-    methane = SensorTypeFactory(code="gas-methane", name="可燃气体探测器", domain=gas, unit="%LEL")
-    ThresholdRuleFactory(name="甲烷浓度上限", sensor_type=methane)  # above 10 / 20 / 50
-    district = DistrictFactory(code="340102", name="瑶海区")
+    gas_city = build_gas_city(chinese=True)  # Level III → the owner; above 10 / 20 / 50
+    gas, methane, district = gas_city.domain, gas_city.methane, gas_city.district
     government = DepartmentFactory(
         code="yaohai-government", name=GOVERNMENT, kind=DepartmentKind.DISTRICT_GOVERNMENT, district=district
     )
     gas_company = DepartmentFactory(code="gas-company", name=GAS_COMPANY, kind=DepartmentKind.ENTERPRISE)
     command = DepartmentFactory(code="command-office", name=COMMAND_OFFICE, kind=DepartmentKind.COMMAND_OFFICE)
-    RoutingPolicyFactory(domain=gas, level=3, include_sensor_owner=True, ack_deadline_minutes=30)
     RoutingPolicyFactory(domain=gas, level=2, include_district_government=True, ack_deadline_minutes=20)
     RoutingPolicyFactory(domain=gas, level=1, departments=[command], ack_deadline_minutes=15)
     gateway, token = gateway_create(code="gw-e2e", name="E2E gateway")

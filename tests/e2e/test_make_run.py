@@ -1,8 +1,10 @@
 """`make run`, then the dashboard, as a new user would see it.
 
-Runs the real command on a database of its own (dropped first, so what the
-page shows comes from this run alone), with the simulator told to start a
-gas leak at once, and watches the incident arrive on the one map live.
+Runs the real command on a database of its own (new, so what the page shows
+comes from this run alone, and named for this run, so another pytest worker
+or another run on the machine never shares it), on a Redis database and MQTT
+topics of its own, with the simulator told to start a gas leak at once, and
+watches the incident arrive on the one map live.
 """
 
 import os
@@ -17,22 +19,26 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in
-from tests.live import ARTIFACTS, ROOT, free_port, wait_for
+from tests.live import ARTIFACTS, ROOT, free_port, spare_redis_url, wait_for
 
 pytestmark = pytest.mark.e2e
 
-DB_NAME = "citysafety_make_run_test"
 
-
-def fresh_database() -> str:
+def drop_database(name: str) -> None:
     db = settings.DATABASES["default"]
     host, port, user = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432", db.get("USER") or "postgres"
     admin = psycopg2.connect(dbname="postgres", host=host, port=port, user=user, password=db.get("PASSWORD") or None)
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
-    return f"postgis://{user}@{host}:{port}/{DB_NAME}"
+
+
+def database_url(name: str) -> str:
+    """A database that does not exist yet: `make run` creates it."""
+    db = settings.DATABASES["default"]
+    host, port, user = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432", db.get("USER") or "postgres"
+    return f"postgis://{user}@{host}:{port}/{name}"
 
 
 def processes_of_this_run(marker: str) -> list[int]:
@@ -55,19 +61,21 @@ def test_make_run_shows_the_demo_city_and_its_incidents_live(new_context, shoot)
     while ingest_port == port:
         ingest_port = free_port()
     marker = f"make-run-{uuid.uuid4().hex[:8]}"
+    db_name = f"citysafety_{marker.replace('-', '_')}"
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         {
             "PORT": str(port),
             "INGEST_PORT": str(ingest_port),
-            "DATABASE_URL": fresh_database(),
-            "REDIS_URL": "redis://127.0.0.1:6379/10",
+            "DATABASE_URL": database_url(db_name),
+            # A database of the tests' own Redis server that the session's worker does not consume.
+            "REDIS_URL": spare_redis_url(10),
             # Its own MQTT topics: a developer's `make run` may share the broker.
             "MQTT_TOPIC_PREFIX": f"{marker}/gateways",
             "SIMULATOR_ARGS": "--interval 2 --incident gas_leak --incident-every 600",
         }
     )
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "make-run.log"
     with log_path.open("w") as log:
         make = subprocess.Popen(
@@ -106,6 +114,7 @@ def test_make_run_shows_the_demo_city_and_its_incidents_live(new_context, shoot)
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGINT)
         make.wait(timeout=90)
+        drop_database(db_name)
     assert "Stopped" in log_path.read_text()
     # Ctrl-C leaves nothing behind: web, api, worker, beat, bridge and simulator are gone.
     wait_for(lambda: not processes_of_this_run(marker), timeout=30, what="every process of the run to stop")

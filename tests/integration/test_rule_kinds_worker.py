@@ -36,7 +36,7 @@ class Worker:
     """One solo-pool worker in a process group of its own, so SIGKILL leaves no child behind."""
 
     def __init__(self, name: str):
-        ARTIFACTS.mkdir(exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log = ARTIFACTS / f"{name}.log"
         self.popen = subprocess.Popen(
             [

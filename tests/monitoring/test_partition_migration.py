@@ -8,6 +8,8 @@ import psycopg2
 import pytest
 from django.db import connection
 
+from tests.live import spare_redis_url
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 _SEED = """
@@ -64,7 +66,7 @@ def _manage(url: str, *args: str) -> str:
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "citysafety.settings",
         "DEBUG": "1",
-        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "REDIS_URL": spare_redis_url(15),
     }
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
