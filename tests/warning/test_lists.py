@@ -318,10 +318,6 @@ def test_department_staff_cannot_search_closed_warnings(client, staff_a, history
 
 def plan_of(sql: str, params) -> str:
     with connection.cursor() as cursor:
-        # Fresh statistics: without them the planner's guess at the table's
-        # size depends on whether autovacuum happened to pass (under load it
-        # did not), and two indexes that serve the order then tie.
-        cursor.execute("ANALYZE warning_warning")
         # Tiny test tables make a sequential scan the cheapest plan; with it
         # and sorting priced out, the plan shows whether an index can serve
         # the page's filter and order at all.
