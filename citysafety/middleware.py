@@ -182,14 +182,28 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            # The session and the person, loaded here: the middlewares after
+            # this one (the idle sign-out, the second factor) read them before
+            # any view runs, and an exception raised there would reach Django
+            # as a 500 without passing process_exception. Free for a request
+            # without a session cookie (a gateway's).
+            if hasattr(request, "user"):
+                request.user.is_authenticated  # noqa: B018 - evaluated for its database read
+        except (OperationalError, InterfaceError):
+            return self._unavailable()
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError | InterfaceError):
-            response = JsonResponse({"detail": _("The database is unavailable; try again shortly.")}, status=503)
-            response["Retry-After"] = "30"
-            return response
+            return self._unavailable()
         return None
+
+    @staticmethod
+    def _unavailable() -> HttpResponse:
+        response = JsonResponse({"detail": _("The database is unavailable; try again shortly.")}, status=503)
+        response["Retry-After"] = "30"
+        return response
 
 
 class DomainErrorMiddleware:

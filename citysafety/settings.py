@@ -80,9 +80,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after the person is known: everything after it may read the database.
+    "citysafety.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "citysafety.middleware.DatabaseUnavailableMiddleware",
     "citysafety.middleware.DomainErrorMiddleware",
 ]
 
