@@ -47,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "warnings": reverse("warning-list"),
             "counts": reverse("warning-counts"),
             "backlog": reverse("api-evaluation-backlog"),
+            "sensorSeries": reverse("api-sensor-series", args=[0]),
             "gatewayOutages": reverse("api-gateway-outages"),
             "warning": reverse("warning-detail", args=[0]),
             "close": reverse("api-warning-close", args=[0]),
