@@ -10,7 +10,7 @@ RUN npm ci --no-audit --no-fund --loglevel=error \
     && mkdir -p vendor \
     && cd node_modules \
     && cp --parents echarts/dist/echarts.min.js echarts/LICENSE echarts/NOTICE \
-         hls.js/dist/hls.min.js hls.js/LICENSE ../vendor/
+         hls.js/dist/hls.min.js hls.js/dist/hls.min.js.map hls.js/LICENSE ../vendor/
 
 FROM python:3.11-slim-bookworm
 

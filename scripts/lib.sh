@@ -130,6 +130,8 @@ VENDOR_FILES=(
     echarts/LICENSE
     echarts/NOTICE
     hls.js/dist/hls.min.js
+    # The file names its source map: collectstatic's manifest refuses a missing one.
+    hls.js/dist/hls.min.js.map
     hls.js/LICENSE
 )
 
