@@ -90,6 +90,7 @@ export function mountChart(w) {
   if (chart.warningId !== w.id) {
     chart.warningId = w.id;
     chart.range = "24h";
+    blank();
     load();
   } else if (previous && transitionsKey(previous) !== transitionsKey(w) && chart.series) {
     draw(chart.series);
@@ -98,6 +99,16 @@ export function mountChart(w) {
 
 function transitionsKey(w) {
   return (w.transitions || []).map((tr) => `${tr.kind}@${tr.observed_at || tr.created_at}`).join("|");
+}
+
+/** Nothing drawn: another sensor's curve must not stand under this warning while it loads. */
+function blank() {
+  if (chart.instance) chart.instance.clear();
+  chart.series = null;
+  chart.points = 0;
+  chart.step = null;
+  chart.thresholds = [];
+  chart.marks = [];
 }
 
 function setRange(range) {
@@ -131,6 +142,7 @@ async function load() {
   } catch (error) {
     if (token !== loadToken) return;
     chart.error = error.message;
+    blank();
     showStatus(error.message);
   }
 }
