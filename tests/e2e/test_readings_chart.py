@@ -13,9 +13,10 @@ from monitoring.rollups import readings_roll_up
 from monitoring.services import readings_record_stored
 from tests.e2e.conftest import log_in
 from tests.e2e.test_live_loop import build_city, off_the_event_loop
+from tests.factories import SensorFactory, SensorTypeFactory, ThresholdRuleFactory
 from tests.live import wait_for
 from warning import services
-from warning.models import Warning
+from warning.models import Direction, Warning
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,14 +28,14 @@ READINGS = 690
 LEAK = range(670, 682)
 
 
-def seed_a_day(sensor) -> tuple[Warning, list]:
+def seed_a_day(sensor, quiet: float = 5.0, rising: float = 15.0, peak: float = 25.0) -> tuple[Warning, list]:
     """Quiet at 5 %LEL, a leak rising to 25 (Level III, then II) for half an hour, quiet again."""
     now = timezone.now().replace(second=0, microsecond=0)
     latest = now - timedelta(minutes=now.minute % 2 + 2)
     times = [latest - timedelta(minutes=2 * k) for k in reversed(range(READINGS))]
-    values = [5.0] * READINGS
+    values = [quiet] * READINGS
     for i in LEAK:
-        values[i] = 15.0 if i < LEAK.start + 2 else 25.0
+        values[i] = rising if i < LEAK.start + 2 else peak
     stored = Reading.objects.bulk_create(
         Reading(sensor=sensor, observed_at=t, value=v) for t, v in zip(times, values, strict=True)
     )
@@ -116,3 +117,44 @@ def test_the_chart_draws_a_day_with_thresholds_and_transitions_and_toggles_to_a_
         what="the chart redrawn at the wall's size",
     )
     shoot(page, f"wall-{locale}")
+
+
+def test_a_band_rule_draws_its_lower_thresholds_too(daphne_server, new_context, shoot):
+    city = build_city()
+    pressure = SensorTypeFactory(
+        code="water-pressure", name="管网压力计", domain=city.sensor.sensor_type.domain, unit="MPa"
+    )
+    ThresholdRuleFactory(
+        name="管网压力区间",
+        sensor_type=pressure,
+        direction=Direction.OUTSIDE,
+        level3_threshold=1.0,
+        level2_threshold=1.2,
+        level1_threshold=1.5,
+        level3_lower_threshold=0.4,
+        level2_lower_threshold=0.3,
+        level1_lower_threshold=0.2,
+        dead_band=0.05,
+    )
+    sensor = SensorFactory(code="WP-0001", sensor_type=pressure, district=city.sensor.district)
+    # A pressure drop: below Level III's 0.4, then Level II's 0.3.
+    warning, _ = seed_a_day(sensor, quiet=0.6, rising=0.35, peak=0.25)
+    page = new_context().new_page()
+    log_in(page, daphne_server.url, "duty")
+    page.goto(f"{daphne_server.url}/dashboard/")
+    page.wait_for_function("() => window.citysafetyDashboard && window.echarts")
+    page.evaluate(f"window.citysafetyDashboard.select({warning.pk}, {{fly: false}})")
+
+    state = wait_for(lambda: (s := chart_state(page))["draws"] and s, timeout=15, what="the band's chart")
+    assert state["thresholds"] == [
+        [1, 1.5, False],
+        [1, 0.2, True],
+        [2, 1.2, False],
+        [2, 0.3, True],
+        [3, 1.0, False],
+        [3, 0.4, True],
+    ]
+    assert "≤ 0.2" in state["labels"][1]
+    assert state["marks"][:2] == ["opened", "escalated"]
+    page.locator("[data-reading-chart]").scroll_into_view_if_needed()
+    shoot(page, "band")

@@ -17,6 +17,8 @@ export const RANGES = {
 // ECharts draws in the browser's zone or in UTC, so the times are shifted by
 // this much and drawn as UTC, whatever the reader's machine says.
 const BEIJING_OFFSET_MS = 8 * 3600 * 1000;
+// Where along its line each level's threshold label sits (Level III at the left).
+const LABEL_ALONG = { 3: "Start", 2: "Middle", 1: "End" };
 
 /** What the chart shows now; the browser tests read it (window.citysafetyDashboard.chart). */
 export const chart = {
@@ -206,8 +208,10 @@ function draw(series) {
     lineStyle: { color: CS.colour("level", th.level), type: th.lower ? "dotted" : "dashed", width: 1.5 },
     label: {
       formatter: `${CS.shortLabel("level", th.level)} ${th.lower ? CS.symbol("direction", "below") : CS.symbol("direction", "above")} ${fmt.number(th.value)}`,
-      // At the left: the latest transitions, at the right, would cross them.
-      position: "insideStartTop",
+      // Close thresholds (1.0, 1.2, 1.5) would print over one another: each
+      // level takes its own third of the width, above its line (below for a
+      // band's lower side), the least severe at the left.
+      position: `inside${LABEL_ALONG[th.level] || "Start"}${th.lower ? "Bottom" : "Top"}`,
       color: CS.colour("level", th.level),
       fontSize: 11,
     },
