@@ -1,5 +1,17 @@
 # One image for web (daphne), api (gunicorn), the Celery worker, Celery beat
 # and the MQTT bridge; the command picks the role (see docker-compose.yml).
+# The front-end packages (package-lock.json) in a stage of their own: the
+# image keeps only the built files the pages load (scripts/lib.sh copies the
+# same list for `make run` and `make test`), not Node.js or node_modules.
+FROM node:20-bookworm-slim AS vendor
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error \
+    && mkdir -p vendor \
+    && cd node_modules \
+    && cp --parents echarts/dist/echarts.min.js echarts/LICENSE echarts/NOTICE \
+         hls.js/dist/hls.min.js hls.js/dist/hls.min.js.map hls.js/LICENSE ../vendor/
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +31,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=vendor /build/vendor static/vendor/
 # Settings need a secret key to import with DEBUG off; this one never leaves
 # the build.
 RUN mkdir -p locale var \

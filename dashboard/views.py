@@ -48,6 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "counts": reverse("warning-counts"),
             "backlog": reverse("api-evaluation-backlog"),
             "health": reverse("api-health"),
+            "sensorSeries": reverse("api-sensor-series", args=[0]),
             "gatewayOutages": reverse("api-gateway-outages"),
             "warning": reverse("warning-detail", args=[0]),
             "close": reverse("api-warning-close", args=[0]),

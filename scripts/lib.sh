@@ -120,6 +120,52 @@ ensure_venv() {
     done
 }
 
+# --- Front-end packages -----------------------------------------------------
+
+# What the pages load from npm packages (package.json, package-lock.json):
+# "package/file in node_modules" → static/vendor/. Only the built files and
+# their licences, not the whole of node_modules, reach the static files, so
+# collectstatic and WhiteNoise serve them like the project's own.
+VENDOR_FILES=(
+    echarts/dist/echarts.min.js
+    echarts/LICENSE
+    echarts/NOTICE
+    hls.js/dist/hls.min.js
+    # The file names its source map: collectstatic's manifest refuses a missing one.
+    hls.js/dist/hls.min.js.map
+    hls.js/LICENSE
+)
+
+# ensure_node: node and npm, from Debian when the machine has neither (a
+# machine may carry its own Node.js, whose package already brings npm; then
+# Debian's npm would conflict with it).
+ensure_node() {
+    command -v node >/dev/null || ensure_packages nodejs
+    command -v npm >/dev/null || ensure_packages npm
+}
+
+# ensure_vendor: `npm ci` when the lockfile changed since the last install (a
+# stamp like the virtualenv's), then copy VENDOR_FILES into static/vendor/.
+ensure_vendor() {
+    ensure_node
+    local stamp="$ROOT/node_modules/.stamp-lockfile" hash
+    hash="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$hash" ]]; then
+        log "Installing the front-end packages (npm ci)"
+        (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+        echo "$hash" >"$stamp"
+    fi
+    local file target
+    for file in "${VENDOR_FILES[@]}"; do
+        target="$ROOT/static/vendor/$file"
+        # cmp: an unchanged file keeps its time, so collectstatic skips it.
+        if ! cmp -s "$ROOT/node_modules/$file" "$target"; then
+            mkdir -p "$(dirname "$target")"
+            cp "$ROOT/node_modules/$file" "$target" || die "node_modules/$file is missing after npm ci"
+        fi
+    done
+}
+
 # --- Servers ----------------------------------------------------------------
 
 port_open() { # HOST PORT
@@ -341,6 +387,7 @@ setup() {
         ensure_packages "${RUN_PACKAGES[@]}" "${venv_packages[@]}"
         ensure_venv requirements.txt
     fi
+    ensure_vendor
     resolve_urls
     ensure_services
     ensure_database

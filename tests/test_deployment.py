@@ -6,7 +6,9 @@ a skip.
 """
 
 import ast
+import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -417,3 +419,70 @@ def test_the_compose_health_checks_ask_the_platforms_own_probes_and_heartbeats(c
     environment = compose_services["web"]["environment"]
     assert environment["LOG_FORMAT"] == "json"
     assert environment["METRICS_TOKEN"] == ""
+
+
+# --- Front-end packages ---------------------------------------------------------
+
+
+def _vendor_files() -> list[str]:
+    """VENDOR_FILES as scripts/lib.sh lists them, read by bash itself."""
+    result = run(["bash", "-c", 'source scripts/lib.sh && printf "%s\\n" "${VENDOR_FILES[@]}"'], clean_environment())
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_front_end_packages_are_pinned_exactly_and_locked():
+    package = json.loads((ROOT / "package.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+
+    assert set(package["dependencies"]) == {"echarts", "hls.js"}
+    for name, version in package["dependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version} is a range, not an exact version"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+
+
+def test_the_image_vendors_the_same_files_as_the_set_up():
+    files = _vendor_files()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+
+    assert "echarts/dist/echarts.min.js" in files
+    assert "hls.js/dist/hls.min.js" in files
+    for file in files:
+        assert file in dockerfile, f"the Dockerfile does not copy {file}"
+    assert "npm ci" in dockerfile
+    assert "COPY --from=vendor /build/vendor static/vendor/" in dockerfile
+
+
+def test_the_pages_load_only_vendored_files_the_set_up_copies():
+    vendored = set(_vendor_files())
+    loaded = set()
+    for template in ROOT.glob("templates/**/*.html"):
+        loaded.update(re.findall(r"""static ['"]vendor/([^'"]+)['"]""", template.read_text()))
+
+    assert loaded, "no page loads a vendored file"
+    assert loaded <= vendored
+
+
+def test_collectstatic_without_debug_takes_the_vendored_files(tmp_path):
+    """make run and the image collect with DEBUG off, into WhiteNoise's manifest:
+    a vendored file naming a missing source map failed the whole collection."""
+    files = _vendor_files()
+    missing = [file for file in files if not (ROOT / "static" / "vendor" / file).is_file()]
+    assert not missing, f"static/vendor/ lacks {missing}: run `make setup` (scripts/lib.sh ensure_vendor)"
+
+    result = manage(
+        "collectstatic",
+        "--noinput",
+        "-v",
+        "0",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        STATIC_ROOT=str(tmp_path),
+    )
+
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    for file in files:
+        if file.endswith(".js"):
+            assert f"vendor/{file}" in manifest

@@ -174,7 +174,15 @@ class SensorSeriesView(APIView):
                 "resolution",
                 str,
                 enum=list(selectors.SERIES_MAX_SPAN),
-                description="default: raw up to READING_CHART_RAW_MAX_HOURS, hour beyond",
+                description="default: raw up to READING_CHART_RAW_MAX_HOURS, hour beyond; "
+                "with points, minute up to 14 days, hour beyond",
+            ),
+            OpenApiParameter(
+                "points",
+                int,
+                description="at most this many buckets (2 to 5000): the roll-ups resampled on the server into "
+                "buckets of 1, 2, 5, 10, 15 or 30 minutes, 1, 2, 3, 6 or 12 hours, 1, 2 or 7 days "
+                "(the narrowest that fits), reported as step in seconds",
             ),
         ],
         responses={
@@ -184,16 +192,24 @@ class SensorSeriesView(APIView):
     )
     def get(self, request, sensor_id: int):
         sensor = get_object_or_404(selectors.sensors_visible_to(request.user).only("id"), pk=sensor_id)
+        points = selectors.series_points(
+            request.query_params.get("points"), resolution=request.query_params.get("resolution")
+        )
         start, end, resolution = selectors.series_range(
             start=request.query_params.get("start"),
             end=request.query_params.get("end"),
             resolution=request.query_params.get("resolution"),
             now=timezone.now(),
+            points=points,
         )
-        series = selectors.sensor_series(sensor_id=sensor.pk, start=start, end=end, resolution=resolution)
+        step = None
+        if points is not None:
+            step = selectors.series_step(start=start, end=end, resolution=resolution, points=points)
+        series = selectors.sensor_series(sensor_id=sensor.pk, start=start, end=end, resolution=resolution, step=step)
         body = {
             "sensor": sensor.pk,
             "resolution": resolution,
+            "step": int(step.total_seconds()) if step is not None else None,
             "start": start.isoformat(),
             "end": end.isoformat(),
             # Encoded by the database (selectors.sensor_series), passed through.

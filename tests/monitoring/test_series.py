@@ -159,3 +159,100 @@ def test_a_time_at_an_offset_postgresql_does_not_take_is_read_at_its_instant(cli
 
     assert response.status_code == 200, response.content
     assert response.json()["start"] == "2026-11-21T00:00:00+00:00"
+
+
+@pytest.fixture
+def sensor_with_a_week_of_minutes(db, department_a):
+    """Seven days of a reading every minute (10,080), rolled up: what the week's chart must not fetch whole."""
+    sensor = SensorFactory(owner_department=department_a)
+    end = timezone.now().replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=7)
+    Reading.objects.bulk_create(
+        (
+            Reading(sensor=sensor, observed_at=start + timedelta(minutes=n), value=float(n % 60))
+            for n in range(7 * 24 * 60)
+        ),
+        batch_size=5000,
+    )
+    readings_roll_up()
+    readings_roll_up()
+    sensor.span = (start, end)
+    return sensor
+
+
+@pytest.mark.parametrize(
+    ("days", "points", "step", "buckets"),
+    [
+        # A day in at most 1,000 points: 2-minute buckets (a 1-minute one would give 1,440).
+        (1, 1000, 120, 720),
+        # A week: 15-minute buckets, the first of the steps past 10,080 / 1,000 minutes.
+        (7, 1000, 900, 672),
+        (7, 200, 3600, 168),
+    ],
+)
+def test_a_week_of_minutes_is_resampled_on_the_server_to_the_points_asked_for(
+    client, duty_officer, sensor_with_a_week_of_minutes, days, points, step, buckets
+):
+    client.force_login(duty_officer)
+    _, end = sensor_with_a_week_of_minutes.span
+
+    response = client.get(
+        _url(sensor_with_a_week_of_minutes, start=_iso(end - timedelta(days=days)), end=_iso(end), points=points)
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["resolution"] == "minute"
+    assert body["step"] == step
+    series = body["series"]
+    assert len(series["t"]) == buckets <= points
+    # Every minute is counted once, and each bucket keeps the extremes of its minutes.
+    assert sum(series["count"]) == days * 24 * 60
+    assert series["count"][0] == step // 60
+    assert min(series["min"]) == 0.0
+    assert max(series["max"]) == 59.0
+    first = datetime.fromisoformat(series["t"][0])
+    assert first == end - timedelta(days=days)
+    assert series["last"][0] == float((step // 60 - 1) % 60)
+
+
+def test_resampled_buckets_start_on_beijing_hours(client, duty_officer):
+    client.force_login(duty_officer)
+    sensor = SensorFactory()
+    at = datetime(2026, 11, 21, 0, 40, tzinfo=UTC)  # 08:40 in Shanghai
+    Reading.objects.create(sensor=sensor, observed_at=at, value=2.0)
+    readings_roll_up()
+    readings_roll_up()
+
+    response = client.get(_url(sensor, start="2026-11-14T00:17:00+08:00", end="2026-11-22T00:17:00+08:00", points=10))
+
+    # Eight days in ten points: 1-day buckets, from midnight in Beijing.
+    body = response.json()
+    assert body["step"] == 86400
+    assert body["series"]["t"] == ["2026-11-20T16:00:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ({"points": "many"}, "points must be a whole number from 2 to 5000, not 'many'."),
+        ({"points": "1"}, "points must be a whole number from 2 to 5000, not '1'."),
+        ({"points": "100000"}, "points must be a whole number from 2 to 5000, not '100000'."),
+        ({"points": "100", "resolution": "raw"}, "points resamples the minute or hour roll-ups"),
+    ],
+)
+def test_a_bad_point_count_is_refused_with_a_reason(client, duty_officer, query, words):
+    client.force_login(duty_officer)
+
+    response = client.get(_url(SensorFactory(), **query), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 400
+    assert words in str(response.json())
+    assert "points" in response.json()
+
+
+def test_staff_see_only_the_resampled_charts_of_their_own_sensors(client, staff_a, staff_b, sensor_with_history):
+    client.force_login(staff_b)
+    assert client.get(_url(sensor_with_history, points=100)).status_code == 404
+    client.force_login(staff_a)
+    assert client.get(_url(sensor_with_history, points=100)).status_code == 200

@@ -3,6 +3,7 @@ import { CS, L, html, fmt, t, gettext, ngettext, config, urls, LEVELS, state } f
 import { map } from "./layers.js";
 import { peakBadge, currentLevelChip, flappingChip, render } from "./list.js";
 import { applyWarning } from "./live.js";
+import { chartSection, mountChart, forgetChart } from "./chart.js";
 
 // --- Detail -------------------------------------------------------------------------
 export const panel = document.getElementById("warning-detail");
@@ -64,6 +65,7 @@ export function closeDetail() {
   state.selected = null;
   state.detail = null;
   detailToken += 1;
+  forgetChart();
   panel.hidden = true;
   panel.innerHTML = "";
   render();
@@ -241,6 +243,7 @@ export function renderDetail() {
           <dt>${gettext("Location")}</dt><dd class="mono">${w.sensor.location[0].toFixed(5)}, ${w.sensor.location[1].toFixed(5)}</dd>
         </dl>
       </section>
+      ${chartSection()}
       <section class="detail-section">
         <h3>${gettext("Thresholds")}</h3>
         <table class="thresholds"><tbody>${thresholdRows(w)}
@@ -270,6 +273,7 @@ export function renderDetail() {
       ${(loading && !orders) || w.status === "closed" ? "" : closeSection(w, orders)}
     </div>`,
   );
+  mountChart(w);
 }
 
 panel.addEventListener("click", (event) => {

@@ -7,6 +7,7 @@
  *   layers.js  the map, its layers (districts, sensors, clusters, warnings) and the view's loading
  *   list.js    the side column: open warnings, counters, filters, gateway outages, evaluation lag
  *   detail.js  a warning's detail panel, its work orders, closing
+ *   chart.js   the detail's readings chart (ECharts): 24 hours or 7 days, thresholds, transitions
  *   live.js    the socket: pushed changes, resync after (re)connecting
  *   health.js  the red banner while the worker, beat or the MQTT bridge has stopped
  * A new map layer goes beside layers.js (imported here), a panel beside detail.js.
@@ -17,6 +18,7 @@ import { render } from "./list.js";
 import { select } from "./detail.js";
 import { live, resync, loadWarningsEarly } from "./live.js";
 import { checkHealth, watchHealth } from "./health.js";
+import { chart } from "./chart.js";
 
 // The map, the district outlines and a first list need no socket: ask for them at once.
 // The city's totals (a pass over every sensor) come with the read after connecting.
@@ -28,4 +30,4 @@ loadDistricts().catch(() => {
 live.start();
 watchHealth();
 
-window.citysafetyDashboard = { state, map, select, resync, render, refreshMap, checkHealth };
+window.citysafetyDashboard = { state, map, select, resync, render, refreshMap, checkHealth, chart };
