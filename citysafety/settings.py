@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "monitoring",
     "warning",
     "dispatch",
+    "surroundings",
     "dashboard",
     "reports",
     "demo",
