@@ -8,6 +8,7 @@
  *   list.js    the side column: open warnings, counters, filters, gateway outages, evaluation lag
  *   detail.js  a warning's detail panel, its work orders, closing
  *   live.js    the socket: pushed changes, resync after (re)connecting
+ *   surroundings.js  protection targets, resources, risk areas and cameras, as layers to turn on
  * A new map layer goes beside layers.js (imported here), a panel beside detail.js.
  */
 import { state } from "./state.js";
@@ -15,6 +16,7 @@ import { map, refreshMap, loadDistricts } from "./layers.js";
 import { render } from "./list.js";
 import { select } from "./detail.js";
 import { live, resync, loadWarningsEarly } from "./live.js";
+import { surroundings } from "./surroundings.js";
 
 // The map, the district outlines and a first list need no socket: ask for them at once.
 // The city's totals (a pass over every sensor) come with the read after connecting.
@@ -25,4 +27,4 @@ loadDistricts().catch(() => {
 });
 live.start();
 
-window.citysafetyDashboard = { state, map, select, resync, render, refreshMap };
+window.citysafetyDashboard = { state, map, select, resync, render, refreshMap, surroundings };
