@@ -55,7 +55,7 @@ def _properties(place: Place) -> dict:
         "id": place.pk,
         "code": place.code,
         "name": place.name,
-        "kind": place.kind,
+        "kind": getattr(place, "kind", None),  # a camera has none
         "district": place.district.name if place.district else None,
         "address": place.address,
         "contact_name": place.contact_name,

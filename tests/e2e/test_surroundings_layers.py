@@ -30,7 +30,7 @@ def city():
     UserFactory(username="duty", roles=[DUTY_OFFICER])
     district = DistrictFactory(code="340111", name="包河区", boundary=MultiPolygon(Polygon(BAOHE)))
     ProtectionTarget.objects.create(
-        code="S-1", name=EVIL, kind="school", location=Point(117.3, 31.85, srid=4326), district=district, capacity=900
+        code="S-1", name=EVIL, kind="school", location=Point(117.3, 31.9, srid=4326), district=district, capacity=900
     )
     EmergencyResource.objects.create(
         code="T-1", name="消防救援站", kind="rescue_team", location=Point(117.25, 31.8, srid=4326), district=district
@@ -60,15 +60,27 @@ def test_the_layers_turn_on_and_a_popup_shows_a_name_as_text(daphne_server, new_
     page = new_context(locale=locale).new_page()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, daphne_server.url, "duty")
     page.wait_for_function("() => window.citysafetyDashboard && window.citysafetyDashboard.surroundings")
+    assert errors == []
 
     page.locator(".leaflet-control-layers").hover()
     for title in TITLES[locale]:
         page.get_by_label(title, exact=True).check()
-    page.wait_for_function(
-        "() => Object.values(window.citysafetyDashboard.surroundings).every((e) => e.loads > 0 && e.features === 1)"
-    )
+    try:
+        page.wait_for_function(
+            "() => Object.values(window.citysafetyDashboard.surroundings).every((e) => e.loads > 0 && e.features === 1)"
+        )
+    finally:
+        shoot(page, f"layers-on-{locale}")
+        print(
+            page.evaluate(
+                "() => Object.values(window.citysafetyDashboard.surroundings).map((e) => [e.spec.key, e.loads, e.features, e.error])"
+            )
+        )
+        assert errors == []
     page.mouse.move(683, 700)  # the layer control folds away
     legend = page.locator(".surroundings-legend")
     expect(legend).to_contain_text(TITLES[locale][0])
@@ -76,7 +88,7 @@ def test_the_layers_turn_on_and_a_popup_shows_a_name_as_text(daphne_server, new_
     shoot(page, f"layers-{locale}")
 
     point = page.evaluate(
-        "() => { const m = window.citysafetyDashboard.map; const p = m.latLngToContainerPoint([31.85, 117.3]);"
+        "() => { const m = window.citysafetyDashboard.map; const p = m.latLngToContainerPoint([31.9, 117.3]);"
         " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }"
     )
     page.mouse.click(*point)
@@ -84,5 +96,6 @@ def test_the_layers_turn_on_and_a_popup_shows_a_name_as_text(daphne_server, new_
     expect(popup.locator("h4")).to_have_text(EVIL)
     expect(popup).to_contain_text(CAPACITY[locale])
     assert popup.locator("img").count() == 0
+    expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in, for the screenshot
     shoot(page, f"popup-{locale}")
     assert dialogs == []

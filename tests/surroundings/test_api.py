@@ -1,9 +1,11 @@
 """The surroundings layers: city reference data every signed-in person reads, anonymous visitors not."""
 
-import pytest
-from django.contrib.gis.geos import Point
+import datetime
 
-from surroundings.models import ProtectionTarget
+import pytest
+from django.contrib.gis.geos import MultiPolygon, Point, Polygon
+
+from surroundings.models import Camera, EmergencyResource, ProtectionTarget, RiskArea
 
 BOX = "117.0,31.7,117.4,32.0"
 
@@ -46,3 +48,26 @@ def test_the_box_filters_and_a_bad_box_is_refused(client, duty_officer, school):
     bad = client.get("/api/v1/surroundings/targets/", {"bbox": "1,2,3"}, HTTP_ACCEPT_LANGUAGE="en")
     assert bad.status_code == 400
     assert "bbox needs four numbers" in bad.content.decode()
+
+
+def test_each_layer_answers_its_places_with_their_own_fields(client, staff_a, city):
+    here = Point(117.1, 31.8, srid=4326)
+    EmergencyResource.objects.create(code="D-1", name="Depot", kind="supply_depot", location=here, stock={"tents": 2})
+    RiskArea.objects.create(
+        code="R-1",
+        name="Tank farm",
+        kind="hazard_source",
+        grade=2,
+        assessed_on=datetime.date(2026, 3, 31),
+        boundary=MultiPolygon(Polygon(((117.05, 31.75), (117.15, 31.75), (117.15, 31.85), (117.05, 31.75)))),
+    )
+    Camera.objects.create(code="C-1", name="Gate", location=here, stream_url="https://video.example.cn/c1.m3u8")
+    client.force_login(staff_a)
+    expected = {
+        "resources": {"stock": {"tents": 2}, "kind": "supply_depot"},
+        "risk-areas": {"grade": 2, "assessed_on": "2026-03-31"},
+        "cameras": {"stream_url": "https://video.example.cn/c1.m3u8"},
+    }
+    for layer, properties in expected.items():
+        (feature,) = client.get(f"/api/v1/surroundings/{layer}/", {"bbox": BOX}).json()["features"]
+        assert properties.items() <= feature["properties"].items(), layer
