@@ -78,8 +78,11 @@ class RiskArea(Place):
 
 
 # The server stores a stream's address and never fetches it: only the
-# duty officer's browser plays it.
-stream_url_validator = URLValidator(schemes=["http", "https"], message=_("Give an http:// or https:// address."))
+# duty officer's browser plays it. A code of its own: a field replaces the
+# message of an "invalid" error with its generic "Enter a valid URL.".
+stream_url_validator = URLValidator(
+    schemes=["http", "https"], message=_("Give an http:// or https:// address."), code="stream_scheme"
+)
 
 
 class Camera(Place):
