@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -12,7 +13,7 @@ from leaflet.admin import LeafletGeoAdmin
 from citysafety.errors import InvalidInputError
 from citysafety.tables import TableError
 from surroundings import services
-from surroundings.models import LAYERS, Camera, EmergencyResource, ProtectionTarget, RiskArea
+from surroundings.models import Camera, EmergencyResource, ProtectionTarget, RiskArea
 
 
 class PlacesFileForm(forms.Form):
@@ -118,8 +119,7 @@ class RiskAreaAdmin(PlaceAdmin):
 @admin.register(Camera)
 class CameraAdmin(PlaceAdmin):
     layer = "cameras"
+    # An address typed without its scheme is taken as https, Django 6's default.
+    formfield_overrides = {**PlaceAdmin.formfield_overrides, models.URLField: {"assume_scheme": "https"}}
     list_display = ["code", "name", "district", "stream_url"]
     list_filter = ["district"]
-
-
-assert {admin.layer for admin in PlaceAdmin.__subclasses__()} == set(LAYERS)
