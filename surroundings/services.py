@@ -9,6 +9,7 @@ file twice updates nothing the second time.
 """
 
 import datetime
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -140,8 +141,9 @@ def _coordinate(value: object) -> float:
 def _choice(choices: type, extra: dict[str, object] | None = None) -> Callable[[object], object]:
     """A parser taking a choice's value, or its label in any of the platform's languages."""
 
-    def parse(value: object) -> object:
-        text = _text(value, required=True).lower()
+    @functools.cache
+    def accepted() -> dict[str, object]:
+        # Built once a process: the labels are the same in every request.
         names: dict[str, object] = {str(c.value).lower(): c.value for c in choices}
         for code, _name in settings.LANGUAGES:
             with translation.override(code):
@@ -149,6 +151,11 @@ def _choice(choices: type, extra: dict[str, object] | None = None) -> Callable[[
                     names[str(c.label).lower()] = c.value
                     names[str(c.short_label).lower()] = c.value
         names.update({k.lower(): v for k, v in (extra or {}).items()})
+        return names
+
+    def parse(value: object) -> object:
+        text = _text(value, required=True).lower()
+        names = accepted()
         if text in names:
             return names[text]
         return _raise_choice(text, choices)

@@ -145,3 +145,40 @@ def test_places_near_a_point_are_measured_in_metres(city):
     found = list(near(ProtectionTarget.objects.all(), Point(117.1, 31.801, srid=4326), 500))
     assert [p.code for p in found] == ["A"]
     assert 100 < found[0].distance_m < 120
+
+
+@pytest.mark.parametrize(
+    ("geometry", "message"),
+    [
+        (None, "Feature 1, property “geometry”: is empty; it is required."),
+        (
+            {"type": "Polygon", "coordinates": "nope"},
+            "Feature 1, property “geometry”: is neither WKT nor a GeoJSON geometry.",
+        ),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [[[117.05, 31.75], [117.15, 31.85], [117.15, 31.75], [117.05, 31.85], [117.05, 31.75]]],
+            },
+            "Feature 1, property “geometry”: is not a valid polygon: Self-intersection",
+        ),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [[[31.75, 117.05], [31.75, 117.15], [31.85, 117.15], [31.85, 117.05], [31.75, 117.05]]],
+            },
+            "Longitude and latitude seem swapped",
+        ),
+    ],
+)
+def test_a_risk_area_with_a_bad_geometry_is_refused_saying_why(city, geometry, message):
+    properties = {"code": "R-1", "name": "Area", "kind": "risk_zone", "grade": "4", "assessed_on": "2026-01-05"}
+    document = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": geometry, "properties": properties}],
+    }
+    result = places_import(layer="risk-areas", data=json.dumps(document).encode(), name="areas.geojson")
+    assert result.created == 0
+    (error,) = result.errors
+    assert message in str(error)
+    assert not RiskArea.objects.exists()
