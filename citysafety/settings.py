@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "monitoring",
     "warning",
     "dispatch",
+    "surroundings",
     "dashboard",
     "reports",
     "demo",

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("reports.api.urls")),
     path("", include("notifications.api.urls")),
     path("health/", HealthView.as_view(), name="api-health"),
+    path("", include("surroundings.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: what no endpoint takes. Paths without their final slash are

@@ -16,6 +16,8 @@ from monitoring.models import RiskDomain, SensorStatus
 from organisation.models import Department, District
 from organisation.roles import is_duty_officer
 from organisation.selectors import roster_of_day
+from surroundings.choices import CAMERA_COLOUR, ResourceKind, RiskAreaKind, RiskGrade, TargetKind
+from surroundings.models import LAYERS
 from warning.models import Direction, Level, TransitionKind, WarningStatus
 
 
@@ -57,7 +59,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             **work_order_urls(),
             "verification": reverse("verification-queue"),
             "silences": reverse("silences"),
+            "surroundings": {layer: reverse(f"api-surroundings-{layer}") for layer in LAYERS},
         },
+        "cameraColour": CAMERA_COLOUR.hex,
         # The duty officer transfers orders to any department.
         "departments": list(Department.objects.order_by("kind", "code").values("id", "name")),
         # A silenced sensor's marker on the map (warning.silences).
@@ -81,6 +85,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "transitionKind": TransitionKind,
                 "direction": Direction,
                 "sensorStatus": SensorStatus,
+                "targetKind": TargetKind,
+                "resourceKind": ResourceKind,
+                "riskAreaKind": RiskAreaKind,
+                "riskGrade": RiskGrade,
             }
         ),
     }

@@ -31,6 +31,7 @@ from demo.catalogue import (
     plan_actions,
 )
 from demo.geography import DistrictShape, PlacedSensor, hefei_districts, place_sensors, to_geos_multipolygon
+from demo.surroundings import load_surroundings
 from dispatch.models import ResponsePlan, ResponsePlanAction, RoutingPolicy
 from monitoring.locations import sensors_place
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
@@ -55,6 +56,7 @@ class LoadSummary:
     sensors_created: int
     users: int
     seconds: float
+    surroundings_created: int = 0
 
 
 def load_demo_city() -> LoadSummary:
@@ -76,6 +78,7 @@ def load_demo_city() -> LoadSummary:
         sensors_created = load_sensors(placements, sensor_types, districts, departments, gateways)
         users = load_users(departments)
         load_duty_roster(departments)
+        surroundings_created = load_surroundings(districts)
     return LoadSummary(
         districts=len(districts),
         domains=len(domains),
@@ -90,6 +93,7 @@ def load_demo_city() -> LoadSummary:
         sensors_created=sensors_created,
         users=users,
         seconds=time.monotonic() - started,
+        surroundings_created=surroundings_created,
     )
 
 

@@ -71,7 +71,7 @@ def sensor_place(
     """
     located_in = district_at(location)
     if located_in is None:
-        raise LocationError(_outside_message(location), field="location")
+        raise LocationError(outside_message(location), field="location")
     if override:
         if district is None:
             raise LocationError(
@@ -97,7 +97,8 @@ def sensor_place(
     return Placement(district=located_in, located_in=located_in, overridden=False)
 
 
-def _outside_message(location: Point) -> str:
+def outside_message(location: Point) -> str:
+    """Why a point outside every district is refused, naming the district a swap of its coordinates lands in."""
     # Whole sentences, one message each: Chinese joins sentences without a space.
     coordinates = _coordinates(location)
     swapped_in = district_at(Point(location.y, location.x, srid=4326))

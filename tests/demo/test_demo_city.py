@@ -25,6 +25,8 @@ from dispatch.models import RoutingPolicy
 from monitoring.models import Gateway, RiskDomain, Sensor, SensorType
 from organisation.models import Department, DepartmentKind, District, DutyShift, Membership
 from organisation.roles import ADMINISTRATOR, DEPARTMENT_STAFF, DUTY_OFFICER
+from surroundings.choices import ResourceKind, RiskGrade, TargetKind
+from surroundings.models import Camera, EmergencyResource, ProtectionTarget, RiskArea
 from warning.models import ThresholdRule
 
 HEFEI = {
@@ -71,6 +73,10 @@ def row_counts() -> dict[str, int]:
         RoutingPolicy,
         Membership,
         DutyShift,
+        ProtectionTarget,
+        EmergencyResource,
+        RiskArea,
+        Camera,
     )
     counts = {model.__name__: model.objects.count() for model in models}
     counts["User"] = get_user_model().objects.count()
@@ -203,6 +209,20 @@ def test_the_demo_users_sign_in_with_their_roles_and_departments():
     assert departments["duty"] is None
 
 
+def test_every_district_has_each_kind_of_surroundings_inside_it():
+    for district in District.objects.all():
+        targets = ProtectionTarget.objects.filter(district=district)
+        assert set(targets.values_list("kind", flat=True)) == set(TargetKind.values), district.name
+        resources = EmergencyResource.objects.filter(district=district)
+        assert set(resources.values_list("kind", flat=True)) == set(ResourceKind.values), district.name
+        assert RiskArea.objects.filter(district=district).count() == 2
+        assert Camera.objects.filter(district=district).count() == 1
+        for place in (*targets, *resources):
+            assert district.boundary.covers(place.location), place.name
+    assert set(RiskArea.objects.values_list("grade", flat=True)) == set(RiskGrade.values)
+    assert ProtectionTarget.objects.get(code="340111-SCH").name == "包河区实验小学"
+
+
 def test_loading_again_duplicates_nothing_and_keeps_what_people_changed():
     before = row_counts()
     duty = get_user_model().objects.get(username="duty")
@@ -211,12 +231,15 @@ def test_loading_again_duplicates_nothing_and_keeps_what_people_changed():
     policy = RoutingPolicy.objects.get(domain__code="gas", level=3)
     policy.ack_deadline_minutes = 5
     policy.save()
+    ProtectionTarget.objects.filter(code="340111-SCH").update(name="包河区实验学校")
     out = StringIO()
 
     call_command("load_demo_city", stdout=out)
 
     assert row_counts() == before
     assert f"Sensors {sum(s.count for s in SENSOR_TYPES)} (0 new)" in out.getvalue()
+    assert "surroundings 0 new" in out.getvalue()
+    assert ProtectionTarget.objects.get(code="340111-SCH").name == "包河区实验学校"
     # A reload must not sign people out nor undo the administrator's edits.
     assert authenticate(username="duty", password="changed-by-someone") is not None
     assert RoutingPolicy.objects.get(pk=policy.pk).ack_deadline_minutes == 5

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Sensors {summary.sensors} ({summary.sensors_created} new), gateways {summary.gateways} "
             f"({summary.gateways_created} new), departments {summary.departments}, "
-            f"routing policies {summary.routing_policies}, response plans {summary.response_plans}"
+            f"routing policies {summary.routing_policies}, response plans {summary.response_plans}, "
+            f"surroundings {summary.surroundings_created} new"
         )
         logins = ", ".join(f"{u.username}/{u.password}" for u in USERS)
         self.stdout.write(

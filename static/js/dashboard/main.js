@@ -10,6 +10,7 @@
  *   chart.js   the detail's readings chart (ECharts): 24 hours or 7 days, thresholds, transitions
  *   live.js    the socket: pushed changes, resync after (re)connecting
  *   health.js  the red banner while the worker, beat or the MQTT bridge has stopped
+ *   surroundings.js  protection targets, resources, risk areas and cameras, as layers to turn on
  * A new map layer goes beside layers.js (imported here), a panel beside detail.js.
  */
 import { state } from "./state.js";
@@ -19,6 +20,7 @@ import { select } from "./detail.js";
 import { live, resync, loadWarningsEarly } from "./live.js";
 import { checkHealth, watchHealth } from "./health.js";
 import { chart } from "./chart.js";
+import { surroundings } from "./surroundings.js";
 
 // The map, the district outlines and a first list need no socket: ask for them at once.
 // The city's totals (a pass over every sensor) come with the read after connecting.
@@ -30,4 +32,4 @@ loadDistricts().catch(() => {
 live.start();
 watchHealth();
 
-window.citysafetyDashboard = { state, map, select, resync, render, refreshMap, checkHealth, chart };
+window.citysafetyDashboard = { state, map, select, resync, render, refreshMap, checkHealth, chart, surroundings };
