@@ -6,14 +6,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citysafety import parameters
 from citysafety.api import BAD_REQUEST, error_response
 from dashboard import selectors
 from monitoring.selectors import sensors_visible_to
-
-# Four decimal numbers: what the schema allows, the view takes (beyond ±180 and
-# ±90 clamped), unless west > east or south > north.
-_NUMBER = r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*"
-BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
 
 
 # Compressed, as every large API answer (citysafety.middleware.ApiCompressionMiddleware):
@@ -31,7 +27,7 @@ class SensorClusterView(APIView):
         parameters=[
             OpenApiParameter(
                 "bbox",
-                {"type": "string", "pattern": BBOX_PATTERN},
+                {"type": "string", "pattern": parameters.BBOX_PATTERN},
                 required=True,
                 description="west,south,east,north in degrees (WGS 84), west <= east and south <= north",
             ),

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Count, FloatField, Func, QuerySet
 from django.utils.translation import gettext as _
 
+from citysafety import parameters
 from citysafety.errors import InvalidInputError
 from monitoring.models import Sensor, SensorStatus
 from monitoring.selectors import sensors_geojson
@@ -68,45 +69,14 @@ class MapView:
         return width, width * math.cos(math.radians(latitude))
 
 
-def _number(raw: str, name: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise InvalidInputError(_("%(name)s must be a number, not %(raw)r.") % {"name": name, "raw": raw}) from None
-    if not math.isfinite(value):
-        raise InvalidInputError(_("%(name)s must be a finite number.") % {"name": name})
-    return value
-
-
 def map_view_parse(params: Mapping[str, str]) -> MapView:
     """The view from a query string: ``bbox=west,south,east,north`` (degrees) and ``zoom``."""
-    raw_bbox = params.get("bbox")
-    if not raw_bbox:
-        raise InvalidInputError(_("Give the map's box as bbox=west,south,east,north."), field="bbox")
-    parts = raw_bbox.split(",")
-    if len(parts) != 4:
-        raise InvalidInputError(
-            _("bbox needs four numbers, west,south,east,north; it has %(count)s.") % {"count": len(parts)},
-            field="bbox",
-        )
-    try:
-        west, south, east, north = (_number(part.strip(), name) for part, name in zip(parts, "wsen", strict=True))
-    except InvalidInputError as error:
-        raise InvalidInputError(str(error), field="bbox") from None
-    # A map that wraps past ±180° asks for more than the world; clamp it.
-    west, east = max(west, -180.0), min(east, 180.0)
-    south, north = max(south, -90.0), min(north, 90.0)
-    # A box of no width or height (a point, a line) is a view, if an empty
-    # one: the schema allows it, and refusing it would refuse what it allows.
-    if not (west <= east and south <= north):
-        raise InvalidInputError(
-            _("bbox must have west <= east and south <= north, within -180..180 and -90..90."), field="bbox"
-        )
+    west, south, east, north = parameters.bbox(params)
     raw_zoom = params.get("zoom")
     if raw_zoom is None or raw_zoom == "":
         raise InvalidInputError(_("Give the map's zoom level as zoom=."), field="zoom")
     try:
-        zoom = _number(raw_zoom, "zoom")
+        zoom = parameters.finite_number(raw_zoom, "zoom")
     except InvalidInputError as error:
         raise InvalidInputError(str(error), field="zoom") from None
     if not MIN_ZOOM <= zoom <= MAX_ZOOM:

@@ -1,52 +1,22 @@
 """Reads of the surroundings: the map's layers as GeoJSON (RFC 7946), and what lies near a point."""
 
 import json
-import math
 from collections.abc import Mapping
 
 from django.contrib.gis.geos import Point, Polygon
 from django.db.models import BooleanField, FloatField, QuerySet
 from django.db.models.expressions import RawSQL
-from django.utils.translation import gettext as _
 
-from citysafety.errors import InvalidInputError
+from citysafety import parameters
 from surroundings.models import LAYERS, Camera, EmergencyResource, Place, ProtectionTarget, RiskArea
 
 # A layer's answer at most, so that a box over the whole province stays a small answer.
 MAX_FEATURES = 2000
 
 
-def _number(raw: str, name: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise InvalidInputError(_("%(name)s must be a number, not %(raw)r.") % {"name": name, "raw": raw}) from None
-    if not math.isfinite(value):
-        raise InvalidInputError(_("%(name)s must be a finite number.") % {"name": name})
-    return value
-
-
 def bbox_parse(params: Mapping[str, str]) -> Polygon:
     """The box of ``bbox=west,south,east,north`` (degrees), as the sensor layer reads it."""
-    raw = params.get("bbox")
-    if not raw:
-        raise InvalidInputError(_("Give the map's box as bbox=west,south,east,north."), field="bbox")
-    parts = raw.split(",")
-    if len(parts) != 4:
-        raise InvalidInputError(
-            _("bbox needs four numbers, west,south,east,north; it has %(count)s.") % {"count": len(parts)},
-            field="bbox",
-        )
-    try:
-        west, south, east, north = (_number(part.strip(), name) for part, name in zip(parts, "wsen", strict=True))
-    except InvalidInputError as error:
-        raise InvalidInputError(str(error), field="bbox") from None
-    west, east = max(west, -180.0), min(east, 180.0)
-    south, north = max(south, -90.0), min(north, 90.0)
-    if not (west < east and south < north):
-        raise InvalidInputError(
-            _("bbox must have west < east and south < north, within -180..180 and -90..90."), field="bbox"
-        )
+    west, south, east, north = parameters.bbox(params)
     return Polygon.from_bbox((west, south, east, north))
 
 

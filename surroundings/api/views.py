@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citysafety import parameters
 from citysafety.api import BAD_REQUEST, error_response
 from surroundings import selectors
 
@@ -24,9 +25,9 @@ class LayerView(APIView):
         parameters=[
             OpenApiParameter(
                 "bbox",
-                {"type": "string", "pattern": r"^[^,]+,[^,]+,[^,]+,[^,]+$"},
+                {"type": "string", "pattern": parameters.BBOX_PATTERN},
                 required=True,
-                description="west,south,east,north in degrees (WGS 84), west < east and south < north",
+                description="west,south,east,north in degrees (WGS 84), west <= east and south <= north",
             )
         ],
         responses={
