@@ -1,3 +1,4 @@
+import atexit
 import os
 import socket
 
@@ -17,7 +18,7 @@ _pacemaker = None
 @worker_ready.connect
 def _start_worker_heartbeat(sender, **kwargs) -> None:
     from citysafety.heartbeats import Pacemaker  # Django's apps are ready only once the worker is
-    from citysafety.models import ProcessKind
+    from citysafety.models import ProcessKind  # a model module: the same wait for the apps
 
     global _pacemaker
     _pacemaker = Pacemaker(kind=ProcessKind.WORKER, name=sender.hostname).start()
@@ -31,10 +32,8 @@ def _stop_worker_heartbeat(sender, **kwargs) -> None:
 
 @beat_init.connect
 def _start_beat_heartbeat(sender, **kwargs) -> None:
-    import atexit
-
     from citysafety.heartbeats import Pacemaker  # Django's apps are ready only once beat is
-    from citysafety.models import ProcessKind
+    from citysafety.models import ProcessKind  # a model module: the same wait for the apps
 
     global _pacemaker
     _pacemaker = Pacemaker(kind=ProcessKind.BEAT, name=f"beat@{socket.gethostname()}").start()

@@ -85,7 +85,10 @@ def test_the_chart_draws_a_day_with_thresholds_and_transitions_and_toggles_to_a_
     chart = page.locator("[data-reading-chart]")
     expect(chart.locator("[data-chart-range='24h']")).to_have_text(day)
     expect(chart.locator("[data-chart-range='24h']")).to_have_attribute("aria-pressed", "true")
-    state = wait_for(lambda: (s := chart_state(page))["draws"] and s, timeout=15, what="the day's chart")
+    # Drawn first from the list's row, then with the transitions once the detail arrives.
+    state = wait_for(
+        lambda: (s := chart_state(page))["draws"] and s["marks"] and s, timeout=15, what="the day's chart, marked"
+    )
     assert state["error"] is None
     assert state["step"] == 120
     assert state["points"] == READINGS
@@ -145,7 +148,11 @@ def test_a_band_rule_draws_its_lower_thresholds_too(daphne_server, new_context, 
     page.wait_for_function("() => window.citysafetyDashboard && window.echarts")
     page.evaluate(f"window.citysafetyDashboard.select({warning.pk}, {{fly: false}})")
 
-    state = wait_for(lambda: (s := chart_state(page))["draws"] and s, timeout=15, what="the band's chart")
+    # The panel is drawn first from the list's row, then again with the warning's
+    # transitions once its detail arrives: wait for the chart that marks them.
+    state = wait_for(
+        lambda: (s := chart_state(page))["draws"] and s["marks"] and s, timeout=15, what="the band's chart, marked"
+    )
     assert state["thresholds"] == [
         [1, 1.5, False],
         [1, 0.2, True],

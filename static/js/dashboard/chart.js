@@ -17,8 +17,8 @@ export const RANGES = {
 // ECharts draws in the browser's zone or in UTC, so the times are shifted by
 // this much and drawn as UTC, whatever the reader's machine says.
 const BEIJING_OFFSET_MS = 8 * 3600 * 1000;
-// Where along its line each level's threshold label sits (Level III at the left).
-const LABEL_ALONG = { 3: "Start", 2: "Middle", 1: "End" };
+// Along the line by severity (LEVELS is most severe first): the most severe at the end, the mildest at the start.
+const LABEL_ALONG = ["End", "Middle", "Start"];
 
 /** What the chart shows now; the browser tests read it (window.citysafetyDashboard.chart). */
 export const chart = {
@@ -153,7 +153,8 @@ async function load() {
 function theme() {
   const style = getComputedStyle(document.documentElement);
   const v = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
-  return { text: v("--text", "#dce5f4"), muted: v("--muted", "#8c9bb7"), border: v("--border", "#23324f"), accent: v("--accent", "#3ba3ff"), font: v("--font", "sans-serif") };
+  // The page always defines these; no fallback colour is kept here (the choices give every other colour).
+  return { text: v("--text", "currentColor"), muted: v("--muted", "currentColor"), border: v("--border", "currentColor"), accent: v("--accent", "currentColor"), font: v("--font", "sans-serif") };
 }
 
 function ensureInstance() {
@@ -211,7 +212,7 @@ function draw(series) {
       // Close thresholds (1.0, 1.2, 1.5) would print over one another: each
       // level takes its own third of the width, above its line (below for a
       // band's lower side), the least severe at the left.
-      position: `inside${LABEL_ALONG[th.level] || "Start"}${th.lower ? "Bottom" : "Top"}`,
+      position: `inside${LABEL_ALONG[LEVELS.indexOf(th.level)] || "Start"}${th.lower ? "Bottom" : "Top"}`,
       color: CS.colour("level", th.level),
       fontSize: 11,
     },
