@@ -5,6 +5,7 @@ the environment is parsed strictly and a bad one stops the process with a
 message naming it (``DEBUG=maybe`` is an error, not False).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -381,6 +382,17 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 if WEBHOOK_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured("WEBHOOK_MAX_ATTEMPTS must be at least 1.")
+# Webhooks are refused private, loopback, link-local and reserved addresses
+# (notifications/outbound.py); a network listed here (CIDR, comma-separated)
+# is allowed all the same — an intranet system a department really uses.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.20.0.0/16 or fd00::/8 ({_exc})."
+        ) from _exc
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (31.82, 117.23),
