@@ -40,7 +40,7 @@ def test_the_layers_put_organisation_beneath_monitoring_and_dispatch_on_top_of_w
         "monitoring",
         "warning",
         "dispatch",
-        ("dashboard", "demo", "reports"),
+        ("audit", "dashboard", "demo", "reports"),
         "bench",
     ]
 

@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-import pghistory
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from pghistory.core import event_models
 
 from monitoring.models import Sensor, SensorType
 from organisation.models import District
@@ -250,7 +250,7 @@ def thresholds_in_force(rule: ThresholdRule, at: datetime) -> dict:
     """
     current = {field: getattr(rule, field) for field in THRESHOLD_FIELDS}
     values, since = current, None
-    for event_model in pghistory.event_models(tracks_model=ThresholdRule):
+    for event_model in event_models(tracks_model=ThresholdRule):
         events = event_model.objects.filter(pgh_obj_id=rule.pk)
         stood = (
             events.filter(pgh_created_at__lte=at)

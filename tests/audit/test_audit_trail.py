@@ -42,13 +42,21 @@ def _make(kind: str, person):
         return ThresholdRuleFactory(), "level2_threshold", 25.0
     if kind == "silence":
         sensor = SensorFactory()
-        return Silence.objects.create(
-            sensor=sensor, reason="maintenance", created_by=person, ends_at=timezone.now() + timedelta(hours=1)
-        ), "reason", "inspection"
+        return (
+            Silence.objects.create(
+                sensor=sensor, reason="maintenance", created_by=person, ends_at=timezone.now() + timedelta(hours=1)
+            ),
+            "reason",
+            "inspection",
+        )
     if kind == "routing policy":
         return RoutingPolicyFactory(), "ack_deadline_minutes", 30
     if kind == "response plan":
-        return ResponsePlan.objects.create(domain=RiskDomainFactory(), level=2, title="Gas leak plan"), "title", "Plan B"
+        return (
+            ResponsePlan.objects.create(domain=RiskDomainFactory(), level=2, title="Gas leak plan"),
+            "title",
+            "Plan B",
+        )
     if kind == "sensor":
         return SensorFactory(), "name", "Renamed sensor"
     if kind == "gateway":
@@ -163,9 +171,12 @@ def test_the_trail_refuses_update_and_delete_even_to_the_database_superuser(stat
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (True,)  # the tests connect as the database's superuser
 
-    with pytest.raises(DatabaseError, match="Cannot update or delete rows from audit_"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
+    with (
+        pytest.raises(DatabaseError, match="Cannot update or delete rows from audit_"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
 
     assert ThresholdRuleEvent.objects.filter(level1_threshold=1).count() == 0
     assert DepartmentEvent.objects.exists()
