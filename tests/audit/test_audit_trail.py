@@ -26,6 +26,7 @@ from tests.factories import (
     ThresholdRuleFactory,
     UserFactory,
 )
+from tests.live import child_env
 from warning.models import Silence, ThresholdRule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -311,3 +312,43 @@ def test_the_history_is_for_administrators_only(client, staff_a, duty_officer):
         page = client.get(f"/admin/organisation/department/{department.pk}/history/")
         assert page.status_code == 302  # to the admin's sign-in: not staff
         assert client.get("/admin/audit/departmentevent/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_change_through_the_api_names_the_signed_in_person(client, duty_officer):
+    SensorFactory(code="GAS-A")
+    client.force_login(duty_officer)
+
+    response = client.post(
+        "/api/v1/silences/",
+        {"sensor": "GAS-A", "reason": "Valve work", "ends_at": (timezone.now() + timedelta(hours=2)).isoformat()},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201, response.content
+    (created,) = TRACKED[Silence].objects.filter(pgh_label="insert")
+    assert created.reason == "Valve work"
+    assert (created.pgh_context["username"], created.pgh_context["url"]) == ("duty", "/api/v1/silences/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_management_command_is_named_as_the_author():
+    rule = ThresholdRuleFactory()
+    code = (
+        f"from warning.models import ThresholdRule; ThresholdRule.objects.filter(pk={rule.pk}).update(name='By hand')"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        env=child_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    after = history(rule)[-1]
+    assert after.name == "By hand"
+    assert after.pgh_context == {"system": True, "user": None, "username": None, "command": "shell"}
