@@ -1,6 +1,8 @@
 """The audit trail in the admin: each tracked object's history beside it, and every event, read-only."""
 
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import get_content_type_for_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -16,7 +18,17 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("pgh_created_at", "pgh_label", "pgh_obj_id", "who")
     list_filter = ("pgh_label",)
     search_fields = ("pgh_obj_id",)
+    search_help_text = _("The object's id (its history, deleted objects' included).")
     date_hierarchy = "pgh_created_at"
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        # By the object's id only: the object may be gone, so no join through the foreign key.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if not term.isdigit():
+            return queryset.none(), False
+        return queryset.filter(pgh_obj_id=int(term)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -44,6 +56,13 @@ class AuditHistoryMixin:
         model = self.model
         obj = model._default_manager.filter(pk=object_id).first() if object_id.isdigit() else None
         rows = object_history(model, object_id)
+        # The admin's own log (actions that write no tracked column, such as a
+        # gateway's new token, whose hash the trail leaves out) stays beside it.
+        admin_log = (
+            LogEntry.objects.filter(object_id=object_id, content_type=get_content_type_for_model(model))
+            .select_related("user")
+            .order_by("-action_time")
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("History: %(object)s") % {"object": obj if obj is not None else f"#{object_id}"},
@@ -52,6 +71,7 @@ class AuditHistoryMixin:
             "object": obj,
             "object_id": object_id,
             "rows": rows,
+            "admin_log": admin_log,
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name

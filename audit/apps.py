@@ -1,6 +1,7 @@
 import sys
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,7 +11,8 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit trail")
 
     def ready(self) -> None:
-        # Imported once apps are ready: the module connects Celery's signals and uses pghistory's models.
-        from audit import system
+        # Imported once the models are loaded: both modules use the event models or pghistory's.
+        from audit import installation, system
 
         system.enter_command_context(sys.argv)
+        post_migrate.connect(installation.after_migrate, sender=self, dispatch_uid="audit-install-triggers")

@@ -1,6 +1,6 @@
 """The one deletion the audit trail allows: dropping events older than the retention period."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pgtrigger
 from django.conf import settings
@@ -10,7 +10,7 @@ from django.utils import timezone
 from audit.models import TRACKED
 
 
-def audit_trail_prune(*, now=None) -> int:
+def audit_trail_prune(*, now: datetime | None = None) -> int:
     """Delete the events older than ``AUDIT_RETENTION_DAYS``; the number deleted.
 
     Each event table refuses UPDATE and DELETE by a trigger (``append_only``).

@@ -405,14 +405,13 @@ for _network in WEBHOOK_ALLOWED_NETWORKS:
         ) from _exc
 
 # The audit trail's triggers (on the tracked tables of every app, and the
-# append-only guard on the event tables) are installed after each migrate,
-# not by migrations: the tracked apps then carry no migration for a concern
-# that is audit's, and auth's user table, whose migrations are Django's, is
-# tracked the same way.
+# append-only guard on the event tables) are installed after each migrate by
+# audit/installation.py, not by migrations: the tracked apps then carry no
+# migration for a concern that is audit's, and auth's user table, whose
+# migrations are Django's, is tracked the same way.
 PGTRIGGER_MIGRATIONS = False
-PGTRIGGER_INSTALL_ON_MIGRATE = True
-# Triggers are not pruned: only pgtrigger's own are known to it, and another
-# tool's triggers must not vanish at the next migrate.
+PGTRIGGER_INSTALL_ON_MIGRATE = False
+# Triggers are not pruned: another tool's triggers must not vanish at the next migrate.
 PGTRIGGER_PRUNE_ON_INSTALL = False
 
 # The audit trail (audit/) is kept this many days. 等保 2.0 asks for at least

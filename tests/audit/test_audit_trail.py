@@ -300,8 +300,10 @@ def test_a_deleted_objects_history_stays_readable_in_the_admin(admin_client):
     assert page.status_code == 200
     assert [row.action for row in page.context["rows"]] == ["deleted", "created"]
     assert "Drainage company" in page.content.decode()
-    listing = admin_client.get("/admin/audit/departmentevent/")
+    listing = admin_client.get(f"/admin/audit/departmentevent/?q={pk}")
     assert listing.status_code == 200
+    assert len(listing.context["cl"].result_list) == 2
+    assert admin_client.get("/admin/audit/departmentevent/?q=abc").status_code == 200
 
 
 @pytest.mark.django_db
