@@ -1,4 +1,4 @@
-"""The person is named in the trail when the change comes through daphne (ASGI), as in production."""
+"""Who is named in the trail on the real stack: the person through daphne (ASGI), the task in the real worker."""
 
 from datetime import timedelta
 
@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from audit.models import TRACKED
 from tests.factories import SensorFactory
+from tests.live import wait_for
+from warning import tasks as warning_tasks
 from warning.models import Silence
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,3 +40,29 @@ def test_a_silence_made_through_daphne_names_the_duty_officer(daphne_server, dut
     (created,) = TRACKED[Silence].objects.filter(pgh_label="insert")
     assert created.pgh_context["username"] == "duty"
     assert created.pgh_context["url"] == "/api/v1/silences/"
+
+
+def test_a_change_by_the_real_worker_names_the_system_and_its_task(celery_worker_process, duty_officer):
+    sensor = SensorFactory(code="GAS-B")
+    silence = Silence.objects.create(
+        sensor=sensor,
+        reason="Valve work",
+        created_by=duty_officer,
+        starts_at=timezone.now() - timedelta(hours=2),
+        ends_at=timezone.now() - timedelta(minutes=1),
+    )
+
+    warning_tasks.lift_silences.delay()
+
+    lifted = wait_for(
+        lambda: TRACKED[Silence].objects.filter(pgh_obj_id=silence.pk, pgh_label="update").first(),
+        timeout=30,
+        what="the worker to lift the silence",
+    )
+    assert lifted.lifted_at is not None
+    assert lifted.pgh_context == {
+        "system": True,
+        "user": None,
+        "username": None,
+        "task": "warning.tasks.lift_silences",
+    }
