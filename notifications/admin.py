@@ -1,9 +1,11 @@
 """Admin: people's notification preferences, departments' webhook endpoints and the delivery log."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from citysafety.admin_mixins import ViewOnly
+from notifications import outbound
 from notifications.messages import notification_text
 from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
 
@@ -16,8 +18,24 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("department", "url", "levels", "is_active")
+
+    def clean_url(self) -> str:
+        """Say at once when the URL leads inside; delivery checks again, on the address it connects to."""
+        url = self.cleaned_data["url"]
+        try:
+            outbound.check_url(url)
+        except (outbound.AddressRefused, outbound.HostUnresolved) as exc:
+            raise forms.ValidationError(str(exc), code="address_refused") from exc
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ("department", "url", "levels", "is_active", "created_at")
     list_filter = ("is_active", "department")
     list_select_related = ("department",)

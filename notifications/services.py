@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from citysafety import after_commit, realtime
 from citysafety.errors import NotFoundError
-from notifications import selectors, webhooks
+from notifications import outbound, selectors, webhooks
 from notifications.messages import notification_subject, notification_text
 from notifications.models import (
     DEFAULT_LEVELS,
@@ -461,17 +461,32 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
         }
         delivery.attempts += 1
         delivery.last_attempt_at = timezone.now()
+        refused = False
         try:
-            response = requests.post(
-                delivery.endpoint.url,
-                data=body,
-                headers=headers,
-                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-                allow_redirects=False,
-            )
+            with outbound.session() as http:
+                response = http.post(
+                    delivery.endpoint.url,
+                    data=body,
+                    headers=headers,
+                    timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+                    allow_redirects=False,
+                )
             delivery.response_code = response.status_code
-            delivery.error = "" if response.ok else response.text[:500]
-            ok = response.ok
+            # A redirect is not followed: it could lead anywhere, the inside included,
+            # and a POST turned into a GET would not deliver anyway.
+            ok = 200 <= response.status_code < 300
+            if response.is_redirect:
+                delivery.error = _("Redirect to %(location)s not followed: a webhook URL must answer itself.") % {
+                    "location": response.headers.get("Location", "")
+                }
+            else:
+                delivery.error = "" if ok else response.text[:500]
+        except (outbound.AddressRefused, outbound.HostUnresolved) as exc:
+            delivery.response_code = None
+            delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+            ok = False
+            # Trying again sends to the same place: the URL or the allow-list must change first.
+            refused = isinstance(exc, outbound.AddressRefused)
         except requests.RequestException as exc:
             delivery.response_code = None
             delivery.error = f"{type(exc).__name__}: {exc}"[:500]
@@ -480,7 +495,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> float | None:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = timezone.now()
             countdown = None
-        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        elif refused or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
             countdown = None
         else:

@@ -280,6 +280,8 @@ def child_env() -> dict[str, str]:
             "MEDIA_ROOT": str(ARTIFACTS / "media"),
             # A webhook's retries follow each other within a second.
             "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
+            # The tests' webhook receivers listen on loopback, which webhooks are otherwise refused.
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             "PYTHONUNBUFFERED": "1",
             # One heartbeat at start, then none for an hour: a test of
             # readiness that stops its own worker finds no other one fresh.

@@ -41,7 +41,7 @@ def test_the_layers_put_organisation_beneath_monitoring_and_dispatch_on_top_of_w
         "warning",
         "dispatch",
         "surroundings",
-        ("dashboard", "demo", "reports"),
+        ("audit", "dashboard", "demo", "reports"),
         "bench",
     ]
 

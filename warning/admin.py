@@ -26,7 +26,7 @@ from citysafety.admin_mixins import ViewOnly
 from citysafety.errors import DomainError
 from monitoring import admin as monitoring_admin
 from monitoring.models import Sensor, SensorType
-from warning import backtest, verification
+from warning import backtest, selectors, verification
 from warning.models import (
     Direction,
     FalseAlarmReason,
@@ -507,7 +507,19 @@ class WarningAdmin(admin.ModelAdmin):
     inlines = (WarningTransitionInline,)
     fieldsets = (
         (None, {"fields": ("sensor", "rule", "level", "status")}),
-        (_("Readings"), {"fields": ("opened_at", "first_value", "peak_value", "last_value", "last_observed_at")}),
+        (
+            _("Readings"),
+            {
+                "fields": (
+                    "opened_at",
+                    "thresholds_at_opening",
+                    "first_value",
+                    "peak_value",
+                    "last_value",
+                    "last_observed_at",
+                )
+            },
+        ),
         (
             _("Recovery and closing"),
             {"fields": ("recovered_at", "closed_at", "closed_by", "disposal_note", "is_historical")},
@@ -527,9 +539,24 @@ class WarningAdmin(admin.ModelAdmin):
         (_("Flapping and incident"), {"fields": ("is_flapping", "flapping_since", "incident")}),
     )
 
+    readonly_fields = ("thresholds_at_opening",)
+
     @admin.display(description=_("level"), ordering="level")
     def level_display(self, obj: Warning) -> str:
         return level_badge(obj.level)
+
+    @admin.display(description=_("Thresholds when it opened"))
+    def thresholds_at_opening(self, obj: Warning) -> str:
+        """The rule's thresholds in force at opening (from the audit trail), which the rule's page may no longer show."""
+        stood = selectors.thresholds_in_force(obj.rule, obj.opened_at)
+        levels = " · ".join(
+            f"{numeral} {stood[f'level{level}_threshold']}"
+            for level, numeral in ((3, "III"), (2, "II"), (1, "I"))
+            if stood[f"level{level}_threshold"] is not None
+        )
+        if stood["changed_since"]:
+            return gettext("%(levels)s (the rule has changed since)") % {"levels": levels}
+        return levels
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

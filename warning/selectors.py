@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from pghistory.core import event_models
 
 from monitoring.models import Sensor, SensorType
 from organisation.models import District
@@ -218,3 +219,49 @@ def sensors_with_unevaluated_readings(*, limit: int = 5000) -> list[int]:
             [limit],
         )
         return [sensor_id for (sensor_id,) in cursor]
+
+
+# What "the thresholds" of a rule are, for the question of which were in force.
+THRESHOLD_FIELDS = (
+    "kind",
+    "direction",
+    "level1_threshold",
+    "level2_threshold",
+    "level3_threshold",
+    "level1_lower_threshold",
+    "level2_lower_threshold",
+    "level3_lower_threshold",
+    "hold_seconds",
+    "dead_band",
+)
+
+
+def thresholds_in_force(rule: ThresholdRule, at: datetime) -> dict:
+    """The rule's thresholds as they stood at ``at``, read from the audit trail, and since when.
+
+    The trail (the ``audit`` app, above this one) is reached through
+    pghistory's registry of the models that track ``ThresholdRule``, so this
+    app imports nothing of it. The latest event at or before ``at`` holds the
+    row then (``in_force_since`` is its time; none for a row older than the
+    trail); failing that, the first change after ``at`` kept the row it
+    replaced; with no event at all the rule has not changed since the trail
+    began. ``changed_since`` says whether the rule differs now, so a reader
+    knows its page no longer shows what the warning was measured against.
+    """
+    current = {field: getattr(rule, field) for field in THRESHOLD_FIELDS}
+    values, since = current, None
+    for event_model in event_models(tracks_model=ThresholdRule):
+        events = event_model.objects.filter(pgh_obj_id=rule.pk)
+        stood = (
+            events.filter(pgh_created_at__lte=at)
+            .exclude(pgh_label="before_update")
+            .order_by("-pgh_created_at", "-pgh_id")
+            .first()
+        )
+        if stood is None:
+            stood = events.filter(pgh_created_at__gt=at, pgh_label="before_update").order_by("pgh_id").first()
+        elif stood.pgh_label != "delete":
+            since = stood.pgh_created_at
+        if stood is not None:
+            values = {field: getattr(stood, field) for field in THRESHOLD_FIELDS}
+    return {**values, "in_force_since": since, "changed_since": values != current}

@@ -141,7 +141,7 @@ def build_marked_city() -> tuple[City, dict]:
 
 
 def admin_pages(objects: list) -> list[str]:
-    """Every model's change list, and the change form of each object the test made."""
+    """Every model's change list, and the change form and history of each object the test made."""
     pages = []
     for model in admin.site._registry:
         try:
@@ -150,6 +150,8 @@ def admin_pages(objects: list) -> list[str]:
             continue
     for obj in objects:
         pages.append(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]))
+        # The History page shows the audit trail's before and after: every stored value again.
+        pages.append(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_history", args=[obj.pk]))
     return pages
 
 

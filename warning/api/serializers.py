@@ -1,4 +1,5 @@
 from django.db.models.manager import BaseManager
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from citysafety.api import ChoiceLabelField
@@ -16,6 +17,7 @@ from warning.payloads import (
     incident_summary,
     rule_summary,
 )
+from warning.selectors import thresholds_in_force
 
 
 class WarningSensorSerializer(serializers.Serializer):
@@ -160,9 +162,31 @@ class VerificationFieldsMixin(serializers.Serializer):
         return display_name(warning.verified_by)
 
 
+class ThresholdsInForceSerializer(serializers.Serializer):
+    """The rule's thresholds when the warning opened (``warning.selectors.thresholds_in_force``)."""
+
+    kind = serializers.CharField()
+    direction = serializers.CharField()
+    level1_threshold = serializers.FloatField(allow_null=True)
+    level2_threshold = serializers.FloatField(allow_null=True)
+    level3_threshold = serializers.FloatField(allow_null=True)
+    level1_lower_threshold = serializers.FloatField(allow_null=True)
+    level2_lower_threshold = serializers.FloatField(allow_null=True)
+    level3_lower_threshold = serializers.FloatField(allow_null=True)
+    hold_seconds = serializers.IntegerField()
+    dead_band = serializers.FloatField()
+    in_force_since = serializers.DateTimeField(
+        allow_null=True, help_text="When these values were set; null when that was before the audit trail began."
+    )
+    changed_since = serializers.BooleanField(help_text="The rule's thresholds differ now.")
+
+
 class WarningDetailSerializer(VerificationFieldsMixin, WarningSummarySerializer):
     transitions = WarningTransitionSerializer(many=True, read_only=True)
     closed_by = serializers.SerializerMethodField()
+    thresholds_at_opening = serializers.SerializerMethodField(
+        help_text="The rule's thresholds in force when the warning opened, from the audit trail."
+    )
 
     class Meta(WarningSummarySerializer.Meta):
         fields = [
@@ -170,12 +194,17 @@ class WarningDetailSerializer(VerificationFieldsMixin, WarningSummarySerializer)
             "closed_by",
             "closed_while_active",
             *VERIFICATION_FIELDS,
+            "thresholds_at_opening",
             "transitions",
         ]
         list_serializer_class = serializers.ListSerializer
 
     def get_closed_by(self, warning) -> str | None:
         return display_name(warning.closed_by)
+
+    @extend_schema_field(ThresholdsInForceSerializer)
+    def get_thresholds_at_opening(self, warning) -> dict:
+        return ThresholdsInForceSerializer(thresholds_in_force(warning.rule, warning.opened_at)).data
 
 
 class UnverifiedWarningListSerializer(serializers.ListSerializer):

@@ -90,6 +90,18 @@ export function thresholdRows(w) {
   });
 }
 
+// The rule may have changed since the warning opened (the audit trail keeps
+// what stood then): say so, with the thresholds it was measured against.
+export function thresholdsAtOpening(w) {
+  const stood = w.thresholds_at_opening;
+  if (!stood || !stood.changed_since) return "";
+  const values = [...LEVELS]
+    .reverse()
+    .filter((level) => stood[`level${level}_threshold`] !== null)
+    .map((level) => `${CS.shortLabel("level", level)} ${fmt.value(stood[`level${level}_threshold`], w.sensor.unit)}`);
+  return html`<p class="alert alert-warn" data-thresholds-at-opening>${t(gettext("The rule has changed since this warning opened; then: %(thresholds)s."), { thresholds: values.join(" · ") })}</p>`;
+}
+
 export function transitionLine(tr, unit) {
   const levels =
     tr.from_level && tr.from_level !== tr.to_level
@@ -249,6 +261,7 @@ export function renderDetail() {
         <table class="thresholds"><tbody>${thresholdRows(w)}
           <tr><td class="muted">${gettext("Dead band")}</td><td class="num">${fmt.value(w.rule.dead_band, unit)}</td></tr>
         </tbody></table>
+        ${thresholdsAtOpening(w)}
       </section>
       <section class="detail-section">
         <h3>${gettext("Level history")}</h3>
