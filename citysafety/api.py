@@ -19,7 +19,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import is_list_serializer
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination
@@ -31,7 +31,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from citysafety import errors
+from citysafety import errors, parameters
 
 # The fast list rows' helpers (DRF-free, for the pushes too), named here for the serializers.
 from citysafety.payloads import api_datetime as api_datetime
@@ -554,3 +554,12 @@ class ChoiceLabelField(serializers.CharField):
             labels = self._labels[language] = {choice: str(label) for choice, label in field.flatchoices}
         choice = getattr(value, self.choice_field)
         return labels.get(choice, str(choice))
+
+
+# The map layers' view, as every layer documents it (citysafety.parameters.bbox reads it).
+BBOX_PARAMETER = OpenApiParameter(
+    "bbox",
+    {"type": "string", "pattern": parameters.BBOX_PATTERN},
+    required=True,
+    description="west,south,east,north in degrees (WGS 84), west <= east and south <= north",
+)

@@ -6,8 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from citysafety import parameters
-from citysafety.api import BAD_REQUEST, error_response
+from citysafety.api import BAD_REQUEST, BBOX_PARAMETER, error_response
 from dashboard import selectors
 from monitoring.selectors import sensors_visible_to
 
@@ -25,12 +24,7 @@ class SensorClusterView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(
-                "bbox",
-                {"type": "string", "pattern": parameters.BBOX_PATTERN},
-                required=True,
-                description="west,south,east,north in degrees (WGS 84), west <= east and south <= north",
-            ),
+            BBOX_PARAMETER,
             OpenApiParameter(
                 "zoom",
                 {"type": "number", "minimum": selectors.MIN_ZOOM, "maximum": selectors.MAX_ZOOM},

@@ -179,54 +179,47 @@ def work_orders_announce(
     members = _members_without_roster(department_ids - set(shifts))
     link = reverse("work-orders")
     tellings, events = [], []
+
+    def tell_department(order: WorkOrder, *, kind: str, key: str, data: dict, event: str, **webhook: object) -> None:
+        """The order's department: its person on duty, else its members; and its webhook."""
+        shift = shifts.get(order.department_id)
+        tellings.append(
+            notifications.Telling(
+                recipients=(shift.person_on_duty,) if shift else tuple(members.get(order.department_id, ())),
+                kind=kind,
+                level=order.level,
+                key=key,
+                data={**_order_data(order, order.warning), **data},
+                link=link,
+                department_id=order.department_id,
+            )
+        )
+        payload = _webhook_payload(order, order.warning, now, **webhook)
+        events.append(
+            notifications.WebhookEvent(
+                department_id=order.department_id, level=order.level, event=event, key=key, payload=payload
+            )
+        )
+
     for order in orders:
         created = routed.get(order.pk) or {}
         order.level = created.get("level", order.level)
-        key = f"wo:{order.pk}:dispatched"
-        shift = shifts.get(order.department_id)
-        tellings.append(
-            notifications.Telling(
-                recipients=(shift.person_on_duty,) if shift else tuple(members.get(order.department_id, ())),
-                kind=NotificationKind.WORK_ORDER_DISPATCHED,
-                level=order.level,
-                key=key,
-                data={**_order_data(order, order.warning), "minutes": created.get("minutes", _minutes_given(order))},
-                link=link,
-                department_id=order.department_id,
-            )
-        )
-        events.append(
-            notifications.WebhookEvent(
-                department_id=order.department_id,
-                level=order.level,
-                event="work_order.dispatched",
-                key=key,
-                payload=_webhook_payload(order, order.warning, now),
-            )
+        tell_department(
+            order,
+            kind=NotificationKind.WORK_ORDER_DISPATCHED,
+            key=f"wo:{order.pk}:dispatched",
+            data={"minutes": created.get("minutes", _minutes_given(order))},
+            event="work_order.dispatched",
         )
     for step in returns:
         order = step.work_order
-        key = f"wo:{order.pk}:{step.kind}:{step.pk}"
-        shift = shifts.get(order.department_id)
-        tellings.append(
-            notifications.Telling(
-                recipients=(shift.person_on_duty,) if shift else tuple(members.get(order.department_id, ())),
-                kind=NOTIFICATION_OF_RETURN[step.kind],
-                level=order.level,
-                key=key,
-                data={**_order_data(order, order.warning), "minutes": step.data.get("minutes"), "reason": step.note},
-                link=link,
-                department_id=order.department_id,
-            )
-        )
-        events.append(
-            notifications.WebhookEvent(
-                department_id=order.department_id,
-                level=order.level,
-                event=f"work_order.{step.kind}",
-                key=key,
-                payload=_webhook_payload(order, order.warning, now, reason=step.note),
-            )
+        tell_department(
+            order,
+            kind=NOTIFICATION_OF_RETURN[step.kind],
+            key=f"wo:{order.pk}:{step.kind}:{step.pk}",
+            data={"minutes": step.data.get("minutes"), "reason": step.note},
+            event=f"work_order.{step.kind}",
+            reason=step.note,
         )
     if warnings:
         leaders = _city_centre_leader(shifts.get(None))

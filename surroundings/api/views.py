@@ -5,13 +5,12 @@ City reference data, not warnings: every signed-in person may read them
 anonymous visitors may not.
 """
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from citysafety import parameters
-from citysafety.api import BAD_REQUEST, error_response
+from citysafety.api import BAD_REQUEST, BBOX_PARAMETER, error_response
 from surroundings import selectors
 
 
@@ -23,12 +22,7 @@ class LayerView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(
-                "bbox",
-                {"type": "string", "pattern": parameters.BBOX_PATTERN},
-                required=True,
-                description="west,south,east,north in degrees (WGS 84), west <= east and south <= north",
-            )
+            BBOX_PARAMETER,
         ],
         responses={
             200: OpenApiResponse(description="a GeoJSON FeatureCollection"),

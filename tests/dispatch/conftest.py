@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from dispatch import services as dispatch_services
+from dispatch.models import WorkOrder
 from monitoring.models import Reading, Sensor
 from monitoring.services import readings_record_stored
 from organisation.models import DepartmentKind, DutyShift
@@ -128,3 +130,26 @@ def on_duty(department_a, staff_a):
             department=None, date=day, person_on_duty=people["centre"], leader_on_duty=people["chief"]
         )
     return people
+
+
+# --- Report photos (test_photos_and_isolation, test_photo_metadata) -------------
+
+
+@pytest.fixture
+def photo_media(settings, tmp_path):
+    """Photo files of one test in a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def media(photo_media):
+    return photo_media
+
+
+@pytest.fixture
+def order_on_site(city, reach, staff_a):
+    order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
+    dispatch_services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
+    dispatch_services.work_order_arrive(work_order_id=order.pk, user=staff_a)
+    return order

@@ -5,16 +5,15 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 from PIL import ExifTags, Image
 
 from citysafety.errors import TooLargeError
-from dispatch import services
-from dispatch.models import ReportPhoto, WorkOrder
+from dispatch.models import ReportPhoto
 from dispatch.photos import photo_check
+from tests.dispatch.photos import upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("photo_media")]
 
 # About 111.32 km to a degree of latitude.
 METRES_PER_DEGREE = 111_320
@@ -54,26 +53,6 @@ def exif_jpeg(
         out, format="JPEG", exif=exif, comment=SECRET, icc_profile=b"\0" * 128 + SECRET
     )
     return out.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def order_on_site(city, reach, staff_a):
-    order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
-    services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
-    return order
-
-
-def upload(client, order, name: str, data: bytes):
-    return client.post(
-        f"/api/v1/work-orders/{order.pk}/photos/", {"photo": SimpleUploadedFile(name, data, content_type="image/jpeg")}
-    )
 
 
 # --- What the photo says of itself ----------------------------------------------

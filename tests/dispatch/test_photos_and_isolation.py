@@ -5,41 +5,21 @@ isolation on every new endpoint."""
 import io
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from PIL import Image
 
 from dispatch import services
-from dispatch.models import ReportPhoto, WorkOrder, WorkOrderStatus
+from dispatch.models import ReportPhoto, WorkOrderStatus
+from tests.dispatch.photos import upload
 from warning.models import Warning
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("photo_media")]
 
 
 def image_bytes(image_format: str = "JPEG", size: tuple[int, int] = (800, 600)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (200, 60, 30)).save(out, format=image_format)
     return out.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def order_on_site(city, reach, staff_a):
-    order = WorkOrder.objects.get(warning=reach(city["gas_sensor"], 12.0))
-    services.work_order_acknowledge(work_order_id=order.pk, user=staff_a)
-    services.work_order_arrive(work_order_id=order.pk, user=staff_a)
-    return order
-
-
-def upload(client, order, name: str, data: bytes, content_type: str = "image/jpeg"):
-    return client.post(
-        f"/api/v1/work-orders/{order.pk}/photos/", {"photo": SimpleUploadedFile(name, data, content_type=content_type)}
-    )
 
 
 def test_a_photo_is_stored_with_a_thumbnail_and_shown_on_the_order(client, order_on_site, staff_a, media):
