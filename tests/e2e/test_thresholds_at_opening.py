@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from dispatch.models import WorkOrder
 from tests.e2e.conftest import log_in
 from tests.e2e.test_closing import expect_live, post
 from tests.e2e.test_live_loop import build_city
@@ -23,6 +24,9 @@ def test_the_detail_shows_the_thresholds_in_force_when_the_warning_opened(
 
     post(url, city, city.sensor, 60.0)
     warning = wait_for(lambda: Warning.objects.filter(sensor=city.sensor).first(), timeout=15, what="the warning")
+    # Routed first: the orders' pushes redraw the list, and a click while it is
+    # redrawn can land on the row being replaced (as test_closing waits too).
+    wait_for(lambda: WorkOrder.objects.filter(warning=warning).count() == 3, what="three work orders")
     rule = warning.rule
     before = {level: getattr(rule, f"level{level}_threshold") for level in (1, 2, 3)}
     duty.locator(f".warning-item[data-warning-id='{warning.pk}']").click()
