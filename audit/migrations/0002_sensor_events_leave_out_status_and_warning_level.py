@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0001_audit_trail'),
+        ("audit", "0001_audit_trail"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='sensorevent',
-            name='status',
+            model_name="sensorevent",
+            name="status",
         ),
         migrations.RemoveField(
-            model_name='sensorevent',
-            name='warning_level',
+            model_name="sensorevent",
+            name="warning_level",
         ),
     ]
