@@ -55,11 +55,11 @@ ResponsePlanActionEvent = _events(ResponsePlanAction, name="ResponsePlanActionEv
 EscalationStepEvent = _events(EscalationStep, name="EscalationStepEvent")
 # The last-seen time changes with every batch a gateway sends: not a change anyone made.
 GatewayEvent = _events(Gateway, exclude=["token_hash", "last_seen_at"], name="GatewayEvent")
-# A sensor's status (liveness) and warning level are the platform's own
-# bookkeeping, changed by every liveness sweep and every warning: recording
-# them would write two event rows per change on the evaluation's hot path
-# and bury what people changed. An update that touches only them fires no trigger.
-SensorEvent = _events(Sensor, exclude=["status", "warning_level"], name="SensorEvent")
+# Every field, status and warning level included: leaving a column out makes
+# pghistory list the others in the trigger's condition, and its comparison of
+# the geometry column cannot be restored by pg_restore (operator not unique).
+# So a liveness flip or a warning also writes its two event rows (to measure).
+SensorEvent = _events(Sensor, name="SensorEvent")
 SensorTypeEvent = _events(SensorType, name="SensorTypeEvent")
 DepartmentEvent = _events(Department, name="DepartmentEvent")
 MembershipEvent = _events(Membership, name="MembershipEvent")
